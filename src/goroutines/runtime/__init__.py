@@ -1,0 +1,1 @@
+"""The goroutine runtime: scheduler, timers, poller, sysmon (Go's package runtime)."""

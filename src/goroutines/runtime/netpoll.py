@@ -1,0 +1,357 @@
+"""The network poller (Go's netpoll.go and netpoll_epoll.go).
+
+Each `run()` has one poller: an epoll instance (a `selectors` selector where
+there is no epoll) plus a pipe whose read end is registered too, so that
+`netpollBreak` can wake an M blocked in `netpoll(delay)`. Sockets are registered
+once, edge-triggered, when they are opened (`poll_open`); readiness is latched
+in the pollDesc (`rg`/`wg` become `pdReady`) so that no edge is lost between a
+goroutine's EAGAIN and its park.
+
+The scheduler calls `netpoll(0)` from `find_runnable` before stealing; an M with
+nothing to do blocks in `netpoll(delay)` until I/O or the next timer (only one M
+at a time: `sched.lastpoll` is 0 while one does), and sysmon polls when nobody
+did for 10 ms. Ready goroutines are handed back as a list for `injectglist`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import selectors
+import threading
+import types
+from collections.abc import Generator
+from typing import Any
+
+from .osapi import nanotime
+from .runtime2 import G, WaitReason, schedt
+
+pdReady = "pdReady"  # rg/wg: I/O readiness arrived while nobody waited
+
+# Errors netpollcheckerr reports (Go's pollErr*).
+pollNoError = 0
+pollErrClosing = 1
+pollErrTimeout = 2
+
+
+class pollDesc:
+    """What the poller knows of one fd: who waits to read/write, deadlines (Go's pollDesc)."""
+
+    __slots__ = ("closing", "fd", "lock", "rd", "rg", "rt", "wd", "wg", "wt")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lock = threading.Lock()
+        self.closing = False
+        self.rg: G | str | None = None  # None, pdReady, or the G parked to read
+        self.wg: G | str | None = None
+        self.rd = 0  # read deadline (nanotime), 0 for none, -1 once expired
+        self.wd = 0
+        self.rt: Any = None  # deadline timers
+        self.wt: Any = None
+
+
+class Poller:
+    """One epoll (or selector) plus the wakeup pipe."""
+
+    def __init__(self) -> None:
+        self.rfd, self.wfd = os.pipe()
+        os.set_blocking(self.rfd, False)
+        os.set_blocking(self.wfd, False)
+        self.lock = threading.Lock()
+        self.wakeupSig = False  # a break is pending (Go's netpollWakeSig)
+        self.waiters = 0  # goroutines parked on I/O (Go's netpollWaiters)
+        self.pds: dict[int, pollDesc] = {}
+        self.closed = False
+        self.ep: Any
+        self.sel: selectors.BaseSelector | None
+        if hasattr(select, "epoll"):
+            self.ep = select.epoll()
+            self.ep.register(self.rfd, select.EPOLLIN)
+            self.sel = None
+        else:  # pragma: no cover - off Linux
+            self.ep = None
+            self.sel = selectors.DefaultSelector()
+            self.sel.register(self.rfd, selectors.EVENT_READ)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+        if self.ep is not None:
+            self.ep.close()
+        if self.sel is not None:  # pragma: no cover
+            self.sel.close()
+        os.close(self.rfd)
+        os.close(self.wfd)
+
+
+def netpollinit(sched: schedt) -> None:
+    """Create the poller of a run()."""
+    sched.netpoll = Poller()
+
+
+def netpollinited(sched: schedt) -> bool:
+    return sched.netpoll is not None
+
+
+def netpollclose(sched: schedt) -> None:
+    """Close the poller's fds at the end of run()."""
+    if sched.netpoll is not None:
+        sched.netpoll.close()
+        sched.netpoll = None
+
+
+def netpollWaiters(sched: schedt) -> int:
+    poller: Poller | None = sched.netpoll
+    return poller.waiters if poller is not None else 0
+
+
+def swapLastpoll(sched: schedt) -> bool:
+    """Claim the right to block in netpoll: lastpoll 0 means an M is blocked in it."""
+    with sched.lock:
+        if sched.lastpoll == 0:
+            return False
+        sched.lastpoll = 0
+        return True
+
+
+def netpollBreak(sched: schedt) -> None:
+    """Wake an M blocked in netpoll (Go's netpollBreak)."""
+    poller: Poller | None = sched.netpoll
+    if poller is None:
+        return
+    with poller.lock:
+        if poller.wakeupSig or poller.closed:
+            return
+        poller.wakeupSig = True
+        # A full pipe means a wakeup is pending anyway.
+        with contextlib.suppress(BlockingIOError):
+            os.write(poller.wfd, b"\0")
+
+
+def wakeNetPoller(sched: schedt, when: int) -> None:
+    """Make sure someone will run a timer due at `when` (Go's wakeNetPoller)."""
+    if sched.lastpoll == 0:
+        # An M is blocked in netpoll: wake it if it would sleep past `when`.
+        pollerPollUntil = sched.pollUntil
+        if pollerPollUntil == 0 or pollerPollUntil > when:
+            netpollBreak(sched)
+    else:
+        from .proc import wakep
+
+        wakep(sched)
+
+
+def netpoll(sched: schedt, delay: int) -> list[G]:
+    """Poll for ready I/O: delay < 0 blocks, 0 does not, > 0 waits up to delay ns (Go)."""
+    poller: Poller | None = sched.netpoll
+    if poller is None:
+        return []
+    timeout = -1.0 if delay < 0 else delay / 1e9
+    if poller.ep is not None:
+        events = poller.ep.poll(timeout)
+        EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
+        ERR = select.EPOLLERR | select.EPOLLHUP
+        RD = EPOLLIN | select.EPOLLRDHUP | ERR
+        WR = EPOLLOUT | ERR
+        ready = [(fd, ev & RD != 0, ev & WR != 0) for fd, ev in events]
+    else:  # pragma: no cover - off Linux
+        assert poller.sel is not None
+        sevents = poller.sel.select(None if delay < 0 else delay / 1e9)
+        ready = [
+            (key.fd, ev & selectors.EVENT_READ != 0, ev & selectors.EVENT_WRITE != 0)
+            for key, ev in sevents
+        ]
+    glist: list[G] = []
+    for fd, r, w in ready:
+        if fd == poller.rfd:
+            if delay != 0:
+                # A blocking netpoll consumed the break; a non-blocking one
+                # leaves it for the M that blocks.
+                drainWakeup(poller)
+            continue
+        pd = poller.pds.get(fd)
+        if pd is not None:
+            netpollready(poller, glist, pd, r, w)
+    return glist
+
+
+def drainWakeup(poller: Poller) -> None:
+    with poller.lock:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(poller.rfd, 64):
+                pass
+        poller.wakeupSig = False
+
+
+def netpollready(poller: Poller, glist: list[G], pd: pollDesc, r: bool, w: bool) -> None:
+    """Record readiness on pd and collect the goroutines it unblocks (Go's netpollready)."""
+    with pd.lock:
+        if r:
+            netpollunblock(poller, glist, pd, "rg", True)
+        if w:
+            netpollunblock(poller, glist, pd, "wg", True)
+
+
+def netpollunblock(poller: Poller, glist: list[G], pd: pollDesc, attr: str, ioready: bool) -> None:
+    """Take the G waiting on pd.rg/pd.wg into glist; latch readiness if ioready (pd.lock held)."""
+    old = getattr(pd, attr)
+    if old is pdReady or (old is None and not ioready):
+        return
+    setattr(pd, attr, pdReady if ioready else None)
+    if old is not None:
+        with poller.lock:
+            poller.waiters -= 1
+        glist.append(old)
+
+
+def netpollcheckerr(pd: pollDesc, attr: str) -> int:
+    """Why a wait on pd cannot start: closing, deadline passed, or pollNoError (pd.lock held)."""
+    if pd.closing:
+        return pollErrClosing
+    if (pd.rd if attr == "rg" else pd.wd) < 0:
+        return pollErrTimeout
+    return pollNoError
+
+
+def poll_open(fd: int) -> pollDesc:
+    """Register fd with the current run's poller, edge-triggered (Go's poll_runtime_pollOpen)."""
+    poller = _poller()
+    pd = pollDesc(fd)
+    with poller.lock:
+        if fd in poller.pds:
+            raise ValueError(f"fd {fd} is already registered with the poller")
+        poller.pds[fd] = pd
+    if poller.ep is not None:
+        poller.ep.register(
+            fd, select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
+        )
+    else:  # pragma: no cover - off Linux (level-triggered; the latch keeps it correct)
+        assert poller.sel is not None
+        poller.sel.register(fd, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    return pd
+
+
+def poll_close(pd: pollDesc) -> None:
+    """Unblock every waiter with pollErrClosing and unregister fd (Go's evict + close)."""
+    poller = _poller()
+    glist: list[G] = []
+    with pd.lock:
+        pd.closing = True
+        netpollunblock(poller, glist, pd, "rg", False)
+        netpollunblock(poller, glist, pd, "wg", False)
+        timers = [t for t in (pd.rt, pd.wt) if t is not None]
+        pd.rt = pd.wt = None
+    from .timers import deltimer
+
+    for t in timers:
+        deltimer(t)
+    with poller.lock:
+        poller.pds.pop(pd.fd, None)
+        if not poller.closed:
+            if poller.ep is not None:
+                poller.ep.unregister(pd.fd)
+            else:  # pragma: no cover
+                assert poller.sel is not None
+                poller.sel.unregister(pd.fd)
+    _readyall(glist)
+
+
+def _readyall(glist: list[G]) -> None:
+    from .proc import goready
+
+    for gp in glist:
+        goready(gp)
+
+
+def _poller() -> Poller:
+    from .proc import acquire_g
+
+    mp, _ = acquire_g("the network poller")
+    poller: Poller | None = mp.sched.netpoll
+    if poller is None:
+        raise RuntimeError("the network poller is closed: the program is exiting")
+    return poller
+
+
+@types.coroutine
+def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
+    """Park until pd is ready for mode ("r" or "w"); returns a pollErr* code (Go's netpollblock)."""
+    from .proc import acquire_g, goparkunlock
+
+    mp, gp = acquire_g("netpollblock")
+    poller = mp.sched.netpoll
+    attr = "rg" if mode == "r" else "wg"
+    pd.lock.acquire()
+    old = getattr(pd, attr)
+    if old is pdReady:
+        setattr(pd, attr, None)
+        pd.lock.release()
+        return pollNoError
+    if old is not None:
+        pd.lock.release()
+        what = "read" if mode == "r" else "write"
+        raise RuntimeError(f"fd {pd.fd}: two goroutines wait to {what} at once")
+    err = netpollcheckerr(pd, attr)
+    if err != pollNoError:
+        pd.lock.release()
+        return err
+    setattr(pd, attr, gp)
+    with poller.lock:
+        poller.waiters += 1
+    yield from goparkunlock(pd.lock, WaitReason.IOWait).__await__()
+    with pd.lock:
+        old = getattr(pd, attr)
+        setattr(pd, attr, None)
+        return pollNoError if old is pdReady else netpollcheckerr(pd, attr) or pollErrClosing
+
+
+def set_deadline(pd: pollDesc, deadline: float | None, mode: str) -> None:
+    """Set the read ("r"), write ("w") or both ("rw") deadline, seconds from now.
+
+    None clears it; a deadline <= 0 has passed already and wakes the waiters.
+    """
+    from .timers import addtimer, deltimer, timer
+
+    when = 0 if deadline is None else nanotime() + max(0, int(deadline * 1e9))
+    if deadline is not None and deadline <= 0:
+        when = -1
+    for attr, dattr, tattr in (("rg", "rd", "rt"), ("wg", "wd", "wt")):
+        if attr[0] not in mode:
+            continue
+        with pd.lock:
+            old = getattr(pd, tattr)
+            setattr(pd, tattr, None)
+            setattr(pd, dattr, when)
+        if old is not None:
+            deltimer(old)
+        glist: list[G] = []
+        if when > 0:
+            t = timer(netpolldeadline, (pd, attr, dattr))
+            with pd.lock:
+                setattr(pd, tattr, t)
+            addtimer(t, when)
+        elif when < 0:
+            with pd.lock:
+                netpollunblock(_poller(), glist, pd, attr, False)
+        _readyall(glist)
+
+
+def netpolldeadline(arg: Any, seq: int, delay: int) -> None:
+    """A deadline timer fired: mark it expired and wake the waiter (Go's netpolldeadlineimpl)."""
+    pd, attr, dattr = arg
+    glist: list[G] = []
+    with pd.lock:
+        setattr(pd, dattr, -1)
+        poller = _poller_of_current()
+        if poller is not None:
+            netpollunblock(poller, glist, pd, attr, False)
+    _readyall(glist)
+
+
+def _poller_of_current() -> Poller | None:
+    from .proc import _tls
+
+    mp = _tls.m
+    return None if mp is None else mp.sched.netpoll

@@ -1,0 +1,1649 @@
+"""The goroutine scheduler (Go's proc.go).
+
+The scheduler's job is to distribute ready-to-run goroutines over worker threads.
+The main concepts are:
+
+    G - goroutine: a Python coroutine (an `async def` call) and its state.
+    M - worker thread, or machine.
+    P - processor, a resource that is required to execute goroutine code.
+        An M must have an associated P to execute goroutine code, but it can be
+        blocked or in a syscall without one.
+
+There are exactly GOMAXPROCS Ps. Each P has a local run queue of 256 slots and a
+`runnext` slot; a global run queue takes the overflow and the goroutines that
+yield with gosched(). An M runs `schedule()` forever: find a runnable G (local
+queue, then global queue, then the network poller, then stealing half of another
+P's queue), run it until it stops at an `await` of a runtime operation, carry out
+what the goroutine asked for (park, gosched, exit, syscall) on the M's own loop,
+the way Go's `mcall` runs `park_m` on g0, and go round again.
+
+Worker thread parking/unparking. We want to keep enough running Ms to use the
+available Ps, yet park excessive ones to save CPU. An M is "spinning" while it is
+out of local work and looks for work in the global queue, the poller and other
+Ps. When a goroutine is readied and there is an idle P but no spinning M, we
+unpark an additional M (`wakep`). A spinning M that finds work ends spinning and
+calls `wakep` itself, so bursts of work fan out over the Ps while at most half of
+the busy Ps have a spinning M. An M that finds nothing releases its P and re-checks
+every run queue after having decremented `nmspinning` (the "delicate dance"), so
+that a goroutine submitted concurrently is never stranded.
+
+Where Python differs from Go (see DESIGN.md):
+  * A goroutine only stops at an `await`: runtime awaitables yield a request
+    (`_PARK`, `_GOSCHED`, `_PREEMPT`, `_EXITSYSCALL`) and the M carries it out
+    after the coroutine has stopped, so a concurrent `goready` can never resume a
+    goroutine that is still running.
+  * No atomics: the fields Go updates atomically are guarded by `P.lock` (run
+    queue, and the P ownership handshake with sysmon) or `schedt.lock` (the rest).
+    Lock order: a P's lock may be held while taking `sched.lock`, never the other
+    way round, and no M holds two P locks at once.
+  * A goroutine that never awaits cannot be preempted, so sysmon treats it like a
+    goroutine in a syscall and hands its P to another M; the M then takes the
+    `exitsyscall` slow path when the goroutine finally stops. Every path that reads
+    `m.p` while goroutine code runs tolerates that the P may have been taken.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import threading
+import types
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from math import gcd
+from typing import Any, NoReturn, TypeVar
+
+from . import netpoll, sysmon, timers, trace
+from .debug import creation_line, tracebackothers
+from .errors import Deadlock, Goexit
+from .osapi import nanotime, ncpu, osyield
+from .runtime2 import (
+    RUNQ_SIZE,
+    G,
+    M,
+    P,
+    WaitReason,
+    _Gdead,
+    _Grunnable,
+    _Grunning,
+    _Gsyscall,
+    _Gwaiting,
+    _Pdead,
+    _Pgcstop,
+    _Pidle,
+    _Prunning,
+    _Psyscall,
+    schedt,
+)
+
+T = TypeVar("T")
+
+# Requests a goroutine yields to its M (Go: the functions passed to mcall).
+_PARK = "park"  # park_m: block on a wait structure, then run waitunlockf
+_GOSCHED = "gosched"  # gosched_m: go to the global run queue
+_PREEMPT = "preempt"  # gopreempt_m: like gosched, asked for by sysmon
+_EXITSYSCALL = "exitsyscall"  # exitsyscall0: no P was free after a syscall
+
+_GFREE_LOCAL_MAX = 64  # gfput moves Gs to the global list past this many (Go)
+_GFREE_BATCH = 32  # and gfget/gfput move batches of this size
+_GOID_BATCH = 16  # goids a P takes from sched.goidgen at once (Go's _GoidCacheBatch)
+_STEAL_TRIES = 4  # rounds over all Ps in stealWork
+
+
+class _TLS(threading.local):
+    """The current M of this thread (Go keeps it in g0's TLS slot)."""
+
+    m: M | None = None
+
+
+_tls = _TLS()
+
+
+def getg() -> G | None:
+    """The goroutine running on this thread, or None outside goroutine code."""
+    mp = _tls.m
+    return None if mp is None else mp.curg
+
+
+def acquire_g(what: str) -> tuple[M, G]:
+    """This thread's M and goroutine, or a RuntimeError naming `what` and run()."""
+    mp = _tls.m
+    if mp is None or mp.curg is None:
+        raise RuntimeError(
+            f"{what} called outside a goroutine: start one with goroutines.run(main)"
+        )
+    return mp, mp.curg
+
+
+def throw(msg: str) -> NoReturn:
+    """A fatal error of the runtime itself: an invariant does not hold."""
+    raise SystemError(f"goroutines runtime: fatal error: {msg}")
+
+
+class _Request:
+    """An awaitable that yields one request to the M and returns when resumed."""
+
+    __slots__ = ("_req",)
+
+    def __init__(self, req: str) -> None:
+        self._req = (req,)
+
+    def __await__(self) -> Iterator[str]:
+        return iter(self._req)
+
+
+_park_request = _Request(_PARK)
+_gosched_request = _Request(_GOSCHED)
+_preempt_request = _Request(_PREEMPT)
+_exitsyscall_request = _Request(_EXITSYSCALL)
+
+
+class _Done:
+    """An awaitable that completes at once (a runtime operation that needed no wait)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Iterator[str]:
+        return iter(())
+
+
+_done = _Done()
+
+
+# ---------------------------------------------------------------------------
+# Bootstrap
+
+
+def default_gomaxprocs() -> int:
+    """GOMAXPROCS from the environment, else the CPU count without the GIL, else 1."""
+    import os
+
+    env = os.environ.get("GOMAXPROCS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"GOMAXPROCS={env!r} in the environment is not an integer") from None
+        return check_gomaxprocs(n, "GOMAXPROCS in the environment")
+    gil_enabled: Callable[[], bool] | None = getattr(sys, "_is_gil_enabled", None)
+    if gil_enabled is not None and not gil_enabled():
+        return ncpu()
+    return 1
+
+
+def check_gomaxprocs(n: object, what: str = "gomaxprocs") -> int:
+    """`n` as a P count, or a ValueError/TypeError naming what was wrong."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{what} must be an int, not {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"{what} must be >= 1, got {n}")
+    return n
+
+
+def run(
+    main: Callable[..., Coroutine[Any, Any, T]],
+    *args: Any,
+    gomaxprocs: int | None = None,
+    **kwargs: Any,
+) -> T:
+    """Run `main(*args, **kwargs)` as goroutine 1 on a fresh runtime and return its result.
+
+    schedinit, procresize, newproc(main), then this thread becomes m0 and runs
+    the scheduler until main returns (Go's rt0_go -> runtime.main).
+    """
+    if _tls.m is not None:
+        raise RuntimeError("run() called from inside a goroutine: use go() to start goroutines")
+    check_async(main, "run")
+    nprocs = default_gomaxprocs() if gomaxprocs is None else check_gomaxprocs(gomaxprocs)
+    sched, m0 = schedinit(nprocs)
+    try:
+        pp = sched.allp[0]
+        coro = main(*args, **kwargs)
+        sched.main = newproc1(sched, pp, coro, main, 0, None)
+        runqput(sched, pp, sched.main, True)
+        sched.mainStarted = True
+        sysmon.startsysmon(sched)
+        mstart(m0)
+    finally:
+        teardown(sched)
+    if sched.fatal is not None:
+        raise sched.fatal
+    result: T = sched.result
+    return result
+
+
+def check_async(fn: object, caller: str) -> None:
+    """A TypeError unless `fn` is an async function (a goroutine body)."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_flags & inspect.CO_COROUTINE:
+        return
+    if not callable(fn):
+        raise TypeError(f"{caller}() needs an async function, got {fn!r}, which is not callable")
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(
+            f"{caller}() needs an async function (async def), got {fn!r}: a plain callable "
+            "would block its thread; wrap blocking calls with 'await syscall(fn, ...)'"
+        )
+
+
+def schedinit(nprocs: int) -> tuple[schedt, M]:
+    """Create the scheduler of one run() and m0 holding P 0 (Go's schedinit)."""
+    sched = schedt()
+    sched.lastpoll = nanotime()
+    netpoll.netpollinit(sched)
+    m0 = allocm(sched)
+    m0.thread = threading.current_thread()
+    sched.m0 = m0
+    with sched.lock:
+        procresize(sched, m0, nprocs)
+    return sched, m0
+
+
+class _RandomOrder:
+    """Visit 0..count-1 in a random order: a random start and a random coprime step."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.coprimes = [i for i in range(1, count + 1) if gcd(i, count) == 1]
+
+    def order(self, r: int) -> Iterator[int]:
+        count = self.count
+        pos = r % count
+        inc = self.coprimes[r // count % len(self.coprimes)]
+        for _ in range(count):
+            yield pos
+            pos = (pos + inc) % count
+
+
+def procresize(sched: schedt, mp: M, nprocs: int) -> list[P]:
+    """Change the number of Ps to `nprocs`; returns the Ps with local work (Go's procresize).
+
+    sched.lock must be held and the world stopped (every P but ours is _Pgcstop
+    or new). `mp` keeps its P if it survives, else takes P 0. The idle Ps go on
+    the idle list; the caller starts Ms for the returned ones.
+    """
+    old = sched.gomaxprocs
+    for i in range(old, nprocs):
+        sched.allp.append(P(i))
+    cur = mp.p
+    if cur is not None and cur.id < nprocs:
+        cur.status = _Prunning
+    else:
+        if cur is not None:
+            cur.m = None
+        mp.p = None
+        p0 = sched.allp[0]
+        p0.m = None
+        p0.status = _Pidle
+        acquirep(mp, p0)
+    for pp in sched.allp[nprocs:]:
+        destroyp(sched, pp)
+    del sched.allp[nprocs:]
+    sched.gomaxprocs = nprocs
+    sched.stealOrder = _RandomOrder(nprocs)
+    runnable = []
+    for pp in reversed(sched.allp):
+        if pp is mp.p:
+            continue
+        pp.status = _Pidle
+        if runqempty(pp):
+            pidleput(sched, pp)
+        else:
+            runnable.append(pp)
+    return runnable
+
+
+def destroyp(sched: schedt, pp: P) -> None:
+    """Move everything a P holds elsewhere before it is dropped (Go's p.destroy).
+
+    The world is stopped, so nobody else touches the P: its runnext and local
+    queue go to the head of the global queue, in order.
+    """
+    batch = [pp.runq[i % RUNQ_SIZE] for i in range(pp.runqhead, pp.runqtail)]
+    if pp.runnext is not None:
+        batch.insert(0, pp.runnext)
+    pp.runqhead = pp.runqtail
+    pp.runnext = None
+    sched.runq.extendleft(reversed(batch))  # type: ignore[arg-type]
+    timers.moveTimers(sched.allp[0], pp)
+    sched.gFree.extend(pp.gFree)
+    pp.gFree.clear()
+    pp.status = _Pdead
+    pp.m = None
+
+
+def allocm(sched: schedt) -> M:
+    """A new M with the next id (Go's allocm + mReserveID). sched.lock not held."""
+    with sched.lock:
+        return allocm_locked(sched)
+
+
+def allocm_locked(sched: schedt) -> M:
+    """allocm with sched.lock held: refuses past maxmcount (Go's checkmcount)."""
+    if len(sched.allm) >= sched.maxmcount:
+        throw(f"thread exhaustion: program exceeds {sched.maxmcount}-thread limit")
+    mp = M(sched, sched.mnext)
+    sched.mnext += 1
+    sched.allm.append(mp)
+    return mp
+
+
+def newm(sched: schedt, pp: P | None, spinning: bool, mp: M) -> None:
+    """Start an OS thread for M `mp` that will acquire `pp` (Go's newm/newm1)."""
+    mp.nextp = pp
+    mp.spinning = spinning
+    t = threading.Thread(target=mstart, args=(mp,), name=f"goroutines-M{mp.id}", daemon=True)
+    mp.thread = t
+    t.start()
+
+
+def mstart(mp: M) -> None:
+    """The body of every M: take the P it was given and schedule forever (Go's mstart)."""
+    _tls.m = mp
+    sched = mp.sched
+    try:
+        if mp.nextp is not None:
+            pp, mp.nextp = mp.nextp, None
+            acquirep(mp, pp)
+        schedule(mp)
+    except BaseException as e:
+        fatal(sched, e)
+    finally:
+        mp.exiting = True
+        _tls.m = None
+
+
+# ---------------------------------------------------------------------------
+# Goroutine creation and exit
+
+
+def go(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any) -> None:
+    """Start fn(*args, **kwargs) as a new goroutine on the current P's runnext (Go's newproc)."""
+    mp = _tls.m
+    if mp is None or mp.curg is None:
+        raise RuntimeError("go() called outside a goroutine: start one with goroutines.run(main)")
+    check_async(fn, "go")
+    coro = fn(*args, **kwargs)
+    f = sys._getframe(1)
+    newproc(mp, coro, fn, (f.f_code, f.f_lineno))
+
+
+def newproc(
+    mp: M,
+    coro: Coroutine[Any, Any, Any],
+    fn: Callable[..., Any],
+    createdat: tuple[types.CodeType, int] | None,
+) -> G:
+    """Create a G running `coro` and put it on runnext, then wakep (Go's newproc)."""
+    sched = mp.sched
+    parent = mp.curg
+    parentgoid = parent.goid if parent is not None else 0
+    pp = mp.p
+    newg = None
+    if pp is not None:
+        with pp.lock:
+            # Our P's free list and goid cache are ours only while sysmon has not
+            # handed the P to another M (a goroutine that never yields).
+            if pp.m is mp:
+                newg = newproc1(sched, pp, coro, fn, parentgoid, createdat)
+                runqput_locked(sched, pp, newg, True)
+    if newg is None:
+        newg = newproc1(sched, None, coro, fn, parentgoid, createdat)
+        globrunqput(sched, newg)
+    if sched.mainStarted:
+        wakep(sched)
+    return newg
+
+
+def newproc1(
+    sched: schedt,
+    pp: P | None,
+    coro: Coroutine[Any, Any, Any],
+    fn: Callable[..., Any],
+    parentgoid: int,
+    createdat: tuple[types.CodeType, int] | None,
+) -> G:
+    """A runnable G for `coro`, reused from a free list when possible (Go's newproc1).
+
+    With `pp` (whose lock is held) the G and its id come from the P's caches;
+    without one, from the global ones.
+    """
+    newg = gfget(sched, pp)
+    if newg is None:
+        newg = G(sched)
+        with sched.lock:
+            sched.allgs.append(newg)
+    newg.coro = coro
+    newg.send = coro.send
+    newg.startfn = fn
+    newg.parentgoid = parentgoid
+    newg.createdat = createdat
+    newg.waitreason = WaitReason.Zero
+    if pp is None:
+        with sched.lock:
+            sched.goidgen += 1
+            newg.goid = sched.goidgen
+    else:
+        if pp.goidcache == pp.goidcacheend:
+            # Take a batch of 16 ids at once so Ps rarely contend on sched.goidgen.
+            with sched.lock:
+                pp.goidcache = sched.goidgen + 1
+                sched.goidgen += _GOID_BATCH
+                pp.goidcacheend = sched.goidgen + 1
+        newg.goid = pp.goidcache
+        pp.goidcache += 1
+    newg.status = _Grunnable
+    if trace.enabled:
+        trace.GoCreate(newg)
+    return newg
+
+
+def gfget(sched: schedt, pp: P | None) -> G | None:
+    """A dead G from the P's free list, refilled from the global one (Go's gfget)."""
+    if pp is None:
+        with sched.lock:
+            return sched.gFree.pop() if sched.gFree else None
+    gfree = pp.gFree
+    if not gfree and sched.gFree:
+        with sched.lock:
+            n = min(len(sched.gFree), _GFREE_BATCH)
+            gfree.extend(sched.gFree[-n:])
+            del sched.gFree[-n:]
+    return gfree.pop() if gfree else None
+
+
+def gfput(sched: schedt, pp: P | None, gp: G) -> None:
+    """Put a dead G on the P's free list; spill a batch to the global list (Go's gfput)."""
+    if pp is None:
+        with sched.lock:
+            sched.gFree.append(gp)
+        return
+    gfree = pp.gFree
+    gfree.append(gp)
+    if len(gfree) >= _GFREE_LOCAL_MAX:
+        with sched.lock:
+            while len(gfree) >= _GFREE_BATCH:
+                sched.gFree.append(gfree.pop())
+
+
+# ---------------------------------------------------------------------------
+# Run queues. The local queue of P is guarded by P.lock: its owner adds, anyone steals.
+
+
+def runqempty(pp: P) -> bool:
+    """True if the P has no Gs on its local queue or runnext (a racy read, as in Go)."""
+    return pp.runqhead == pp.runqtail and pp.runnext is None
+
+
+def runqput(sched: schedt, pp: P, gp: G, next: bool) -> None:
+    """Put gp on the P's local queue; with next, in runnext, kicking the old one out."""
+    with pp.lock:
+        runqput_locked(sched, pp, gp, next)
+
+
+def runqput_locked(sched: schedt, pp: P, gp: G, next: bool) -> None:
+    """runqput with pp.lock held (Go's runqput)."""
+    if next:
+        old = pp.runnext
+        pp.runnext = gp
+        if old is None:
+            return
+        gp = old  # kick the old runnext to the tail of the regular queue
+    t = pp.runqtail
+    if t - pp.runqhead < RUNQ_SIZE:
+        pp.runq[t % RUNQ_SIZE] = gp
+        pp.runqtail = t + 1
+        return
+    runqputslow(sched, pp, gp)
+
+
+def runqputslow(sched: schedt, pp: P, gp: G) -> None:
+    """Move half of the full local queue plus gp to the global queue in one batch, in order."""
+    h = pp.runqhead
+    n = (pp.runqtail - h) // 2
+    runq = pp.runq
+    batch = [runq[(h + i) % RUNQ_SIZE] for i in range(n)]
+    batch.append(gp)
+    pp.runqhead = h + n
+    with sched.lock:
+        sched.runq.extend(batch)  # type: ignore[arg-type]
+
+
+def runqputbatch(sched: schedt, pp: P, batch: list[G]) -> None:
+    """Put a batch on the local queue, the part that does not fit on the global one."""
+    with pp.lock:
+        t = pp.runqtail
+        room = RUNQ_SIZE - (t - pp.runqhead)
+        runq = pp.runq
+        for gp in batch[:room]:
+            runq[t % RUNQ_SIZE] = gp
+            t += 1
+        pp.runqtail = t
+    if len(batch) > room:
+        with sched.lock:
+            sched.runq.extend(batch[room:])
+
+
+def runqget(pp: P) -> tuple[G | None, bool]:
+    """The next G of the P's own queue: runnext first, which inherits the time slice."""
+    with pp.lock:
+        gp = pp.runnext
+        if gp is not None:
+            pp.runnext = None
+            return gp, True
+        h = pp.runqhead
+        if h == pp.runqtail:
+            return None, False
+        pp.runqhead = h + 1
+        return pp.runq[h % RUNQ_SIZE], False
+
+
+def runqgrab(pp: P, stealRunNextG: bool) -> list[G]:
+    """Take half of the P's local queue (at least one G); runnext only if asked (Go's runqgrab)."""
+    if (
+        stealRunNextG
+        and pp.runqhead == pp.runqtail
+        and pp.runnext is not None
+        and pp.status == _Prunning
+    ):
+        # The P's M is likely about to run runnext: a goroutine readied by a
+        # channel operation whose partner will block soon. Give it the chance
+        # instead of stealing it and bouncing it between Ps (Go sleeps 3us here).
+        osyield()
+    with pp.lock:
+        h = pp.runqhead
+        n = pp.runqtail - h
+        n -= n // 2
+        if n == 0:
+            gp = pp.runnext
+            if stealRunNextG and gp is not None:
+                pp.runnext = None
+                return [gp]
+            return []
+        runq = pp.runq
+        pp.runqhead = h + n
+        return [runq[(h + i) % RUNQ_SIZE] for i in range(n)]  # type: ignore[misc]
+
+
+def runqsteal(sched: schedt, pp: P, p2: P, stealRunNextG: bool) -> G | None:
+    """Steal half of p2's queue into pp's; returns one G to run (Go's runqsteal)."""
+    batch = runqgrab(p2, stealRunNextG)
+    if not batch:
+        return None
+    gp = batch.pop()
+    if batch:
+        with pp.lock:
+            t = pp.runqtail
+            if t - pp.runqhead + len(batch) >= RUNQ_SIZE:
+                throw("runqsteal: runq overflow")
+            for g in batch:
+                pp.runq[t % RUNQ_SIZE] = g
+                t += 1
+            pp.runqtail = t
+    if trace.enabled:
+        trace.Steal(pp, p2, len(batch) + 1)
+    return gp
+
+
+def globrunqput(sched: schedt, gp: G) -> None:
+    """Put gp at the tail of the global run queue."""
+    with sched.lock:
+        sched.runq.append(gp)
+
+
+def globrunqget_locked(sched: schedt, pp: P, max: int) -> list[G]:
+    """Pop a batch of the global queue for pp; sched.lock held (Go's globrunqget).
+
+    The first G is to run; the caller puts the rest on pp's local queue with
+    `take_batch` once it has dropped sched.lock (lock order).
+    """
+    size = len(sched.runq)
+    if size == 0:
+        return []
+    n = min(size, size // sched.gomaxprocs + 1, RUNQ_SIZE // 2)
+    if max > 0:
+        n = min(n, max)
+    pop = sched.runq.popleft
+    return [pop() for _ in range(n)]
+
+
+def take_batch(sched: schedt, pp: P, batch: list[G]) -> G | None:
+    """Keep the first G of a batch to run and queue the rest locally."""
+    if not batch:
+        return None
+    if len(batch) > 1:
+        runqputbatch(sched, pp, batch[1:])
+    return batch[0]
+
+
+def globrunqget(sched: schedt, pp: P, max: int) -> G | None:
+    """A G from the global queue, with a batch moved to pp's local queue."""
+    with sched.lock:
+        batch = globrunqget_locked(sched, pp, max)
+    return take_batch(sched, pp, batch)
+
+
+# ---------------------------------------------------------------------------
+# Idle lists of Ms and Ps (sched.lock held)
+
+
+def mput(sched: schedt, mp: M) -> None:
+    """Put mp on the idle M list and check for deadlock (Go's mput)."""
+    sched.midle.append(mp)
+    checkdead(sched)
+
+
+def mget(sched: schedt) -> M | None:
+    """An idle M, or None."""
+    return sched.midle.pop() if sched.midle else None
+
+
+def pidleput(sched: schedt, pp: P) -> None:
+    """Put pp on the idle P list; it must have no local work."""
+    if not runqempty(pp):
+        throw("pidleput: P has non-empty run queue")
+    sched.pidle.append(pp)
+    sched.npidle += 1
+
+
+def pidleget(sched: schedt) -> P | None:
+    """An idle P, or None."""
+    if not sched.pidle:
+        return None
+    sched.npidle -= 1
+    if sched.sysmonwait:
+        # A P goes back to work: sysmon must watch it (it sleeps while all are idle).
+        sched.sysmonwait = False
+        sched.sysmonnote.wakeup()
+    return sched.pidle.pop()
+
+
+def pidlegetSpinning(sched: schedt) -> P | None:
+    """pidleget for an M about to spin; records the need when none is free (Go)."""
+    pp = pidleget(sched)
+    if pp is None:
+        sched.needspinning = 1
+    return pp
+
+
+def acquirep(mp: M, pp: P) -> None:
+    """Associate P and the current M (Go's acquirep)."""
+    with pp.lock:
+        if mp.p is not None or pp.m is not None or pp.status != _Pidle:
+            throw(f"acquirep: invalid p state: m.p={mp.p} p.m={pp.m} p.status={pp.status}")
+        mp.p = pp
+        pp.m = mp
+        pp.status = _Prunning
+
+
+def releasep(mp: M) -> P:
+    """Disassociate P and the current M (Go's releasep)."""
+    pp = mp.p
+    if pp is None:
+        throw("releasep: invalid arg")
+    with pp.lock:
+        if pp.m is not mp or pp.status != _Prunning:
+            throw(f"releasep: invalid p state: p.m={pp.m} m={mp} p.status={pp.status}")
+        pp.m = None
+        pp.status = _Pidle
+        mp.p = None
+    return pp
+
+
+# ---------------------------------------------------------------------------
+# Starting and stopping Ms
+
+
+def wakep(sched: schedt) -> None:
+    """Start a spinning M for an idle P if none is spinning already (Go's wakep)."""
+    if sched.nmspinning != 0:  # racy pre-check; Go's CAS(0, 1) follows under the lock
+        return
+    with sched.lock:
+        if sched.nmspinning != 0 or sched.exiting:
+            return
+        pp = pidlegetSpinning(sched)
+        if pp is None:
+            return
+        sched.nmspinning += 1
+    startm(sched, pp, True)
+
+
+def startm(sched: schedt, pp: P | None, spinning: bool) -> None:
+    """Run pp on an idle M or a new one; without pp, take an idle P or do nothing (Go's startm)."""
+    with sched.lock:
+        if pp is None:
+            if spinning:
+                throw("startm: P required for spinning=true")
+            pp = pidleget(sched)
+            if pp is None:
+                return
+        if sched.exiting:
+            pidleput_exiting(sched, pp, spinning)
+            return
+        nmp = mget(sched)
+        if nmp is None:
+            nmp = allocm_locked(sched)
+            new = True
+        else:
+            new = False
+            nmp.spinning = spinning
+            nmp.nextp = pp
+    if new:
+        newm(sched, pp, spinning, nmp)
+    else:
+        nmp.park.wakeup()
+
+
+def pidleput_exiting(sched: schedt, pp: P, spinning: bool) -> None:
+    """Give back a P that startm got while the program is ending (sched.lock held)."""
+    pp.status = _Pidle
+    sched.pidle.append(pp)
+    sched.npidle += 1
+    if spinning:
+        sched.nmspinning -= 1
+
+
+def stopm(mp: M) -> bool:
+    """Park the M until startm hands it a P; False once the program is exiting (Go's stopm)."""
+    sched = mp.sched
+    if mp.p is not None:
+        throw("stopm holding p")
+    if mp.spinning:
+        throw("stopm spinning")
+    with sched.lock:
+        if sched.exiting:
+            return False
+        mput(sched, mp)
+        if sched.exiting:  # checkdead found a deadlock
+            sched.midle.remove(mp)
+            return False
+    mp.blocked = True
+    mp.park.sleep()
+    mp.blocked = False
+    pp, mp.nextp = mp.nextp, None
+    if pp is None:
+        return False  # woken by the exit
+    acquirep(mp, pp)
+    return True
+
+
+def handoffp(sched: schedt, pp: P) -> None:
+    """Hand off a P from an M in a syscall or blocked (Go's handoffp)."""
+    if not runqempty(pp) or sched.runq:
+        startm(sched, pp, False)
+        return
+    # No local work: start a spinning M only if nobody else looks for work.
+    with sched.lock:
+        if sched.nmspinning + sched.npidle == 0 and not sched.exiting:
+            sched.nmspinning += 1
+            sched.needspinning = 0
+            spin = True
+        else:
+            spin = False
+    if spin:
+        startm(sched, pp, True)
+        return
+    with sched.lock:
+        if sched.gcwaiting:
+            pp.status = _Pgcstop
+            sched.stopwait -= 1
+            if sched.stopwait == 0:
+                sched.stopnote.wakeup()
+            return
+        if sched.runq:
+            start = True
+        elif sched.npidle == sched.gomaxprocs - 1 and sched.lastpoll != 0:
+            # The last running P and nobody is polling the network: an M must
+            # poll (and run the timers).
+            start = True
+        else:
+            start = False
+            when = timers.nobarrierWakeTime(pp)
+            pidleput(sched, pp)
+    if start:
+        startm(sched, pp, False)
+    elif when != 0:
+        netpoll.wakeNetPoller(sched, when)
+
+
+def resetspinning(mp: M) -> None:
+    """The M found work: stop spinning and start another spinner if needed (Go)."""
+    sched = mp.sched
+    mp.spinning = False
+    with sched.lock:
+        sched.nmspinning -= 1
+        if sched.nmspinning < 0:
+            throw("findrunnable: negative nmspinning")
+    wakep(sched)
+
+
+def becomeSpinning(mp: M) -> None:
+    """Mark the M spinning (Go's m.becomeSpinning)."""
+    sched = mp.sched
+    mp.spinning = True
+    with sched.lock:
+        sched.nmspinning += 1
+        sched.needspinning = 0
+
+
+# ---------------------------------------------------------------------------
+# The scheduler loop
+
+
+def schedule(mp: M) -> None:
+    """Find a runnable goroutine and execute it, forever (Go's schedule, as a loop)."""
+    sched = mp.sched
+    while not sched.exiting:
+        if mp.p is None and not reacquirep(mp):
+            return
+        if mp.lockedg is not None:
+            gp = stoplockedm(mp)
+            if gp is None:
+                return
+            execute(mp, gp, False)
+            continue
+        pp = mp.p
+        if mp.spinning and not runqempty(pp):  # type: ignore[arg-type]
+            throw("schedule: spinning with local work")
+        gp, inherit = find_runnable(mp)
+        if gp is None:
+            return
+        if mp.spinning:
+            resetspinning(mp)
+        if gp.lockedm is not None:
+            startlockedm(mp, gp)
+            continue
+        execute(mp, gp, inherit)
+
+
+def reacquirep(mp: M) -> bool:
+    """Get a P back after losing ours (Go's exitsyscall0 tail): an idle one, or wait."""
+    sched = mp.sched
+    with sched.lock:
+        pp = pidleget(sched)
+    if pp is not None:
+        acquirep(mp, pp)
+        return True
+    return stopm(mp)
+
+
+def find_runnable(mp: M) -> tuple[G | None, bool]:
+    """Find a runnable goroutine: timers, local, global, netpoll, steal; else sleep (Go)."""
+    sched = mp.sched
+    while True:
+        if sched.exiting:
+            return None, False
+        pp = mp.p
+        assert pp is not None
+        if sched.gcwaiting:
+            gcstopm(mp)
+            continue
+        now, pollUntil, _ = timers.checkTimers(pp, 0)
+
+        # Check the global runnable queue once in a while to ensure fairness.
+        if pp.schedtick % 61 == 0 and sched.runq:
+            gp = globrunqget(sched, pp, 1)
+            if gp is not None:
+                return gp, False
+
+        gp, inherit = runqget(pp)
+        if gp is not None:
+            return gp, inherit
+
+        if sched.runq:
+            gp = globrunqget(sched, pp, 0)
+            if gp is not None:
+                return gp, False
+
+        # Poll network without blocking: an optimization before stealing.
+        if netpoll.netpollWaiters(sched) > 0 and sched.lastpoll != 0:
+            glist = netpoll.netpoll(sched, 0)
+            if glist:
+                gp = glist.pop()
+                injectglist(mp, glist)
+                gp.status = _Grunnable
+                return gp, False
+
+        # Spinning Ms: steal work from other Ps. Limit the number of spinning Ms
+        # to half the number of busy Ps, which avoids excessive CPU use when
+        # GOMAXPROCS>1 but the program parallelism is low.
+        if mp.spinning or 2 * sched.nmspinning < sched.gomaxprocs - sched.npidle:
+            if not mp.spinning:
+                becomeSpinning(mp)
+            gp, newWork, w, now = stealWork(mp, now)
+            if gp is not None:
+                return gp, False
+            if newWork:
+                continue
+            if w != 0 and (pollUntil == 0 or w < pollUntil):
+                pollUntil = w
+
+        # Before we drop our P, make a snapshot of the allp slice, which can
+        # change underfoot once we no longer block safe-points.
+        allpSnapshot = list(sched.allp)
+
+        # Return P and block, after one last look at the global queue under the
+        # lock that submitters use too.
+        with sched.lock:
+            if sched.gcwaiting or sched.exiting:
+                continue
+            if sched.runq:
+                batch = globrunqget_locked(sched, pp, 0)
+                drop = False
+            elif not mp.spinning and sched.needspinning == 1:
+                # See "Delicate dance" below: a submitter saw no idle P.
+                mp.spinning = True
+                sched.nmspinning += 1
+                sched.needspinning = 0
+                continue
+            else:
+                drop = True
+                releasep(mp)
+                pidleput(sched, pp)
+        if not drop:
+            gp = take_batch(sched, pp, batch)
+            if gp is not None:
+                return gp, False
+            continue
+
+        # Delicate dance: thread transitions from spinning to non-spinning
+        # state, potentially concurrently with submission of new work. We must
+        # drop nmspinning first and then check all sources again; otherwise a
+        # submitter that saw nmspinning > 0 and did not wakep would strand its G.
+        wasSpinning = mp.spinning
+        if mp.spinning:
+            mp.spinning = False
+            with sched.lock:
+                sched.nmspinning -= 1
+                if sched.nmspinning < 0:
+                    throw("findrunnable: negative nmspinning")
+            pp2 = checkRunqsNoP(sched, allpSnapshot)
+            if pp2 is not None:
+                acquirep(mp, pp2)
+                becomeSpinning(mp)
+                continue
+
+        # Poll network until the next timer.
+        if (
+            netpoll.netpollinited(sched)
+            and (netpoll.netpollWaiters(sched) > 0 or pollUntil != 0)
+            and netpoll.swapLastpoll(sched)
+        ):
+            gp = netpollBlock(mp, pollUntil, now, wasSpinning)
+            if gp is not None:
+                return gp, False
+            if mp.p is not None:
+                continue
+        elif pollUntil != 0 and (sched.pollUntil == 0 or sched.pollUntil > pollUntil):
+            netpoll.netpollBreak(sched)
+        if not stopm(mp):
+            return None, False
+
+
+def netpollBlock(mp: M, pollUntil: int, now: int, wasSpinning: bool) -> G | None:
+    """Block in the poller until I/O or the next timer, then take a P if one is idle."""
+    sched = mp.sched
+    sched.pollUntil = pollUntil
+    delay = -1
+    if pollUntil != 0:
+        delay = max(0, pollUntil - now)
+    glist = netpoll.netpoll(sched, delay)
+    sched.pollUntil = 0
+    sched.lastpoll = nanotime()
+    with sched.lock:
+        pp = pidleget(sched) if not sched.exiting else None
+    if pp is None:
+        injectglist(mp, glist)
+        return None
+    acquirep(mp, pp)
+    if glist:
+        gp = glist.pop()
+        injectglist(mp, glist)
+        gp.status = _Grunnable
+        return gp
+    if wasSpinning:
+        becomeSpinning(mp)
+    return None
+
+
+def stealWork(mp: M, now: int) -> tuple[G | None, bool, int, int]:
+    """Steal a G or run another P's timers: (gp, newWork, pollUntil, now) (Go's stealWork)."""
+    sched = mp.sched
+    pp = mp.p
+    assert pp is not None
+    pollUntil = 0
+    ranTimer = False
+    allp = sched.allp
+    order = sched.stealOrder
+    for i in range(_STEAL_TRIES):
+        stealTimersOrRunNextG = i == _STEAL_TRIES - 1
+        for pos in order.order(mp.rand.getrandbits(32)):
+            if sched.gcwaiting or sched.exiting:
+                return None, True, pollUntil, now
+            if pos >= len(allp):
+                continue
+            p2 = allp[pos]
+            if p2 is pp:
+                continue
+            if stealTimersOrRunNextG and p2.timers:
+                tnow, w, ran = timers.checkTimers(p2, now)
+                now = tnow
+                if w != 0 and (pollUntil == 0 or w < pollUntil):
+                    pollUntil = w
+                if ran:
+                    # Running p2's timers may have made a G ready on our P.
+                    gp, _ = runqget(pp)
+                    if gp is not None:
+                        return gp, False, pollUntil, now
+                    ranTimer = True
+            if p2.status != _Pidle:
+                gp = runqsteal(sched, pp, p2, stealTimersOrRunNextG)
+                if gp is not None:
+                    return gp, False, pollUntil, now
+    return None, ranTimer, pollUntil, now
+
+
+def checkRunqsNoP(sched: schedt, allpSnapshot: list[P]) -> P | None:
+    """After dropping our P: if any P has work, get an idle P to go back to spinning."""
+    for p2 in allpSnapshot:
+        if p2.status != _Pidle and not runqempty(p2):
+            with sched.lock:
+                pp = pidlegetSpinning(sched)
+            return pp
+    return None
+
+
+def execute(mp: M, gp: G, inheritTime: bool) -> None:
+    """Run gp on the current M until it stops at an await, then carry out its request (Go)."""
+    sched = mp.sched
+    pp = mp.p
+    assert pp is not None
+    mp.curg = gp
+    gp.m = mp
+    gp.status = _Grunning
+    gp.preempt = False
+    if not inheritTime:
+        pp.schedtick += 1
+    if trace.enabled:
+        trace.GoStart(pp, gp)
+    send = gp.send
+    assert send is not None
+    exc = gp.throwexc
+    gp.throwexc = None
+    while True:
+        pp.gstep += 1  # odd: goroutine code runs
+        try:
+            req = send(None) if exc is None else gp.coro.throw(exc)  # type: ignore[union-attr]
+        except BaseException as e:
+            req = e
+        # Back on the scheduler side: is the P still ours, or did sysmon hand it
+        # to another M because this goroutine did not yield in time?
+        with pp.lock:
+            owned = pp.m is mp
+            if owned:
+                pp.gstep += 1
+        if req is _PARK:
+            if park_m(mp, gp) and owned:
+                exc = None
+                continue  # waitunlockf said no: keep running it (Go: execute(gp, true))
+        elif req is _GOSCHED or req is _PREEMPT:
+            gosched_m(mp, gp, req is _PREEMPT)
+        elif req is _EXITSYSCALL:
+            exitsyscall0(mp, gp)
+        elif isinstance(req, BaseException):
+            goexit0(mp, gp, req, pp if owned else None)
+        else:
+            exc = TypeError(
+                f"goroutine {gp.goid} awaited something that is not a goroutines operation "
+                f"(it yielded {req!r}); asyncio/trio awaitables cannot be used inside goroutines"
+            )
+            if owned:
+                continue
+            # Our P is gone; let the error surface when the goroutine runs next.
+            gp.status = _Grunnable
+            gp.throwexc = exc
+            dropg(mp, gp)
+            globrunqput(sched, gp)
+        # Without `owned`, sysmon handed our P to another M and set mp.p to None
+        # (or gomaxprocs() replaced it): schedule() gets a P back first.
+        return
+
+
+def dropg(mp: M, gp: G) -> None:
+    """Disassociate the M and its current G (Go's dropg)."""
+    mp.curg = None
+    gp.m = None
+
+
+# ---------------------------------------------------------------------------
+# Parking and readying
+
+
+def gopark(unlockf: Callable[[G, Any], bool] | None, lock: Any, reason: WaitReason) -> _Request:
+    """Park the current goroutine: `await gopark(...)` (Go's gopark).
+
+    After the coroutine has stopped, the M sets the G waiting and calls
+    unlockf(gp, lock); if that returns False the G runs on at once. Whoever
+    later calls goready(gp) must find gp through a structure guarded by `lock`.
+    """
+    gp = acquire_g("gopark")[1]
+    gp.waitunlockf = unlockf
+    gp.waitlock = lock
+    gp.waitreason = reason
+    return _park_request
+
+
+def parkunlock_c(gp: G, lock: Any) -> bool:
+    """The unlockf that releases a threading lock (Go's parkunlock_c)."""
+    lock.release()
+    return True
+
+
+def goparkunlock(lock: Any, reason: WaitReason) -> _Request:
+    """Park the current goroutine and release `lock` once it has stopped."""
+    return gopark(parkunlock_c, lock, reason)
+
+
+def park_m(mp: M, gp: G) -> bool:
+    """Park gp (on the M, after its coroutine stopped); True if it must run on (Go's park_m)."""
+    gp.status = _Gwaiting
+    gp.waitsince = nanotime()
+    if trace.enabled:
+        trace.GoPark(mp.p, gp)
+    unlockf = gp.waitunlockf
+    if unlockf is not None:
+        lock = gp.waitlock
+        gp.waitunlockf = None
+        gp.waitlock = None
+        mp.curg = None
+        if not unlockf(gp, lock):
+            gp.status = _Grunning
+            mp.curg = gp
+            return True
+    dropg(mp, gp)
+    return False
+
+
+def goready(gp: G) -> None:
+    """Make a parked goroutine runnable on this P's runnext (Go's goready/ready).
+
+    From a goroutine the G goes to our P's runnext and may inherit the rest of
+    our time slice; from outside any goroutine (or an M without a P) it goes
+    through the global queue.
+    """
+    if gp.status != _Gwaiting:
+        throw(f"goready: bad g status {gp.status} for goroutine {gp.goid}")
+    gp.status = _Grunnable
+    mp = _tls.m
+    if trace.enabled:
+        trace.GoUnblock(gp, mp)
+    if mp is None:
+        sched = gp.sched
+        globrunqput(sched, gp)
+        wakep(sched)
+        return
+    sched = mp.sched
+    pp = mp.p
+    if pp is None:
+        globrunqput(sched, gp)
+    else:
+        runqput(sched, pp, gp, True)
+    wakep(sched)
+
+
+def injectglist(mp: M | None, glist: Iterable[G]) -> None:
+    """Make a list of Gs runnable: on our P if we have one, else the global queue (Go)."""
+    glist = list(glist)
+    if not glist:
+        return
+    for gp in glist:
+        gp.status = _Grunnable
+    sched = mp.sched if mp is not None else glist[0].sched
+    pp = mp.p if mp is not None else None
+    if pp is None:
+        with sched.lock:
+            sched.runq.extend(glist)
+            npidle = sched.npidle
+        for _ in range(min(npidle, len(glist))):
+            startm(sched, None, False)
+        return
+    # Some Gs to the global queue for idle Ps to pick up, the rest to ours.
+    with sched.lock:
+        npidle = sched.npidle
+        n = min(npidle, len(glist))
+        sched.runq.extend(glist[:n])
+    for _ in range(n):
+        startm(sched, None, False)
+    if len(glist) > n:
+        runqputbatch(sched, pp, glist[n:])
+
+
+def gosched_m(mp: M, gp: G, preempted: bool) -> None:
+    """Put the current G on the global queue (Go's goschedImpl)."""
+    gp.status = _Grunnable
+    dropg(mp, gp)
+    if trace.enabled:
+        trace.GoSched(mp.p, gp, preempted)
+    sched = mp.sched
+    globrunqput(sched, gp)
+    if sched.npidle:
+        wakep(sched)
+
+
+def gosched() -> _Request:
+    """`await gosched()`: yield the processor; the goroutine goes to the global queue."""
+    acquire_g("gosched")
+    return _gosched_request
+
+
+def checkpoint() -> _Request | _Done:
+    """`await checkpoint()`: yield only if sysmon asked this goroutine to (it ran > 10 ms)."""
+    _, gp = acquire_g("checkpoint")
+    return _preempt_request if gp.preempt else _done
+
+
+def goexit() -> NoReturn:
+    """End the calling goroutine after its finally blocks run (runtime.Goexit)."""
+    acquire_g("goexit")
+    raise Goexit()
+
+
+def goid() -> int:
+    """The current goroutine's id."""
+    return acquire_g("goid")[1].goid
+
+
+def num_goroutine() -> int:
+    """The number of goroutines that exist (runtime.NumGoroutine)."""
+    sched = acquire_g("num_goroutine")[0].sched
+    with sched.lock:
+        return sum(1 for gp in sched.allgs if gp.status != _Gdead and gp.status != 0)
+
+
+def goexit0(mp: M, gp: G, e: BaseException, pp: P | None) -> None:
+    """The goroutine finished: record a result or panic, recycle the G (Go's goexit0)."""
+    sched = mp.sched
+    gp.status = _Gdead
+    dropg(mp, gp)
+    if trace.enabled:
+        trace.GoEnd(pp, gp)
+    if type(e) is StopIteration:
+        if gp is sched.main:
+            sched.result = e.value
+            startTheExit(sched)
+    elif not isinstance(e, Goexit):
+        panic(sched, gp, e)
+    gp.coro = None
+    gp.send = None
+    gp.lockedm = None
+    gp.waiting = None
+    gp.timer = None
+    if gp is not sched.main:
+        gfput(sched, pp, gp)
+
+
+def panic(sched: schedt, gp: G, e: BaseException) -> None:
+    """An exception escaped goroutine gp: the program dies with it (Go's fatalpanic)."""
+    e.add_note(f"goroutine {gp.goid} [running]:\n{creation_line(gp)}")
+    fatal(sched, e)
+
+
+def fatal(sched: schedt, e: BaseException) -> None:
+    """Stop the program with `e`, which run() re-raises; the first one wins."""
+    with sched.lock:
+        if sched.fatal is None:
+            sched.fatal = e
+        startTheExit_locked(sched)
+
+
+def startTheExit(sched: schedt) -> None:
+    """The program ends (main returned, a panic, a deadlock): every M leaves its loop."""
+    with sched.lock:
+        startTheExit_locked(sched)
+
+
+def startTheExit_locked(sched: schedt) -> None:
+    """startTheExit with sched.lock held."""
+    if sched.exiting:
+        return
+    sched.exiting = True
+    idle, sched.midle = sched.midle, []
+    for mp in idle:
+        mp.nextp = None
+        mp.park.wakeup()
+    for mp in sched.allm:
+        if mp.lockedg is not None and mp.blocked and mp is not _tls.m:
+            mp.park.wakeup()
+    netpoll.netpollBreak(sched)
+    sysmon.wakesysmon(sched)
+
+
+def teardown(sched: schedt) -> None:
+    """After m0 left its loop: join every thread, close abandoned goroutines, the poller."""
+    startTheExit(sched)
+    me = threading.current_thread()
+    for mp in list(sched.allm):
+        t = mp.thread
+        if t is not None and t is not me and t.ident is not None:
+            t.join()
+    if sched.sysmon is not None:
+        sched.sysmon.join()
+    _tls.m = None
+    for gp in sched.allgs:
+        coro = gp.coro
+        if coro is not None:
+            gp.coro = None
+            gp.send = None
+            gp.status = _Gdead
+            try:
+                coro.close()
+            except BaseException as e:  # a finally block failed: report it, as Python would
+                e.add_note(f"while closing goroutine {gp.goid} at program exit")
+                sys.unraisablehook(_Unraisable(e, coro))  # type: ignore[arg-type]
+    netpoll.netpollclose(sched)
+
+
+class _Unraisable:
+    """The argument sys.unraisablehook expects."""
+
+    def __init__(self, e: BaseException, obj: object) -> None:
+        self.exc_type = type(e)
+        self.exc_value = e
+        self.exc_traceback = e.__traceback__
+        self.err_msg = "Exception ignored while closing an abandoned goroutine"
+        self.object = obj
+
+
+# ---------------------------------------------------------------------------
+# Deadlock detection
+
+
+def checkdead(sched: schedt) -> None:
+    """Raise Deadlock if no M runs and no goroutine can be woken (Go's checkdead).
+
+    sched.lock must be held. Ms blocked in the poller or in a syscall are
+    running, so goroutines waiting for I/O or a syscall never count as dead.
+    """
+    if sched.exiting:
+        return
+    run = sum(1 for mp in sched.allm if not mp.exiting) - len(sched.midle) - sched.nmidlelocked
+    if run > 0:
+        return
+    if run < 0:
+        throw(f"checkdead: inconsistent counts: run={run} nmidle={len(sched.midle)}")
+    grunning = 0
+    for gp in sched.allgs:
+        s = gp.status
+        if s == _Gwaiting:
+            grunning += 1
+        elif s in (_Grunnable, _Grunning, _Gsyscall):
+            throw(f"checkdead: runnable g: goroutine {gp.goid} in status {s}")
+    if grunning == 0:
+        # Possible if the main goroutine called goexit().
+        msg = "no goroutines (main called goexit) - deadlock!"
+    else:
+        if any(pp.timers for pp in sched.allp):
+            return  # a timer will wake someone
+        msg = "all goroutines are asleep - deadlock!"
+    err = Deadlock(f"{msg}\n\n{tracebackothers(sched)}")
+    if sched.fatal is None:
+        sched.fatal = err
+    startTheExit_locked(sched)
+
+
+# ---------------------------------------------------------------------------
+# Locked goroutines (LockOSThread)
+
+
+def stoplockedm(mp: M) -> G | None:
+    """Stop the M of a locked goroutine until that goroutine is runnable (Go's stoplockedm)."""
+    sched = mp.sched
+    if mp.p is not None:
+        handoffp(sched, releasep(mp))
+    with sched.lock:
+        if sched.exiting:
+            return None
+        sched.nmidlelocked += 1
+        checkdead(sched)
+        if sched.exiting:
+            sched.nmidlelocked -= 1
+            return None
+    mp.blocked = True
+    mp.park.sleep()
+    mp.blocked = False
+    with sched.lock:
+        sched.nmidlelocked -= 1
+    pp, mp.nextp = mp.nextp, None
+    if pp is None:
+        return None
+    acquirep(mp, pp)
+    return mp.lockedg
+
+
+def startlockedm(mp: M, gp: G) -> None:
+    """Hand our P to the M that gp is locked to, then stop (Go's startlockedm)."""
+    lm = gp.lockedm
+    assert lm is not None
+    if lm is mp:
+        throw("startlockedm: locked to me")
+    pp = releasep(mp)
+    lm.nextp = pp
+    lm.park.wakeup()
+    stopm(mp)
+
+
+def lock_os_thread() -> None:
+    """Wire the calling goroutine to its current thread (runtime.LockOSThread)."""
+    mp, gp = acquire_g("lock_os_thread")
+    mp.lockedg = gp
+    gp.lockedm = mp
+
+
+def unlock_os_thread() -> None:
+    """Undo lock_os_thread: the goroutine may run on any thread again."""
+    mp, gp = acquire_g("unlock_os_thread")
+    mp.lockedg = None
+    gp.lockedm = None
+
+
+# ---------------------------------------------------------------------------
+# Stop-the-world and GOMAXPROCS
+
+
+def gomaxprocs(n: int | None = None) -> int:
+    """The number of Ps; with n, resize them at run time and return the old value (Go)."""
+    mp = _tls.m
+    if mp is None or mp.curg is None:
+        if n is not None:
+            raise RuntimeError(
+                "gomaxprocs(n) called outside a goroutine: pass gomaxprocs= to goroutines.run"
+            )
+        return default_gomaxprocs()
+    sched = mp.sched
+    ret = sched.gomaxprocs
+    if n is None:
+        return ret
+    n = check_gomaxprocs(n)
+    if n != ret:
+        stopTheWorld(mp)
+        startTheWorld(mp, n)
+    return ret
+
+
+def preemptall(sched: schedt) -> None:
+    """Ask every running goroutine to yield (Go's preemptall)."""
+    for pp in sched.allp:
+        if pp.status == _Prunning:
+            sysmon.preemptone(pp)
+
+
+def stopTheWorld(mp: M) -> None:
+    """Stop every P but ours: running ones at their next yield, idle and syscall ones now (Go)."""
+    sched = mp.sched
+    pp = mp.p
+    if pp is None:
+        throw("stopTheWorld: no P")
+    with sched.lock:
+        if sched.gcwaiting:
+            throw("stopTheWorld: already stopping")
+        sched.stopwait = sched.gomaxprocs
+        sched.gcwaiting = True
+        preemptall(sched)
+        pp.status = _Pgcstop  # diagnostic only: we keep running on it
+        sched.stopwait -= 1
+        while (p2 := pidleget(sched)) is not None:
+            p2.status = _Pgcstop
+            sched.stopwait -= 1
+    # Take the Ps of Ms in syscalls. Their locks are taken one at a time and
+    # without sched.lock (lock order); an M leaving its syscall first keeps its
+    # P and stops in gcstopm instead.
+    for p2 in sched.allp:
+        with p2.lock:
+            took = p2.status == _Psyscall
+            if took:
+                p2.status = _Pgcstop
+                p2.syscalltick += 1
+        if took:
+            with sched.lock:
+                sched.stopwait -= 1
+    with sched.lock:
+        wait = sched.stopwait > 0
+    while wait:
+        # Wait for 100us, then try to re-preempt in case of any races.
+        if sched.stopnote.tsleep(100_000):
+            break
+        preemptall(sched)
+        if sched.exiting:
+            return
+
+
+def gcstopm(mp: M) -> None:
+    """Stop the current M for stop-the-world, then wait to be restarted (Go's gcstopm)."""
+    sched = mp.sched
+    if mp.spinning:
+        mp.spinning = False
+        with sched.lock:
+            sched.nmspinning -= 1
+    pp = releasep(mp)
+    with sched.lock:
+        pp.status = _Pgcstop
+        sched.stopwait -= 1
+        if sched.stopwait == 0:
+            sched.stopnote.wakeup()
+    stopm(mp)
+
+
+def startTheWorld(mp: M, nprocs: int) -> None:
+    """Resize to nprocs Ps and restart the stopped ones with Ms (Go's startTheWorldWithSema)."""
+    sched = mp.sched
+    with sched.lock:
+        runnable = procresize(sched, mp, nprocs)
+        sched.gcwaiting = False
+        if sched.sysmonwait:
+            sched.sysmonwait = False
+            sched.sysmonnote.wakeup()
+    for pp in runnable:
+        startm(sched, pp, False)
+    # Wake up an additional proc in case we have excessive runnable goroutines
+    # in local queues or in the global queue.
+    wakep(sched)
+
+
+# ---------------------------------------------------------------------------
+# Syscalls
+
+
+def syscall(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Any:
+    """`await syscall(fn, ...)`: run a blocking call with entersyscall/exitsyscall around it."""
+    mp, gp = acquire_g("syscall")
+    if not callable(fn):
+        raise TypeError(f"syscall() needs a callable, got {fn!r}")
+    return _syscall(mp, gp, fn, args, kwargs)
+
+
+@types.coroutine
+def _syscall(
+    mp: M, gp: G, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    entersyscall(mp, gp)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        if not exitsyscall(mp, gp):
+            yield _EXITSYSCALL
+
+
+def entersyscall(mp: M, gp: G) -> None:
+    """The goroutine is about to block in a call: its P becomes retakeable (Go)."""
+    pp = mp.p
+    if trace.enabled:
+        trace.GoSysCall(pp, gp)
+    gp.status = _Gsyscall
+    if pp is None:
+        return
+    with pp.lock:
+        if pp.m is not mp:
+            mp.p = None
+            return
+        pp.m = None
+        mp.p = None
+        mp.oldp = pp
+        mp.syscalltick = pp.syscalltick
+        pp.status = _Psyscall
+    if mp.sched.sysmonwait:
+        sysmon.wakesysmon(mp.sched)
+
+
+def exitsyscall(mp: M, gp: G) -> bool:
+    """The call returned: get our P back, or an idle one; False means the M must stop (Go)."""
+    pp = mp.oldp
+    mp.oldp = None
+    if pp is not None:
+        with pp.lock:
+            if pp.status == _Psyscall and pp.m is None:
+                pp.status = _Prunning
+                pp.m = mp
+                mp.p = pp
+                pp.syscalltick += 1  # tells sysmon the syscall it watched has ended
+                gp.status = _Grunning
+                return True
+    sched = mp.sched
+    with sched.lock:
+        p2 = pidleget(sched)
+    if p2 is not None:
+        acquirep(mp, p2)
+        gp.status = _Grunning
+        return True
+    return False
+
+
+def exitsyscall0(mp: M, gp: G) -> None:
+    """No P after a syscall: queue the G globally; the M waits for a P (Go's exitsyscall0)."""
+    gp.status = _Grunnable
+    dropg(mp, gp)
+    sched = mp.sched
+    with sched.lock:
+        p2 = pidleget(sched)
+        if p2 is None:
+            sched.runq.append(gp)
+    if p2 is not None:
+        acquirep(mp, p2)
+        runqput(sched, p2, gp, True)  # a P came free after all: run it next
+
+
+__all__ = [
+    "check_async",
+    "checkpoint",
+    "getg",
+    "go",
+    "goexit",
+    "goid",
+    "gopark",
+    "goparkunlock",
+    "goready",
+    "gosched",
+    "lock_os_thread",
+    "num_goroutine",
+    "run",
+    "syscall",
+    "unlock_os_thread",
+]

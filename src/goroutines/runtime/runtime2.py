@@ -1,0 +1,291 @@
+"""The scheduler's data structures: G, M, P and schedt (Go's runtime2.go).
+
+    G   a goroutine: a Python coroutine plus what the scheduler knows about it.
+    M   a worker thread. It runs goroutines only while it holds a P.
+    P   a processor: the right to run goroutine code, with a local run queue of
+        256 slots, `runnext`, a free list of dead Gs and a cache of goroutine ids.
+    schedt  one per `run()` call: the global run queue, the idle M and P lists,
+        the spinning-M count and everything else that is shared.
+
+Go updates several of these fields with atomics. Python has no CAS, so here they
+are changed under a lock: a P's run queue (`runqhead`, `runqtail`, `runq`,
+`runnext`) under `P.lock`, everything of schedt under `schedt.lock`. Fields read
+without the lock are read racily exactly where Go reads them racily, and
+re-checked under the lock where Go re-checks them.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import threading
+import types
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from .osapi import Note
+
+# G status (Go's values, so that traces and dumps read the same).
+_Gidle = 0  # just allocated, not yet initialised
+_Grunnable = 1  # on a run queue, not executing
+_Grunning = 2  # executing goroutine code; owned by an M that holds a P
+_Gsyscall = 3  # in syscall(): owned by an M, not on a run queue
+_Gwaiting = 4  # parked on a wait structure (channel, timer, semaphore, poller)
+_Gdead = 6  # unused: on a free list, or just exited
+
+gStatusStrings = {
+    _Gidle: "idle",
+    _Grunnable: "runnable",
+    _Grunning: "running",
+    _Gsyscall: "syscall",
+    _Gwaiting: "waiting",
+    _Gdead: "dead",
+}
+
+# P status.
+_Pidle = 0  # on sched.pidle, not used by any M
+_Prunning = 1  # owned by an M that runs user code or the scheduler
+_Psyscall = 2  # its M is in a syscall (or a goroutine that will not yield); retakeable
+_Pgcstop = 3  # halted for stop-the-world
+_Pdead = 4  # no longer used (GOMAXPROCS shrank)
+
+# The local run queue's size (Go: len(p.runq)).
+RUNQ_SIZE = 256
+
+
+class WaitReason(enum.Enum):
+    """Why a goroutine is parked (Go's waitReason, with Go's strings)."""
+
+    Zero = ""
+    IOWait = "IO wait"
+    ChanReceiveNilChan = "chan receive (nil chan)"
+    ChanSendNilChan = "chan send (nil chan)"
+    Select = "select"
+    SelectNoCases = "select (no cases)"
+    ChanReceive = "chan receive"
+    ChanSend = "chan send"
+    Semacquire = "semacquire"
+    Sleep = "sleep"
+    SyncCondWait = "sync.Cond.Wait"
+    SyncMutexLock = "sync.Mutex.Lock"
+    SyncRWMutexRLock = "sync.RWMutex.RLock"
+    SyncRWMutexLock = "sync.RWMutex.Lock"
+    SyncWaitGroupWait = "sync.WaitGroup.Wait"
+    Preempted = "preempted"
+    StoppingTheWorld = "stopping the world"
+
+
+class G:
+    """A goroutine. `coro` is its stack; `send` is gogo."""
+
+    __slots__ = (
+        "coro",
+        "createdat",
+        "goid",
+        "lockedm",
+        "m",
+        "param",
+        "parentgoid",
+        "preempt",
+        "sched",
+        "selectdone",
+        "send",
+        "startfn",
+        "status",
+        "throwexc",
+        "timer",
+        "waiting",
+        "waitlock",
+        "waitreason",
+        "waitsince",
+        "waitunlockf",
+    )
+
+    def __init__(self, sched: schedt) -> None:
+        self.sched = sched
+        self.goid = 0
+        self.status = _Gidle
+        self.coro: Coroutine[Any, Any, Any] | None = None
+        self.send: Callable[[Any], Any] | None = None
+        self.m: M | None = None
+        self.lockedm: M | None = None  # set by lock_os_thread: only that M may run this G
+        self.waitreason = WaitReason.Zero
+        self.waitsince = 0  # nanotime() when it parked, for dumps
+        self.waitunlockf: Callable[[G, Any], bool] | None = None  # Go: m.waitunlockf
+        self.waitlock: Any = None  # Go: m.waitlock
+        self.param: Any = None  # passed by the waker (Go: gp.param)
+        self.preempt = False  # sysmon asks the goroutine to yield at its next runtime await
+        self.startfn: Callable[..., Any] | None = None
+        self.parentgoid = 0
+        self.createdat: tuple[types.CodeType, int] | None = None  # code and line of go()
+        self.waiting: Any = None  # the sudog list it waits on (channels, select)
+        self.selectdone = False  # set once a case of a parked select has won
+        self.timer: Any = None  # the timer that sleep() parks on
+        self.throwexc: BaseException | None = None  # raised into the coroutine when it next runs
+
+    def __repr__(self) -> str:
+        return f"<G {self.goid} {gStatusStrings.get(self.status, self.status)}>"
+
+
+class M:
+    """A worker thread (machine). It runs the scheduler loop and executes goroutines."""
+
+    __slots__ = (
+        "blocked",
+        "curg",
+        "exiting",
+        "id",
+        "lockedg",
+        "nextp",
+        "oldp",
+        "p",
+        "park",
+        "rand",
+        "sched",
+        "spinning",
+        "syscalltick",
+        "thread",
+    )
+
+    def __init__(self, sched: schedt, id: int) -> None:
+        self.id = id
+        self.sched = sched
+        self.p: P | None = None  # the P it holds while running Go code
+        self.nextp: P | None = None  # the P handed to it by startm, taken in stopm
+        self.oldp: P | None = None  # the P it held before entering a syscall
+        self.curg: G | None = None  # the goroutine it is running
+        self.spinning = False  # looking for work without finding any yet
+        self.blocked = False  # parked on its note
+        self.park = Note()
+        self.lockedg: G | None = None  # the goroutine locked to this thread
+        self.thread: threading.Thread | None = None
+        self.syscalltick = 0
+        self.exiting = False
+        self.rand = random.Random()
+
+    def __repr__(self) -> str:
+        return f"<M {self.id}>"
+
+
+class SysmonTick:
+    """What sysmon last saw of a P (Go's sysmontick)."""
+
+    __slots__ = ("gstep", "preempted", "schedtick", "schedwhen", "syscalltick", "syscallwhen")
+
+    def __init__(self) -> None:
+        self.schedtick = 0
+        self.schedwhen = 0
+        self.syscalltick = 0
+        self.syscallwhen = 0
+        self.gstep = 0
+        self.preempted = False
+
+
+class P:
+    """A processor: a run queue and the right to run goroutines on it."""
+
+    __slots__ = (
+        "deletedTimers",
+        "gFree",
+        "goidcache",
+        "goidcacheend",
+        "gstep",
+        "id",
+        "lock",
+        "m",
+        "preempt",
+        "runnext",
+        "runq",
+        "runqhead",
+        "runqtail",
+        "schedtick",
+        "status",
+        "syscalltick",
+        "sysmontick",
+        "timers",
+        "timersLock",
+    )
+
+    def __init__(self, id: int) -> None:
+        self.id = id
+        self.status = _Pgcstop
+        # Guards runqhead, runqtail, runq, runnext and the m/status handshake with
+        # sysmon's retake (Go uses atomics on each of these).
+        self.lock = threading.Lock()
+        self.m: M | None = None  # back-link to the M that holds it
+        self.schedtick = 0  # incremented on every scheduler call
+        self.syscalltick = 0  # incremented on every system call
+        self.sysmontick = SysmonTick()
+        # Odd while its M is inside goroutine code, even in scheduler code: lets
+        # sysmon tell a goroutine that has not yielded from one that keeps yielding.
+        self.gstep = 0
+        # The local run queue. Go's indexes are uint32 and wrap; Python ints never
+        # overflow, so head and tail only grow and the slot is index % RUNQ_SIZE.
+        self.runqhead = 0
+        self.runqtail = 0
+        self.runq: list[G | None] = [None] * RUNQ_SIZE
+        # A G readied by the running G that should run next, inheriting the time
+        # slice: it keeps communicating pairs of goroutines on one P.
+        self.runnext: G | None = None
+        self.gFree: list[G] = []  # dead Gs to reuse (Go: p.gFree)
+        self.goidcache = 0
+        self.goidcacheend = 0
+        self.timers: list[Any] = []  # heap of (when, seq, timer) (timers.py)
+        self.timersLock = threading.Lock()
+        self.deletedTimers = 0  # stale heap entries, cleared when they are many
+        self.preempt = False
+
+    def runqsize(self) -> int:
+        """The number of Gs in the local ring (runnext not counted)."""
+        return self.runqtail - self.runqhead
+
+    def __repr__(self) -> str:
+        return f"<P {self.id}>"
+
+
+class schedt:
+    """The scheduler state shared by all Ms and Ps of one `run()`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.goidgen = 0  # the last goroutine id handed out in batches
+        self.mnext = 0  # the next M id
+        self.maxmcount = 10000
+        self.midle: list[M] = []  # idle Ms waiting for work
+        self.nmidlelocked = 0  # idle Ms whose goroutine is locked to them
+        self.nmsys = 0  # system Ms (sysmon) not counted for deadlock
+        self.pidle: list[P] = []  # idle Ps
+        self.npidle = 0
+        self.nmspinning = 0  # Ms looking for work
+        self.needspinning = 0  # a P went idle while a spinning M could not take it
+        self.runq: deque[G] = deque()  # the global run queue
+        self.gFree: list[G] = []  # the global free list of dead Gs
+        self.allp: list[P] = []
+        self.allm: list[M] = []
+        self.allgs: list[G] = []  # every G ever created (dead ones are reused)
+        self.gomaxprocs = 0
+        self.mainStarted = False
+        self.lastpoll = 0  # nanotime of the last network poll, 0 while an M blocks in it
+        self.pollUntil = 0  # when the blocked netpoll will wake up
+        # Stop-the-world (gomaxprocs(n)).
+        self.gcwaiting = False
+        self.stopwait = 0
+        self.stopnote = Note()
+        self.sysmonwait = False
+        self.sysmonnote = Note()
+        # How the program ends.
+        self.exiting = False  # set once: every M leaves its loop
+        self.fatal: BaseException | None = None  # a panic, a deadlock or Ctrl-C, re-raised by run
+        self.result: Any = None  # main's return value
+        self.main: G | None = None
+        self.m0: M | None = None
+        self.stealOrder: Any = None  # proc._RandomOrder over allp
+        self.netpoll: Any = None  # netpoll.Poller
+        self.sysmon: threading.Thread | None = None
+        self.schedtrace = 0  # ms between SCHED lines from sysmon; 0 for none
+        self.scheddetail = False
+
+    def runqsize(self) -> int:
+        """Length of the global run queue (Go: sched.runqsize)."""
+        return len(self.runq)

@@ -1,0 +1,210 @@
+"""sysmon: the system monitor thread (Go's sysmon and retake in proc.go).
+
+sysmon runs on its own thread without a P. It wakes every 20 us at first,
+doubling its sleep after 50 rounds in which it found nothing to do, up to
+10 ms; when every P is idle it sleeps deeply until the next timer (an idle
+program costs no CPU) and is woken when a P becomes busy again. On each round:
+
+  * it polls the network if no M did for 10 ms;
+  * `retake`: a goroutine that has run for 10 ms on one P gets `preempt` set, and
+    yields at its next runtime await or `checkpoint()`. A P whose M is in a
+    `syscall()` is handed to another M after one sysmon tick when there is
+    other work. A goroutine that ignores the preemption request (a CPU loop, or
+    a blocking call made without `syscall()`) is treated the same way: its P
+    goes to another M, and its own M takes the exitsyscall slow path when the
+    goroutine finally stops. Go preempts such a goroutine with a signal;
+    Python has no way to stop a running coroutine, so this is the closest;
+  * it prints the scheduler trace (GODEBUG=schedtrace).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .osapi import nanotime, usleep
+from .runtime2 import P, _Prunning, _Psyscall, schedt
+
+forcePreemptNS = 10_000_000  # a goroutine may run 10 ms before it is asked to yield
+_MAX_DEEP_SLEEP_NS = 60_000_000_000  # Go: forcegcperiod / 2
+
+
+def startsysmon(sched: schedt) -> None:
+    """Start sysmon's thread (Go: newm(sysmon, nil, -1) in runtime.main)."""
+    t = threading.Thread(target=sysmon, args=(sched,), name="goroutines-sysmon", daemon=True)
+    sched.sysmon = t
+    with sched.lock:
+        sched.nmsys += 1
+    t.start()
+
+
+def wakesysmon(sched: schedt) -> None:
+    """Wake sysmon from its deep sleep, if it is in one."""
+    if not sched.sysmonwait:
+        return
+    with sched.lock:
+        if sched.sysmonwait:
+            sched.sysmonwait = False
+            sched.sysmonnote.wakeup()
+
+
+def sysmon(sched: schedt) -> None:
+    """The monitor loop; runs until the program exits."""
+    from .proc import fatal
+
+    try:
+        _sysmon(sched)
+    except BaseException as e:  # a bug in the runtime: stop the program with it
+        fatal(sched, e)
+
+
+def _sysmon(sched: schedt) -> None:
+    from . import debug, netpoll, timers
+    from .proc import injectglist
+
+    lasttrace = 0
+    idle = 0  # how many cycles in succession we had not woken somebody up
+    delay = 0
+    while not sched.exiting:
+        if idle == 0:  # start with 20us sleep...
+            delay = 20
+        elif idle > 50:  # start doubling the sleep after 1ms...
+            delay *= 2
+        delay = min(delay, 10_000)  # up to 10ms
+        usleep(delay)
+        now = nanotime()
+        if sched.schedtrace <= 0 and (sched.gcwaiting or sched.npidle == sched.gomaxprocs):
+            with sched.lock:
+                deep = (sched.gcwaiting or sched.npidle == sched.gomaxprocs) and not sched.exiting
+                if deep:
+                    next = timers.timeSleepUntil(sched.allp)
+                    deep = next == 0 or next > now
+                    if deep:
+                        sched.sysmonwait = True
+            if deep:
+                sleep = _MAX_DEEP_SLEEP_NS if next == 0 else min(next - now, _MAX_DEEP_SLEEP_NS)
+                woken = sched.sysmonnote.tsleep(sleep)
+                with sched.lock:
+                    if not woken and not sched.sysmonwait:
+                        # A waker cleared sysmonwait and is about to wake us: take it.
+                        sched.sysmonnote.sleep()
+                    sched.sysmonwait = False
+                idle = 0
+                delay = 20
+                now = nanotime()
+        if sched.exiting:
+            return
+        # Poll network if not polled for more than 10ms.
+        lastpoll = sched.lastpoll
+        if lastpoll != 0 and lastpoll + 10_000_000 < now:
+            with sched.lock:
+                if sched.lastpoll == lastpoll:
+                    sched.lastpoll = now
+            glist = netpoll.netpoll(sched, 0)
+            if glist:
+                injectglist(None, glist)
+        # Retake Ps blocked in syscalls and preempt long running Gs.
+        if retake(sched, now) != 0:
+            idle = 0
+        else:
+            idle += 1
+        if sched.schedtrace > 0 and lasttrace + sched.schedtrace * 1_000_000 <= now:
+            lasttrace = now
+            debug.schedtrace(sched, sched.scheddetail)
+
+
+def retake(sched: schedt, now: int) -> int:
+    """Preempt long-running goroutines and take Ps from syscalls and hogs (Go's retake)."""
+    n = 0
+    for pp in list(sched.allp):
+        pd = pp.sysmontick
+        s = pp.status
+        sysretake = False
+        if s in (_Prunning, _Psyscall):
+            # Preempt G if it's running for too long.
+            t = pp.schedtick
+            if pd.schedtick != t:
+                pd.schedtick = t
+                pd.schedwhen = now
+                pd.gstep = -1
+            elif pd.schedwhen + forcePreemptNS <= now:
+                if s == _Prunning:
+                    ignored = pp.gstep == pd.gstep and pp.gstep & 1
+                    if ignored and otherWork(sched, pp, now, pd.schedwhen):
+                        # Asked to yield a tick ago and still has not.
+                        if retakeRunning(sched, pp, pd.gstep):
+                            n += 1
+                        continue
+                    preemptone(pp)
+                    pd.gstep = pp.gstep
+                # In case of syscall, preemptone() doesn't work, because there is no M wired to P.
+                sysretake = True
+        if s == _Psyscall:
+            # Retake P from syscall if it's there for more than 1 sysmon tick (at least 20us).
+            t = pp.syscalltick
+            if not sysretake and pd.syscalltick != t:
+                pd.syscalltick = t
+                pd.syscallwhen = now
+                continue
+            if not otherWork(sched, pp, now, pd.syscallwhen):
+                continue
+            with pp.lock:
+                if pp.status != _Psyscall or pp.syscalltick != t:
+                    continue
+                pp.status = 0  # _Pidle: exitsyscall can no longer take it back
+                pp.syscalltick += 1
+            from . import trace
+            from .proc import handoffp
+
+            if trace.enabled:
+                trace.ProcSteal(pp)
+            n += 1
+            handoffp(sched, pp)
+    return n
+
+
+def otherWork(sched: schedt, pp: P, now: int, since: int) -> bool:
+    """Whether taking pp from its M helps anyone (Go's test in retake).
+
+    On the one hand we don't want to retake Ps if there is no other work to do,
+    but on the other hand we want to retake them eventually because they can
+    prevent the sysmon thread from deep sleep.
+    """
+    return sched.gcwaiting or not (
+        pp.runqhead == pp.runqtail
+        and pp.runnext is None
+        and sched.nmspinning + sched.npidle > 0
+        and since + 10_000_000 > now
+    )
+
+
+def retakeRunning(sched: schedt, pp: P, gstep: int) -> bool:
+    """Take pp from an M whose goroutine has not yielded since asked to (see module doc)."""
+    from .proc import handoffp
+
+    with pp.lock:
+        mp = pp.m
+        if pp.status != _Prunning or mp is None or pp.gstep != gstep:
+            return False
+        pp.m = None
+        pp.status = 0  # _Pidle
+        pp.gstep += 1  # even again: the P's next M starts in scheduler code
+        mp.p = None
+    from . import trace
+
+    if trace.enabled:
+        trace.ProcSteal(pp)
+    handoffp(sched, pp)
+    return True
+
+
+def preemptone(pp: P) -> bool:
+    """Ask the goroutine running on pp to yield (Go's preemptone)."""
+    mp = pp.m
+    if mp is None:
+        return False
+    gp = mp.curg
+    if gp is None:
+        return False
+    gp.preempt = True
+    pp.preempt = True
+    return True
