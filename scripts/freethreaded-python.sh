@@ -14,7 +14,7 @@
 # after the build, the install and the checks succeeded, so an interrupted
 # run never leaves a prefix that looks valid.
 #
-# Needs root (apt-get) when it has to build. Takes ~4-5 minutes on 2 cores.
+# Needs root (apt-get) when it has to build. Takes ~6 minutes on 2 cores.
 #
 # Environment:
 #   FT_PREFIX         install prefix (default /opt/cpython-ft)
@@ -86,6 +86,8 @@ quiet() {
 }
 
 export DEBIAN_FRONTEND=noninteractive
+# Wait for (rather than fail on) another apt/dpkg run holding the lock.
+APT=(apt-get -o DPkg::Lock::Timeout=600)
 
 # -- 1. the Debian mirror this machine already uses --------------------------
 find_mirror() {
@@ -143,7 +145,7 @@ if [ ! -f "$SRC_FILE" ] || [ "$(cat "$SRC_FILE")" != "$WANT" ]; then
 fi
 
 log "apt-get update"
-quiet apt-get update
+quiet "${APT[@]}" update
 
 # -- 3. build dependencies ---------------------------------------------------
 BUILD_DEPS=(
@@ -158,12 +160,12 @@ for p in "${BUILD_DEPS[@]}"; do
     if apt-cache show "$p" >/dev/null 2>&1; then AVAILABLE+=("$p"); else log "skipping unavailable package $p"; fi
 done
 log "apt-get install build dependencies"
-quiet apt-get install -y --no-install-recommends "${AVAILABLE[@]}"
+quiet "${APT[@]}" install -y --no-install-recommends "${AVAILABLE[@]}"
 
 # -- 4. source -----------------------------------------------------------------
 log "apt-get source --download-only python3.13 (trixie)"
 cd "$WORK"
-quiet apt-get source --download-only python3.13
+quiet "${APT[@]}" source --download-only python3.13
 shopt -s nullglob
 TARBALLS=(python3.13_*.orig.tar.*)
 shopt -u nullglob

@@ -1272,11 +1272,12 @@ def goexit0(mp: M, gp: G, e: BaseException, pp: P | None) -> None:
             startTheExit(sched)
     elif not isinstance(e, Goexit):
         panic(sched, gp, e)
+    if mp.lockedg is gp:
+        mp.lockedg = None  # Go ends the thread of a goroutine that exits locked; we unwire it
     gp.coro = None
     gp.send = None
     gp.lockedm = None
     gp.waiting = None
-    gp.timer = None
     if gp is not sched.main:
         gfput(sched, pp, gp)
 
@@ -1310,9 +1311,10 @@ def startTheExit_locked(sched: schedt) -> None:
     for mp in idle:
         mp.nextp = None
         mp.park.wakeup()
-    for mp in sched.allm:
-        if mp.lockedg is not None and mp.blocked and mp is not _tls.m:
-            mp.park.wakeup()
+    locked, sched.mlockedidle = sched.mlockedidle, set()
+    for mp in locked:
+        mp.nextp = None
+        mp.park.wakeup()
     netpoll.netpollBreak(sched)
     sysmon.wakesysmon(sched)
 
@@ -1365,7 +1367,7 @@ def checkdead(sched: schedt) -> None:
     """
     if sched.exiting:
         return
-    run = sum(1 for mp in sched.allm if not mp.exiting) - len(sched.midle) - sched.nmidlelocked
+    run = sum(1 for mp in sched.allm if not mp.exiting) - len(sched.midle) - len(sched.mlockedidle)
     if run > 0:
         return
     if run < 0:
@@ -1402,16 +1404,14 @@ def stoplockedm(mp: M) -> G | None:
     with sched.lock:
         if sched.exiting:
             return None
-        sched.nmidlelocked += 1
-        checkdead(sched)
-        if sched.exiting:
-            sched.nmidlelocked -= 1
-            return None
+        if mp.nextp is None:  # else startlockedm handed us a P already
+            sched.mlockedidle.add(mp)
+            checkdead(sched)
+            if sched.exiting:
+                return None
     mp.blocked = True
     mp.park.sleep()
     mp.blocked = False
-    with sched.lock:
-        sched.nmidlelocked -= 1
     pp, mp.nextp = mp.nextp, None
     if pp is None:
         return None
@@ -1425,9 +1425,13 @@ def startlockedm(mp: M, gp: G) -> None:
     assert lm is not None
     if lm is mp:
         throw("startlockedm: locked to me")
+    sched = mp.sched
     pp = releasep(mp)
-    lm.nextp = pp
-    lm.park.wakeup()
+    with sched.lock:
+        # It counts as running from now on, or our stopm could report a deadlock.
+        sched.mlockedidle.discard(lm)
+        lm.nextp = pp
+        lm.park.wakeup()
     stopm(mp)
 
 

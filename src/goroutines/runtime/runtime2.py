@@ -253,7 +253,7 @@ class schedt:
         self.mnext = 0  # the next M id
         self.maxmcount = 10000
         self.midle: list[M] = []  # idle Ms waiting for work
-        self.nmidlelocked = 0  # idle Ms whose goroutine is locked to them
+        self.mlockedidle: set[M] = set()  # idle Ms waiting for their locked goroutine
         self.nmsys = 0  # system Ms (sysmon) not counted for deadlock
         self.pidle: list[P] = []  # idle Ps
         self.npidle = 0
