@@ -146,7 +146,9 @@ def test_panic_reraised_with_goroutine_note() -> None:
         g.run(main, gomaxprocs=2)
     notes = "\n".join(getattr(ei.value, "__notes__", []))
     assert "goroutine 2 [running]" in notes
-    assert "created by test_panic_reraised_with_goroutine_note.<locals>.main in goroutine 1" in notes
+    assert (
+        "created by test_panic_reraised_with_goroutine_note.<locals>.main in goroutine 1" in notes
+    )
 
 
 def test_deadlock_detected_with_dump() -> None:
@@ -254,6 +256,8 @@ def test_sigint_while_main_thread_idle_stops_everything() -> None:
 
     async def interrupter() -> None:
         await g.syscall(interrupt)
+        while True:  # stay runnable, so that no deadlock is reported first
+            await g.gosched()
 
     async def main() -> None:
         # main parks; a syscall on another M raises SIGINT in the main thread,

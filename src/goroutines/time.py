@@ -16,7 +16,7 @@ from typing import Any
 
 from .chan import Chan
 from .runtime.osapi import nanotime
-from .runtime.proc import _Request, acquire_g, checkpoint, goready, gopark
+from .runtime.proc import _Request, acquire_g, checkpoint, gopark, goready
 from .runtime.runtime2 import G, WaitReason
 from .runtime.timers import addtimer, deltimer, modtimer, resettimer, timer
 

@@ -650,10 +650,8 @@ def pidleget(sched: schedt) -> P | None:
     if not sched.pidle:
         return None
     sched.npidle -= 1
-    if sched.sysmonwait:
-        # A P goes back to work: sysmon must watch it (it sleeps while all are idle).
-        sched.sysmonwait = False
-        sched.sysmonnote.wakeup()
+    # A P goes back to work: sysmon must watch it (it sleeps while all are idle).
+    sysmon.wakesysmon_locked(sched)
     return sched.pidle.pop()
 
 
@@ -785,9 +783,7 @@ def handoffp(sched: schedt, pp: P) -> None:
     with sched.lock:
         if sched.gcwaiting:
             pp.status = _Pgcstop
-            sched.stopwait -= 1
-            if sched.stopwait == 0:
-                sched.stopnote.wakeup()
+            stopwaitdone_locked(sched)
             return
         if sched.runq:
             start = True
@@ -956,6 +952,18 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
                 sched.nmspinning -= 1
                 if sched.nmspinning < 0:
                     throw("findrunnable: negative nmspinning")
+                # Check the global queue again (a submitter may have seen us
+                # spinning and not called wakep)...
+                batch = []
+                if sched.runq:
+                    pp2 = pidlegetSpinning(sched)
+                    if pp2 is not None:
+                        batch = globrunqget_locked(sched, pp2, 0)
+            if batch:
+                acquirep(mp, pp2)  # type: ignore[arg-type]
+                becomeSpinning(mp)
+                return take_batch(sched, pp2, batch), False  # type: ignore[arg-type]
+            # ...and every P's local queue.
             pp2 = checkRunqsNoP(sched, allpSnapshot)
             if pp2 is not None:
                 acquirep(mp, pp2)
@@ -1082,9 +1090,14 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
             if owned:
                 pp.gstep += 1
         if req is _PARK:
-            if park_m(mp, gp) and owned:
+            if park_m(mp, gp):  # waitunlockf said no: run it on (Go: execute(gp, true))
                 exc = None
-                continue  # waitunlockf said no: keep running it (Go: execute(gp, true))
+                if owned:
+                    continue
+                gp.status = _Grunnable
+                dropg(mp, gp)
+                globrunqput(sched, gp)
+                wakep(sched)
         elif req is _GOSCHED or req is _PREEMPT:
             gosched_m(mp, gp, req is _PREEMPT)
         elif req is _EXITSYSCALL:
@@ -1103,6 +1116,7 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
             gp.throwexc = exc
             dropg(mp, gp)
             globrunqput(sched, gp)
+            wakep(sched)
         # Without `owned`, sysmon handed our P to another M and set mp.p to None
         # (or gomaxprocs() replaced it): schedule() gets a P back first.
         return
@@ -1149,17 +1163,18 @@ def park_m(mp: M, gp: G) -> bool:
     gp.waitsince = nanotime()
     if trace.enabled:
         trace.GoPark(mp.p, gp)
+    # Drop gp first: once unlockf releases the lock, another M may ready and run it.
+    dropg(mp, gp)
     unlockf = gp.waitunlockf
     if unlockf is not None:
         lock = gp.waitlock
         gp.waitunlockf = None
         gp.waitlock = None
-        mp.curg = None
         if not unlockf(gp, lock):
             gp.status = _Grunning
             mp.curg = gp
+            gp.m = mp
             return True
-    dropg(mp, gp)
     return False
 
 
@@ -1316,17 +1331,21 @@ def startTheExit_locked(sched: schedt) -> None:
         mp.nextp = None
         mp.park.wakeup()
     netpoll.netpollBreak(sched)
-    sysmon.wakesysmon(sched)
+    sysmon.wakesysmon_locked(sched)
 
 
 def teardown(sched: schedt) -> None:
     """After m0 left its loop: join every thread, close abandoned goroutines, the poller."""
     startTheExit(sched)
     me = threading.current_thread()
-    for mp in list(sched.allm):
-        t = mp.thread
-        if t is not None and t is not me and t.ident is not None:
-            t.join()
+    with sched.lock:
+        allm = list(sched.allm)  # final: no M is allocated once exiting is set
+    for mp in allm:
+        # An M allocated just before the exit may still be inside newm.
+        while mp.thread is None or mp.thread.ident is None:
+            osyield()
+        if mp.thread is not me:
+            mp.thread.join()
     if sched.sysmon is not None:
         sched.sysmon.join()
     _tls.m = None
@@ -1468,8 +1487,9 @@ def gomaxprocs(n: int | None = None) -> int:
         return ret
     n = check_gomaxprocs(n)
     if n != ret:
-        stopTheWorld(mp)
-        startTheWorld(mp, n)
+        with sched.worldsema:
+            stopTheWorld(mp)
+            startTheWorld(mp, n)
     return ret
 
 
@@ -1481,25 +1501,38 @@ def preemptall(sched: schedt) -> None:
 
 
 def stopTheWorld(mp: M) -> None:
-    """Stop every P but ours: running ones at their next yield, idle and syscall ones now (Go)."""
+    """Stop every P but ours: running ones at their next yield, idle and syscall ones now (Go).
+
+    The caller holds sched.worldsema. A goroutine blocked on it keeps its thread
+    but not its P for long: sysmon hands the P off, as for any goroutine that
+    does not yield, so the stop in progress completes.
+    """
     sched = mp.sched
     pp = mp.p
-    if pp is None:
-        throw("stopTheWorld: no P")
+    if pp is not None:
+        with pp.lock:
+            # _Pgcstop under the P's lock keeps sysmon from handing our P off
+            # (it only retakes _Prunning Ps); we keep running on it.
+            if pp.m is mp:
+                pp.status = _Pgcstop
+            else:
+                pp = None  # sysmon took it already: then every P must stop
     with sched.lock:
         if sched.gcwaiting:
             throw("stopTheWorld: already stopping")
         sched.stopwait = sched.gomaxprocs
         sched.gcwaiting = True
         preemptall(sched)
-        pp.status = _Pgcstop  # diagnostic only: we keep running on it
-        sched.stopwait -= 1
+        if pp is not None:
+            sched.stopwait -= 1
         while (p2 := pidleget(sched)) is not None:
             p2.status = _Pgcstop
             sched.stopwait -= 1
+        stopped = sched.stopwait == 0
     # Take the Ps of Ms in syscalls. Their locks are taken one at a time and
     # without sched.lock (lock order); an M leaving its syscall first keeps its
-    # P and stops in gcstopm instead.
+    # P and stops in gcstopm instead. From here on, whoever brings stopwait to
+    # 0 wakes stopnote, so the wakeup we wait for is never a stale one.
     for p2 in sched.allp:
         with p2.lock:
             took = p2.status == _Psyscall
@@ -1507,17 +1540,27 @@ def stopTheWorld(mp: M) -> None:
                 p2.status = _Pgcstop
                 p2.syscalltick += 1
         if took:
-            with sched.lock:
-                sched.stopwait -= 1
-    with sched.lock:
-        wait = sched.stopwait > 0
-    while wait:
+            stopwaitdone(sched)
+    while not stopped:
         # Wait for 100us, then try to re-preempt in case of any races.
         if sched.stopnote.tsleep(100_000):
             break
         preemptall(sched)
         if sched.exiting:
             return
+
+
+def stopwaitdone(sched: schedt) -> None:
+    """One more P has stopped for stop-the-world; wake the stopper after the last."""
+    with sched.lock:
+        stopwaitdone_locked(sched)
+
+
+def stopwaitdone_locked(sched: schedt) -> None:
+    """stopwaitdone with sched.lock held."""
+    sched.stopwait -= 1
+    if sched.stopwait == 0:
+        sched.stopnote.wakeup()
 
 
 def gcstopm(mp: M) -> None:
@@ -1530,9 +1573,7 @@ def gcstopm(mp: M) -> None:
     pp = releasep(mp)
     with sched.lock:
         pp.status = _Pgcstop
-        sched.stopwait -= 1
-        if sched.stopwait == 0:
-            sched.stopnote.wakeup()
+        stopwaitdone_locked(sched)
     stopm(mp)
 
 
@@ -1542,9 +1583,7 @@ def startTheWorld(mp: M, nprocs: int) -> None:
     with sched.lock:
         runnable = procresize(sched, mp, nprocs)
         sched.gcwaiting = False
-        if sched.sysmonwait:
-            sched.sysmonwait = False
-            sched.sysmonnote.wakeup()
+        sysmon.wakesysmon_locked(sched)
     for pp in runnable:
         startm(sched, pp, False)
     # Wake up an additional proc in case we have excessive runnable goroutines

@@ -268,7 +268,8 @@ class schedt:
         self.mainStarted = False
         self.lastpoll = 0  # nanotime of the last network poll, 0 while an M blocks in it
         self.pollUntil = 0  # when the blocked netpoll will wake up
-        # Stop-the-world (gomaxprocs(n)).
+        # Stop-the-world (gomaxprocs(n)); worldsema admits one stopper at a time.
+        self.worldsema = threading.Lock()
         self.gcwaiting = False
         self.stopwait = 0
         self.stopnote = Note()

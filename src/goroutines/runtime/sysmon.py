@@ -42,9 +42,14 @@ def wakesysmon(sched: schedt) -> None:
     if not sched.sysmonwait:
         return
     with sched.lock:
-        if sched.sysmonwait:
-            sched.sysmonwait = False
-            sched.sysmonnote.wakeup()
+        wakesysmon_locked(sched)
+
+
+def wakesysmon_locked(sched: schedt) -> None:
+    """wakesysmon with sched.lock held."""
+    if sched.sysmonwait:
+        sched.sysmonwait = False
+        sched.sysmonnote.wakeup()
 
 
 def sysmon(sched: schedt) -> None:

@@ -1,0 +1,121 @@
+"""Randomized stress of the scheduler with several Ps and seeds.
+
+Tokens hop between goroutines through mailboxes (park/ready), sometimes carried
+by freshly spawned goroutines, sometimes after a gosched. At the end every
+token must have arrived exactly once with all its hops, every spawned carrier
+must have run exactly once, and the invariants of DESIGN.md must have held at
+the stop-the-world checks along the way.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+import goroutines as g
+from goroutines.runtime.invariants import checkinvariants
+from tests.mailbox import Mailbox
+
+STOP = object()
+
+
+async def carrier(box: Mailbox, token: Any, ran: list[int], cid: int) -> None:
+    ran.append(cid)
+    box.put(token)
+
+
+async def node(
+    seed: int,
+    me: int,
+    boxes: list[Mailbox],
+    sink: Mailbox,
+    ran: list[int],
+    cids: list[int],
+    done: Mailbox,
+) -> None:
+    rng = random.Random(seed * 1000 + me)
+    box = boxes[me]
+    while True:
+        item = await box.get()
+        if item is STOP:
+            done.put(me)
+            return
+        tid, hops = item
+        if hops == 0:
+            sink.put(tid)
+            continue
+        nxt = boxes[rng.randrange(len(boxes))]
+        r = rng.random()
+        if r < 0.3:
+            cid = len(cids)
+            cids.append(cid)
+            g.go(carrier, nxt, (tid, hops - 1), ran, cid)
+        else:
+            if r < 0.5:
+                await g.gosched()
+            nxt.put((tid, hops - 1))
+
+
+async def stress(
+    seed: int, nodes: int, tokens: int, hops: int
+) -> tuple[list[int], list[int], list[int]]:
+    rng = random.Random(seed)
+    boxes = [Mailbox() for _ in range(nodes)]
+    sink, done = Mailbox(), Mailbox()
+    ran: list[int] = []
+    cids: list[int] = []
+    for i in range(nodes):
+        g.go(node, seed, i, boxes, sink, ran, cids, done)
+    for t in range(tokens):
+        boxes[rng.randrange(nodes)].put((t, hops))
+    got = []
+    for k in range(tokens):
+        got.append(await sink.get())
+        if k % (tokens // 4) == 0:
+            checkinvariants()
+    for b in boxes:
+        b.put(STOP)
+    stopped = [await done.get() for _ in range(nodes)]
+    checkinvariants()
+    assert g.num_goroutine() == 1
+    return got, sorted(stopped), (sorted(ran) == sorted(cids) and ran) or []
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("procs", [1, 2, 4, 8])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_tokens_delivered_exactly_once(procs: int, seed: int) -> None:
+    nodes, tokens, hops = 40, 300, 20
+    got, stopped, ran = g.run(stress, seed, nodes, tokens, hops, gomaxprocs=procs)
+    assert sorted(got) == list(range(tokens)), "a token was lost or delivered twice"
+    assert stopped == list(range(nodes))
+    assert len(ran) == len(set(ran)) and ran, "a carrier goroutine ran twice or not at all"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("procs", [2, 4])
+def test_spawn_storm_with_resizes(procs: int) -> None:
+    """Thousands of goroutines spawning children while GOMAXPROCS changes."""
+
+    async def leaf(box: Mailbox, i: int) -> None:
+        if i % 3 == 0:
+            await g.gosched()
+        box.put(i)
+
+    async def branch(box: Mailbox, base: int) -> None:
+        for j in range(50):
+            g.go(leaf, box, base + j)
+
+    async def main() -> list[int]:
+        box = Mailbox()
+        for b in range(60):
+            g.go(branch, box, b * 50)
+            if b % 20 == 10:
+                g.gomaxprocs(procs + b % 3)
+        out = [await box.get() for _ in range(3000)]
+        checkinvariants()
+        return sorted(out)
+
+    assert g.run(main, gomaxprocs=procs) == list(range(3000))
