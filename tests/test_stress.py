@@ -21,7 +21,7 @@ from tests.mailbox import Mailbox
 STOP = object()
 
 
-async def carrier(box: Mailbox, token: Any, ran: list[int], cid: int) -> None:
+async def carrier(box: Mailbox, token: Any, ran: list[Any], cid: Any) -> None:
     ran.append(cid)
     box.put(token)
 
@@ -37,6 +37,7 @@ async def node(
 ) -> None:
     rng = random.Random(seed * 1000 + me)
     box = boxes[me]
+    spawned = 0
     while True:
         item = await box.get()
         if item is STOP:
@@ -49,7 +50,8 @@ async def node(
         nxt = boxes[rng.randrange(len(boxes))]
         r = rng.random()
         if r < 0.3:
-            cid = len(cids)
+            cid = (me, spawned)  # unique without a lock (nodes run in parallel without the GIL)
+            spawned += 1
             cids.append(cid)
             g.go(carrier, nxt, (tid, hops - 1), ran, cid)
         else:
@@ -64,8 +66,8 @@ async def stress(
     rng = random.Random(seed)
     boxes = [Mailbox() for _ in range(nodes)]
     sink, done = Mailbox(), Mailbox()
-    ran: list[int] = []
-    cids: list[int] = []
+    ran: list[Any] = []
+    cids: list[Any] = []
     for i in range(nodes):
         g.go(node, seed, i, boxes, sink, ran, cids, done)
     for t in range(tokens):

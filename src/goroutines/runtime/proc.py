@@ -1053,10 +1053,16 @@ def stealWork(mp: M, now: int) -> tuple[G | None, bool, int, int]:
 def checkRunqsNoP(sched: schedt, allpSnapshot: list[P]) -> P | None:
     """After dropping our P: if any P has work, get an idle P to go back to spinning."""
     for p2 in allpSnapshot:
-        if p2.status != _Pidle and not runqempty(p2):
+        # Under the P's lock, not a racy read: a submitter that put work there
+        # before we looked must be seen, and one that puts it after will see
+        # nmspinning (decremented before this) and call wakep. The lock gives
+        # the ordering Go gets from its StoreLoad barrier; without the GIL a
+        # plain read could miss the put.
+        with p2.lock:
+            work = p2.status != _Pidle and not runqempty(p2)
+        if work:
             with sched.lock:
-                pp = pidlegetSpinning(sched)
-            return pp
+                return pidlegetSpinning(sched)
     return None
 
 
