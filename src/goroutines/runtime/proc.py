@@ -618,6 +618,9 @@ def take_batch(sched: schedt, pp: P, batch: list[G]) -> G | None:
 def globrunqget(sched: schedt, pp: P, max: int) -> G | None:
     """A G from the global queue, with a batch moved to pp's local queue."""
     with sched.lock:
+        runq = sched.runq
+        if len(runq) == 1:  # the common case of a lone goroutine: no batch to build
+            return runq.popleft()
         batch = globrunqget_locked(sched, pp, max)
     return take_batch(sched, pp, batch)
 
@@ -694,6 +697,13 @@ def releasep(mp: M) -> P:
 def wakep(sched: schedt) -> None:
     """Start a spinning M for an idle P if none is spinning already (Go's wakep)."""
     if sched.nmspinning != 0:  # racy pre-check; Go's CAS(0, 1) follows under the lock
+        return
+    if sched.npidle == 0:
+        # No P to start an M for (always so with GOMAXPROCS=1): record the need
+        # without the lock, as pidlegetSpinning would. A racy miss only costs
+        # parallelism: the work is on a running P's queue, or on the global
+        # queue, which an M checks under sched.lock before its P goes idle.
+        sched.needspinning = 1
         return
     with sched.lock:
         if sched.nmspinning != 0 or sched.exiting:
@@ -873,7 +883,9 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
         if sched.gcwaiting:
             gcstopm(mp)
             continue
-        now, pollUntil, _ = timers.checkTimers(pp, 0)
+        now = pollUntil = 0
+        if pp.timers:
+            now, pollUntil, _ = timers.checkTimers(pp, 0)
 
         # Check the global runnable queue once in a while to ensure fairness.
         if pp.schedtick % 61 == 0 and sched.runq:
