@@ -431,7 +431,8 @@ def newproc1(
                 pp.goidcacheend = sched.goidgen + 1
         newg.goid = pp.goidcache
         pp.goidcache += 1
-    newg.status = _Grunnable
+    if pp is not None:  # else globrunqput makes it runnable
+        newg.status = _Grunnable
     if trace.enabled:
         trace.GoCreate(newg)
     return newg
@@ -475,7 +476,7 @@ def runqempty(pp: P) -> bool:
 
 
 def runqput(sched: schedt, pp: P, gp: G, next: bool) -> None:
-    """Put gp on the P's local queue; with next, in runnext, kicking the old one out."""
+    """Put gp on our own P's local queue; with next, in runnext, kicking the old one out."""
     with pp.lock:
         runqput_locked(sched, pp, gp, next)
 
@@ -524,7 +525,13 @@ def runqputbatch(sched: schedt, pp: P, batch: list[G]) -> None:
 
 
 def runqget(pp: P) -> tuple[G | None, bool]:
-    """The next G of the P's own queue: runnext first, which inherits the time slice."""
+    """The next G of the P's own queue: runnext first, which inherits the time slice.
+
+    Called by the P's owner. Only the owner adds to its queue (stealers only
+    take), so an empty queue seen without the lock stays empty.
+    """
+    if pp.runnext is None and pp.runqhead == pp.runqtail:
+        return None, False
     with pp.lock:
         gp = pp.runnext
         if gp is not None:
@@ -585,8 +592,14 @@ def runqsteal(sched: schedt, pp: P, p2: P, stealRunNextG: bool) -> G | None:
 
 
 def globrunqput(sched: schedt, gp: G) -> None:
-    """Put gp at the tail of the global run queue."""
+    """Make gp runnable at the tail of the global run queue.
+
+    The status changes under the same lock as the queue, so that a G is never
+    seen runnable and on no queue (an M without a P calls this, and
+    stop-the-world does not wait for such Ms).
+    """
     with sched.lock:
+        gp.status = _Grunnable
         sched.runq.append(gp)
 
 
@@ -1080,7 +1093,6 @@ def checkRunqsNoP(sched: schedt, allpSnapshot: list[P]) -> P | None:
 
 def execute(mp: M, gp: G, inheritTime: bool) -> None:
     """Run gp on the current M until it stops at an await, then carry out its request (Go)."""
-    sched = mp.sched
     pp = mp.p
     assert pp is not None
     mp.curg = gp
@@ -1095,27 +1107,25 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
     assert send is not None
     exc = gp.throwexc
     gp.throwexc = None
+    lock = pp.lock
     while True:
-        pp.gstep += 1  # odd: goroutine code runs
+        pp.gstep = (pp.gstep + 1) | 1  # odd: goroutine code runs (see P.gstep)
         try:
             req = send(None) if exc is None else gp.coro.throw(exc)  # type: ignore[union-attr]
         except BaseException as e:
             req = e
         # Back on the scheduler side: is the P still ours, or did sysmon hand it
         # to another M because this goroutine did not yield in time?
-        with pp.lock:
+        with lock:
             owned = pp.m is mp
             if owned:
-                pp.gstep += 1
+                pp.gstep = (pp.gstep + 1) & ~1  # even: back in the scheduler
         if req is _PARK:
             if park_m(mp, gp):  # waitunlockf said no: run it on (Go: execute(gp, true))
                 exc = None
                 if owned:
                     continue
-                gp.status = _Grunnable
-                dropg(mp, gp)
-                globrunqput(sched, gp)
-                wakep(sched)
+                gosched_m(mp, gp, False)  # without our P, it waits on the global queue
         elif req is _GOSCHED or req is _PREEMPT:
             gosched_m(mp, gp, req is _PREEMPT)
         elif req is _EXITSYSCALL:
@@ -1130,11 +1140,8 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
             if owned:
                 continue
             # Our P is gone; let the error surface when the goroutine runs next.
-            gp.status = _Grunnable
             gp.throwexc = exc
-            dropg(mp, gp)
-            globrunqput(sched, gp)
-            wakep(sched)
+            gosched_m(mp, gp, False)
         # Without `owned`, sysmon handed our P to another M and set mp.p to None
         # (or gomaxprocs() replaced it): schedule() gets a P back first.
         return
@@ -1205,21 +1212,22 @@ def goready(gp: G) -> None:
     """
     if gp.status != _Gwaiting:
         throw(f"goready: bad g status {gp.status} for goroutine {gp.goid}")
-    gp.status = _Grunnable
     mp = _tls.m
     if trace.enabled:
         trace.GoUnblock(gp, mp)
-    if mp is None:
-        sched = gp.sched
-        globrunqput(sched, gp)
-        wakep(sched)
-        return
-    sched = mp.sched
-    pp = mp.p
-    if pp is None:
-        globrunqput(sched, gp)
-    else:
-        runqput(sched, pp, gp, True)
+    sched = gp.sched
+    if mp is not None and mp.sched is sched and (pp := mp.p) is not None:
+        with pp.lock:
+            # Only the owner adds to a P's queue; sysmon may have handed ours
+            # to another M while this goroutine ran.
+            queued = pp.m is mp
+            if queued:
+                gp.status = _Grunnable
+                runqput_locked(sched, pp, gp, True)
+        if queued:
+            wakep(sched)
+            return
+    globrunqput(sched, gp)
     wakep(sched)
 
 
@@ -1228,31 +1236,26 @@ def injectglist(mp: M | None, glist: Iterable[G]) -> None:
     glist = list(glist)
     if not glist:
         return
-    for gp in glist:
-        gp.status = _Grunnable
     sched = mp.sched if mp is not None else glist[0].sched
     pp = mp.p if mp is not None else None
-    if pp is None:
-        with sched.lock:
-            sched.runq.extend(glist)
-            npidle = sched.npidle
-        for _ in range(min(npidle, len(glist))):
-            startm(sched, None, False)
-        return
-    # Some Gs to the global queue for idle Ps to pick up, the rest to ours.
+    # Without a P all go to the global queue; with one, as many as there are
+    # idle Ps to pick them up, and the rest to our own queue.
     with sched.lock:
         npidle = sched.npidle
-        n = min(npidle, len(glist))
+        n = len(glist) if pp is None else min(npidle, len(glist))
+        for gp in glist[:n]:
+            gp.status = _Grunnable  # under the queue's lock, as globrunqput does
         sched.runq.extend(glist[:n])
-    for _ in range(n):
+    for _ in range(min(npidle, n)):
         startm(sched, None, False)
-    if len(glist) > n:
+    if pp is not None and len(glist) > n:
+        for gp in glist[n:]:
+            gp.status = _Grunnable
         runqputbatch(sched, pp, glist[n:])
 
 
 def gosched_m(mp: M, gp: G, preempted: bool) -> None:
     """Put the current G on the global queue (Go's goschedImpl)."""
-    gp.status = _Grunnable
     dropg(mp, gp)
     if trace.enabled:
         trace.GoSched(mp.p, gp, preempted)
@@ -1679,10 +1682,10 @@ def exitsyscall(mp: M, gp: G) -> bool:
 
 def exitsyscall0(mp: M, gp: G) -> None:
     """No P after a syscall: queue the G globally; the M waits for a P (Go's exitsyscall0)."""
-    gp.status = _Grunnable
     dropg(mp, gp)
     sched = mp.sched
     with sched.lock:
+        gp.status = _Grunnable
         p2 = pidleget(sched)
         if p2 is None:
             sched.runq.append(gp)

@@ -217,8 +217,12 @@ class P:
         self.schedtick = 0  # incremented on every scheduler call
         self.syscalltick = 0  # incremented on every system call
         self.sysmontick = SysmonTick()
-        # Odd while its M is inside goroutine code, even in scheduler code: lets
-        # sysmon tell a goroutine that has not yielded from one that keeps yielding.
+        # Odd while its M is inside goroutine code, even in scheduler code, and
+        # changed on every step: lets sysmon tell a goroutine that has not
+        # yielded since it was asked to from one that keeps yielding. Set to
+        # the next odd/even value rather than incremented, so that an M that
+        # gets this P back in the middle of a step (gomaxprocs' procresize)
+        # cannot invert the parity.
         self.gstep = 0
         # The local run queue. Go's indexes are uint32 and wrap; Python ints never
         # overflow, so head and tail only grow and the slot is index % RUNQ_SIZE.

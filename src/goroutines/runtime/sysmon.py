@@ -192,7 +192,7 @@ def retakeRunning(sched: schedt, pp: P, gstep: int) -> bool:
             return False
         pp.m = None
         pp.status = 0  # _Pidle
-        pp.gstep += 1  # even again: the P's next M starts in scheduler code
+        pp.gstep = (pp.gstep + 1) & ~1  # even: the P's next M starts in scheduler code
         mp.p = None
     from . import trace
 
