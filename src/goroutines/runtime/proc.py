@@ -332,8 +332,12 @@ def newm(sched: schedt, pp: P | None, spinning: bool, mp: M) -> None:
     mp.nextp = pp
     mp.spinning = spinning
     t = threading.Thread(target=mstart, args=(mp,), name=f"goroutines-M{mp.id}", daemon=True)
-    mp.thread = t
-    t.start()
+    try:
+        t.start()
+    except BaseException:
+        mp.exiting = True  # never ran: teardown must not wait for it
+        raise
+    mp.thread = t  # only now can teardown join it
 
 
 def mstart(mp: M) -> None:
@@ -1256,11 +1260,15 @@ def injectglist(mp: M | None, glist: Iterable[G]) -> None:
 
 def gosched_m(mp: M, gp: G, preempted: bool) -> None:
     """Put the current G on the global queue (Go's goschedImpl)."""
-    dropg(mp, gp)
     if trace.enabled:
         trace.GoSched(mp.p, gp, preempted)
     sched = mp.sched
-    globrunqput(sched, gp)
+    with sched.lock:
+        # dropg, the status and the queue change together: this M may have no P,
+        # and stop-the-world does not wait for such Ms.
+        dropg(mp, gp)
+        gp.status = _Grunnable
+        sched.runq.append(gp)
     if sched.npidle:
         wakep(sched)
 
@@ -1363,9 +1371,9 @@ def teardown(sched: schedt) -> None:
         allm = list(sched.allm)  # final: no M is allocated once exiting is set
     for mp in allm:
         # An M allocated just before the exit may still be inside newm.
-        while mp.thread is None or mp.thread.ident is None:
+        while mp.thread is None and not mp.exiting:
             osyield()
-        if mp.thread is not me:
+        if mp.thread is not None and mp.thread is not me:
             mp.thread.join()
     if sched.sysmon is not None:
         sched.sysmon.join()
@@ -1682,9 +1690,9 @@ def exitsyscall(mp: M, gp: G) -> bool:
 
 def exitsyscall0(mp: M, gp: G) -> None:
     """No P after a syscall: queue the G globally; the M waits for a P (Go's exitsyscall0)."""
-    dropg(mp, gp)
     sched = mp.sched
     with sched.lock:
+        dropg(mp, gp)
         gp.status = _Grunnable
         p2 = pidleget(sched)
         if p2 is None:
