@@ -64,7 +64,7 @@ def test_overflow_moves_half_plus_new_to_global_in_order() -> None:
     for x in g:
         proc.runqput(sched, pp, x, False)
     # The 257th put finds the ring full: the first 128 plus the new one go global.
-    assert list(sched.runq) == g[: RUNQ_SIZE // 2] + [g[RUNQ_SIZE]]
+    assert list(sched.runq) == [*g[: RUNQ_SIZE // 2], g[RUNQ_SIZE]]
     assert drain(pp) == g[RUNQ_SIZE // 2 : RUNQ_SIZE]
 
 
