@@ -5,6 +5,7 @@ runtime is: Gs (coroutines) on Ps (processors, GOMAXPROCS of them) run by Ms
 (OS threads), with channels, select, sync, time and net on top.
 """
 
+from .chan import Chan
 from .runtime.errors import ChannelClosed, Deadlock, Goexit
 from .runtime.proc import (
     checkpoint,
@@ -19,8 +20,10 @@ from .runtime.proc import (
     syscall,
     unlock_os_thread,
 )
+from .select import recv, select, send
 
 __all__ = [
+    "Chan",
     "ChannelClosed",
     "Deadlock",
     "Goexit",
@@ -32,7 +35,10 @@ __all__ = [
     "gosched",
     "lock_os_thread",
     "num_goroutine",
+    "recv",
     "run",
+    "select",
+    "send",
     "syscall",
     "unlock_os_thread",
 ]
