@@ -18,11 +18,18 @@ from .runtime.proc import (
     syscall,
     unlock_os_thread,
 )
+from .sync import Cond, Mutex, Once, RWMutex, Semaphore, WaitGroup
 
 __all__ = [
     "ChannelClosed",
+    "Cond",
     "Deadlock",
     "Goexit",
+    "Mutex",
+    "Once",
+    "RWMutex",
+    "Semaphore",
+    "WaitGroup",
     "checkpoint",
     "go",
     "goexit",
