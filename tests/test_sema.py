@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sized
 
 import pytest
 
-from goroutines import Deadlock, go, gosched, run
+from goroutines import Deadlock, go, goid, gosched, run
 from goroutines.runtime import proc
 from goroutines.runtime.runtime2 import WaitReason, _Gwaiting
 from goroutines.runtime.sema import (
@@ -27,6 +28,25 @@ from goroutines.runtime.sema import (
 )
 
 pytestmark = pytest.mark.timeout(30)
+
+
+class Counter:
+    """An int that goroutines running in parallel change (without the GIL, += is not atomic)."""
+
+    def __init__(self, value: int = 0) -> None:
+        self.value = value
+        self._lock = threading.Lock()
+
+    def add(self, delta: int) -> int:
+        """Add delta and return the new value."""
+        with self._lock:
+            self.value += delta
+            return self.value
+
+    def max(self, v: int) -> None:
+        """Raise the value to v if v is larger."""
+        with self._lock:
+            self.value = max(self.value, v)
 
 
 async def wait_until(cond: Callable[[], object]) -> None:
@@ -96,11 +116,13 @@ def test_release_before_acquire_is_not_lost() -> None:
 
 @pytest.mark.parametrize("procs", [1, 2])
 def test_waiters_are_woken_in_fifo_order(procs: int) -> None:
-    async def main() -> tuple[list[int], list[int]]:
+    async def main() -> tuple[list[int], list[int], list[int]]:
         s = Sema()
+        ids: list[int] = []
         woken: list[int] = []
 
         async def waiter(i: int) -> None:
+            ids.append(goid())
             await semacquire(s)
             woken.append(i)
 
@@ -111,11 +133,11 @@ def test_waiters_are_woken_in_fifo_order(procs: int) -> None:
         for k in range(8):
             semrelease(s)
             await wait_len(lambda: woken, k + 1)
-        return woken, order
+        return woken, order, ids
 
-    woken, order = run(main, gomaxprocs=procs)
+    woken, order, ids = run(main, gomaxprocs=procs)
     assert woken == list(range(8))
-    assert order == sorted(order)
+    assert order == ids
 
 
 def test_lifo_queues_at_the_head() -> None:
@@ -224,25 +246,23 @@ def test_unawaited_slow_path_queues_nothing() -> None:
 def test_counting_use_never_exceeds_the_count(procs: int) -> None:
     async def main() -> tuple[int, int]:
         s = Sema(3)
-        inside = 0
-        most = 0
-        left = [20]
+        inside = Counter()
+        most = Counter()
+        left = Counter(20)
 
         async def worker() -> None:
-            nonlocal inside, most
             for _ in range(20):
                 await semacquire(s)
-                inside += 1
-                most = max(most, inside)
+                most.max(inside.add(1))
                 await gosched()
-                inside -= 1
+                inside.add(-1)
                 semrelease(s)
-            left[0] -= 1
+            left.add(-1)
 
         for _ in range(20):
             go(worker)
-        await wait_until(lambda: left[0] == 0)
-        return most, s.value
+        await wait_until(lambda: left.value == 0)
+        return most.value, s.value
 
     most, value = run(main, gomaxprocs=procs)
     assert 1 <= most <= 3

@@ -35,6 +35,25 @@ pytestmark = pytest.mark.timeout(30)
 PROCS = [1, 2, 4]
 
 
+class Counter:
+    """An int that goroutines running in parallel change (without the GIL, += is not atomic)."""
+
+    def __init__(self, value: int = 0) -> None:
+        self.value = value
+        self._lock = threading.Lock()
+
+    def add(self, delta: int) -> int:
+        """Add delta and return the new value."""
+        with self._lock:
+            self.value += delta
+            return self.value
+
+    def max(self, v: int) -> None:
+        """Raise the value to v if v is larger."""
+        with self._lock:
+            self.value = max(self.value, v)
+
+
 async def wait_until(cond: Callable[[], object]) -> None:
     """Yield until cond() holds (the other goroutines make progress meanwhile)."""
     while not cond():
@@ -107,7 +126,7 @@ def test_mutex_lock_fast_path_allocates_nothing() -> None:
     async def main() -> tuple[bool, int]:
         mu = Mutex()
         aw = mu.lock()
-        fast = aw is proc._done
+        fast = aw in (proc._done, proc._preempt_request)  # shared, not a new coroutine
         await aw
         return fast, mu._state
 
@@ -154,21 +173,22 @@ def test_mutex_async_with_unlocks_on_exception() -> None:
 
 
 def test_mutex_can_be_unlocked_by_another_goroutine() -> None:
-    async def main() -> tuple[bool, int]:
+    async def main() -> tuple[list[str], int]:
         mu = Mutex()
         await mu.lock()
-        done: list[bool] = []
+        events: list[str] = []
 
         async def unlocker() -> None:
+            events.append("unlock")
             mu.unlock()
-            done.append(True)
 
         go(unlocker)
         await mu.lock()  # parks until the other goroutine unlocks
+        events.append("locked again")
         mu.unlock()
-        return bool(done), mu._state
+        return events, mu._state
 
-    assert run(main) == (True, 0)
+    assert run(main, gomaxprocs=2) == (["unlock", "locked again"], 0)
 
 
 def test_mutex_lock_outside_a_goroutine_names_the_problem() -> None:
@@ -347,21 +367,20 @@ def test_rwmutex_many_readers_are_inside_at_once() -> None:
     async def main() -> int:
         rw = RWMutex()
         inside: list[int] = []
-        most = 0
-        left = [10]
+        most = Counter()
+        left = Counter(10)
 
         async def reader(i: int) -> None:
-            nonlocal most
             async with rw.rlocker():
                 inside.append(i)
                 await wait_len(lambda: inside, 10)  # every reader gets in
-                most = max(most, len(inside))
-            left[0] -= 1
+                most.max(len(inside))
+            left.add(-1)
 
         for i in range(10):
             go(reader, i)
-        await wait_until(lambda: left[0] == 0)
-        return most
+        await wait_until(lambda: left.value == 0)
+        return most.value
 
     assert run(main, gomaxprocs=2) == 10
 
@@ -371,33 +390,32 @@ def test_rwmutex_writers_exclude_everyone(procs: int) -> None:
     async def main() -> tuple[int, list[str]]:
         rw = RWMutex()
         wg = WaitGroup()
-        readers = 0
-        writers = 0
+        readers = Counter()
+        writers = Counter()
         value = 0
         errors: list[str] = []
 
         async def writer() -> None:
-            nonlocal writers, value
+            nonlocal value
             for _ in range(20):
                 async with rw:
-                    writers += 1
-                    if writers != 1 or readers != 0:
-                        errors.append(f"writer with {writers} writers, {readers} readers")
+                    w = writers.add(1)
+                    if w != 1 or readers.value != 0:
+                        errors.append(f"writer with {w} writers, {readers.value} readers")
                     v = value
                     await gosched()
                     value = v + 1
-                    writers -= 1
+                    writers.add(-1)
             wg.done()
 
         async def reader() -> None:
-            nonlocal readers
             for _ in range(20):
                 async with rw.rlocker():
-                    readers += 1
-                    if writers:
-                        errors.append(f"reader with {writers} writers")
+                    readers.add(1)
+                    if writers.value:
+                        errors.append(f"reader with {writers.value} writers")
                     await gosched()
-                    readers -= 1
+                    readers.add(-1)
             wg.done()
 
         for i in range(12):
@@ -442,29 +460,32 @@ def test_rwmutex_readers_stream_does_not_starve_a_writer() -> None:
     async def main() -> tuple[int, list[int]]:
         rw = RWMutex()
         stop = [False]
-        reads = [0]
-        running = [4]
+        reads = Counter()
+        running = Counter(4)
 
         async def reader() -> None:
             while not stop[0]:
                 async with rw.rlocker():
-                    reads[0] += 1
+                    reads.add(1)
                     await gosched()
-            running[0] -= 1
+            running.add(-1)
 
         for _ in range(4):
             go(reader)
-        await wait_until(lambda: reads[0] >= 8)
+        await wait_until(lambda: reads.value >= 8)
         during = []
         for _ in range(5):
-            before = reads[0]
-            async with rw:
-                # Only readers that were already past their check got in
-                # while we waited: at most one each.
-                during.append(reads[0] - before)
-            await wait_until(lambda before=reads[0]: reads[0] > before)
+            aw = rw.lock()  # we are the only writer: this announces us at once
+            assert rw._readerCount < 0
+            before = reads.value
+            await aw
+            # Only readers that were already past their check when we
+            # announced ourselves got in while we waited: at most one each.
+            during.append(reads.value - before)
+            rw.unlock()
+            await wait_until(lambda before=reads.value: reads.value > before)
         stop[0] = True
-        await wait_until(lambda: running[0] == 0)
+        await wait_until(lambda: running.value == 0)
         return len(during), [d for d in during if d > 4]
 
     assert run(main, gomaxprocs=2) == (5, [])
@@ -562,7 +583,7 @@ def test_waitgroup_wait_on_zero_returns_at_once() -> None:
         wg = WaitGroup()
         aw = wg.wait()
         await aw
-        return aw is proc._done
+        return aw in (proc._done, proc._preempt_request)
 
     assert run(main) is True
 
@@ -589,13 +610,13 @@ def test_waitgroup_releases_every_waiter_and_can_be_reused() -> None:
         wg = WaitGroup()
         rounds: list[int] = []
 
-        async def waiter(released: list[int], inner: WaitGroup) -> None:
+        async def waiter(released: Counter, inner: WaitGroup) -> None:
             await wg.wait()
-            released[0] += 1
+            released.add(1)
             inner.done()
 
         for r in range(3):
-            released = [0]
+            released = Counter()
             inner = WaitGroup()
             wg.add(1)
             for _ in range(5):
@@ -604,7 +625,7 @@ def test_waitgroup_releases_every_waiter_and_can_be_reused() -> None:
             await wait_until(lambda: wg._w == 5)
             wg.done()
             await inner.wait()  # every wait() returned: wg may be reused
-            rounds.append(released[0] + 10 * r)
+            rounds.append(released.value + 10 * r)
         return rounds
 
     assert run(main, gomaxprocs=2) == [5, 15, 25]
@@ -632,21 +653,6 @@ def test_waitgroup_reuse_before_wait_returned_is_detected() -> None:
     assert run(main, gomaxprocs=1) == [
         "sync: WaitGroup is reused before previous Wait has returned"
     ]
-
-
-def test_waitgroup_done_from_a_plain_thread_wakes_the_waiter() -> None:
-    async def main() -> int:
-        wg = WaitGroup()
-        wg.add(3)
-        threads = [threading.Thread(target=wg.done) for _ in range(3)]
-        for t in threads:
-            t.start()
-        await wg.wait()
-        for t in threads:
-            t.join()
-        return wg._v
-
-    assert run(main, gomaxprocs=2) == 0
 
 
 def test_waitgroup_never_done_is_a_deadlock() -> None:
@@ -831,13 +837,13 @@ def test_cond_with_rwmutex_read_locker() -> None:
         rw = RWMutex()
         c = Cond(rw.rlocker())
         ready = [False]
-        woken = [0]
+        woken = Counter()
 
         async def waiter() -> None:
             async with rw.rlocker():
                 while not ready[0]:
                     await c.wait()
-                woken[0] += 1
+                woken.add(1)
 
         for _ in range(3):
             go(waiter)
@@ -845,7 +851,7 @@ def test_cond_with_rwmutex_read_locker() -> None:
         async with rw:
             ready[0] = True
         c.broadcast()
-        await wait_until(lambda: woken[0] == 3)
+        await wait_until(lambda: woken.value == 3)
         return rw._readerCount
 
     assert run(main, gomaxprocs=2) == 0
@@ -881,25 +887,23 @@ def test_semaphore_bound_is_respected(procs: int) -> None:
     async def main() -> tuple[int, int]:
         sem = Semaphore(3)
         wg = WaitGroup()
-        inside = 0
-        most = 0
+        inside = Counter()
+        most = Counter()
 
         async def worker() -> None:
-            nonlocal inside, most
             for _ in range(10):
                 async with sem:
-                    inside += 1
-                    most = max(most, inside)
+                    most.max(inside.add(1))
                     await gosched()
                     await gosched()
-                    inside -= 1
+                    inside.add(-1)
             wg.done()
 
         for _ in range(20):
             wg.add(1)
             go(worker)
         await wg.wait()
-        return most, sem._cur
+        return most.value, sem._cur
 
     most, cur = run(main, gomaxprocs=procs)
     assert most == 3
