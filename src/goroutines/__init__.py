@@ -5,6 +5,7 @@ runtime is: Gs (coroutines) on Ps (processors, GOMAXPROCS of them) run by Ms
 (OS threads), with channels, select, sync, time and net on top.
 """
 
+from .chan import Chan
 from .runtime.errors import ChannelClosed, Deadlock, Goexit
 from .runtime.proc import (
     checkpoint,
@@ -19,11 +20,24 @@ from .runtime.proc import (
     syscall,
     unlock_os_thread,
 )
+from .select import recv, select, send
+from .sync import Cond, Mutex, Once, RWMutex, Semaphore, WaitGroup
+from .time import Ticker, Timer, after, sleep
 
 __all__ = [
+    "Chan",
     "ChannelClosed",
+    "Cond",
     "Deadlock",
     "Goexit",
+    "Mutex",
+    "Once",
+    "RWMutex",
+    "Semaphore",
+    "Ticker",
+    "Timer",
+    "WaitGroup",
+    "after",
     "checkpoint",
     "go",
     "goexit",
@@ -32,7 +46,11 @@ __all__ = [
     "gosched",
     "lock_os_thread",
     "num_goroutine",
+    "recv",
     "run",
+    "select",
+    "send",
+    "sleep",
     "syscall",
     "unlock_os_thread",
 ]

@@ -1,0 +1,247 @@
+"""The select statement (Go's runtime/select.go).
+
+    index, value, ok = await select(recv(a), send(b, x), recv(None), default=False)
+
+`selectgo` runs a select in three passes, all with every channel of the select
+locked (in one global order, so two selects can never deadlock each other):
+
+  pass 1  visit the cases in a random order (pollorder) and take the first one
+          that can proceed now; with `default`, give up if none can.
+  pass 2  enqueue a sudog on every channel (in lock order) and park; the unlock
+          callback (selparkcommit) releases the channels after the goroutine
+          has stopped.
+  pass 3  once woken, lock everything again and unlink the sudogs of the cases
+          that did not fire, so that they do not stack up on quiet channels.
+
+A parked select is woken by exactly one case: a waker that dequeues one of its
+sudogs must first win the `selectdone` test-and-set (waitq.dequeue does it), so
+when two channels fire at once on different Ms, the loser skips this goroutine.
+The winner leaves its sudog in `gp.param`; pass 3 finds the case by it.
+
+A nil channel (`recv(None)`, `send(None, v)`) is never ready; a select with no
+cases at all and no default blocks forever.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Awaitable, Generator
+from typing import Any
+
+from .chan import Chan, bufget, bufput, closed_error, sudog
+from .chan import recv as chanrecv
+from .chan import send as chansend
+from .runtime.proc import _preempt_request, acquire_g, gopark, goready
+from .runtime.runtime2 import G, WaitReason
+
+__all__ = ["recv", "select", "send"]
+
+caseRecv = 1
+caseSend = 2
+
+
+class scase:
+    """One case of a select: receive from or send to `c` (Go's scase)."""
+
+    __slots__ = ("c", "elem", "kind")
+
+    def __init__(self, kind: int, c: Chan[Any] | None, elem: Any) -> None:
+        self.kind = kind
+        self.c = c
+        self.elem = elem  # the value to send
+
+    def __repr__(self) -> str:
+        if self.kind == caseRecv:
+            return f"recv({self.c!r})"
+        return f"send({self.c!r}, {self.elem!r})"
+
+
+def check_chan(c: object, what: str) -> Chan[Any] | None:
+    """c itself if it is a Chan or None (the nil channel), else a TypeError."""
+    if c is not None and not isinstance(c, Chan):
+        raise TypeError(f"{what} needs a Chan or None (a nil channel), got {c!r}")
+    return c
+
+
+def recv(c: Chan[Any] | None) -> scase:
+    """A select case receiving from c; its result is (value, ok) as recv_ok's."""
+    return scase(caseRecv, check_chan(c, "recv()"), None)
+
+
+def send(c: Chan[Any] | None, v: Any) -> scase:
+    """A select case sending v to c; its result is (None, True)."""
+    return scase(caseSend, check_chan(c, "send()"), v)
+
+
+def select(*cases: scase, default: bool = False) -> Awaitable[tuple[int, Any, bool]]:
+    """`await select(case, ..., default=False)` -> (index, value, ok) of the case that ran.
+
+    With default=True and no case ready, (-1, None, False) without blocking.
+    """
+    for i, cas in enumerate(cases):
+        if type(cas) is not scase:
+            hint = " (did you pass ch.recv()? use recv(ch))" if inspect.isawaitable(cas) else ""
+            raise TypeError(f"select() case {i} must be recv(ch) or send(ch, v), got {cas!r}{hint}")
+    if not isinstance(default, bool):
+        raise TypeError(f"select() default must be a bool, not {type(default).__name__}")
+    if not cases and not default:
+        return block()
+    return selectgo(cases, not default)
+
+
+@types.coroutine
+def block() -> Generator[Any, None, tuple[int, Any, bool]]:
+    """An empty select: park forever (Go's block)."""
+    yield from gopark(None, None, WaitReason.SelectNoCases).__await__()
+    raise SystemError("goroutines runtime: fatal error: select (no cases) woke up")
+
+
+def sellock(locked: list[Chan[Any]]) -> None:
+    """Lock the select's channels, in lock order."""
+    for c in locked:
+        c.lock.acquire()
+
+
+def selunlock(locked: list[Chan[Any]]) -> None:
+    """Unlock the select's channels."""
+    for c in reversed(locked):
+        c.lock.release()
+
+
+def selparkcommit(gp: G, locked: list[Chan[Any]]) -> bool:
+    """The unlockf of a parked select: release every channel once gp has stopped."""
+    selunlock(locked)
+    return True
+
+
+def orders(cases: tuple[scase, ...], rand: Any) -> tuple[list[int], list[int], list[Chan[Any]]]:
+    """(pollorder, lockorder, locked): the live cases shuffled, sorted by channel, the channels.
+
+    Nil channels are left out (Go turns them into caseNil). The lock order is
+    by id(), which is unique among live objects, and the sort is stable, so
+    cases on one channel keep their random poll order. Each channel is locked once.
+    """
+    pollorder: list[int] = []
+    for i, cas in enumerate(cases):
+        if cas.c is not None:
+            # Inside-out Fisher-Yates: place i at a random position j.
+            j = int(rand() * (len(pollorder) + 1))
+            if j == len(pollorder):
+                pollorder.append(i)
+            else:
+                pollorder.append(pollorder[j])
+                pollorder[j] = i
+    lockorder = sorted(pollorder, key=lambda i: id(cases[i].c))
+    locked: list[Chan[Any]] = []
+    for i in lockorder:
+        c = cases[i].c
+        assert c is not None
+        if not locked or locked[-1] is not c:
+            locked.append(c)
+    return pollorder, lockorder, locked
+
+
+@types.coroutine
+def selectgo(cases: tuple[scase, ...], block: bool) -> Generator[Any, None, tuple[int, Any, bool]]:
+    """Run the select: take a ready case, else park on all of them (Go's selectgo)."""
+    mp, gp = acquire_g("select")
+    pollorder, lockorder, locked = orders(cases, mp.rand.random)
+    sellock(locked)
+
+    # pass 1 - look for something already waiting
+    for casi in pollorder:
+        cas = cases[casi]
+        c: Chan[Any] = cas.c  # type: ignore[assignment]
+        if cas.kind == caseRecv:
+            sg = c.sendq.dequeue()
+            if sg is not None:
+                ep = chanrecv(c, sg)
+                selunlock(locked)
+                goready(sg.g)
+                return (yield from selected(gp, casi, ep, True))
+            if c.qcount > 0:
+                ep = bufget(c)
+                selunlock(locked)
+                return (yield from selected(gp, casi, ep, True))
+            if c.closed:
+                selunlock(locked)
+                return (yield from selected(gp, casi, None, False))
+        else:
+            if c.closed:
+                selunlock(locked)
+                raise closed_error("send on", c)
+            sg = c.recvq.dequeue()
+            if sg is not None:
+                chansend(c, sg, cas.elem)
+                selunlock(locked)
+                goready(sg.g)
+                return (yield from selected(gp, casi, None, True))
+            if c.qcount < c.dataqsiz:
+                bufput(c, cas.elem)
+                selunlock(locked)
+                return (yield from selected(gp, casi, None, True))
+
+    if not block:
+        selunlock(locked)
+        return -1, None, False
+
+    # pass 2 - enqueue on all chans, in lock order
+    waiting = []
+    for casi in lockorder:
+        cas = cases[casi]
+        c = cas.c  # type: ignore[assignment]
+        sg = sudog(gp, cas.elem, c, True)
+        waiting.append(sg)
+        if cas.kind == caseRecv:
+            c.recvq.enqueue(sg)
+        else:
+            c.sendq.enqueue(sg)
+    gp.waiting = waiting
+    gp.param = None
+    try:
+        yield from gopark(selparkcommit, locked, WaitReason.Select).__await__()
+    except GeneratorExit:
+        # Abandoned at program exit: unlink every sudog (pass 3 with no winner).
+        sellock(locked)
+        dequeue_losers(cases, lockorder, waiting, None)
+        selunlock(locked)
+        raise
+
+    sellock(locked)
+    gp.selectdone = False
+    sg = gp.param
+    gp.param = None
+    gp.waiting = None
+    # pass 3 - dequeue from unsuccessful chans
+    casi = dequeue_losers(cases, lockorder, waiting, sg)
+    selunlock(locked)
+    if cases[casi].kind == caseSend:
+        if not sg.success:
+            raise closed_error("send on", sg.c)
+        return casi, None, True
+    return casi, sg.elem, sg.success
+
+
+def dequeue_losers(
+    cases: tuple[scase, ...], lockorder: list[int], waiting: list[sudog], won: sudog | None
+) -> int:
+    """Unlink every sudog but `won` from its channel; the index of won's case, or -1."""
+    casi = -1
+    for i, sglist in zip(lockorder, waiting, strict=True):
+        if sglist is won:
+            casi = i  # already dequeued by the goroutine that woke us
+            continue
+        c = sglist.c
+        if cases[i].kind == caseSend:
+            c.sendq.dequeueSudoG(sglist)
+        else:
+            c.recvq.dequeueSudoG(sglist)
+    return casi
+
+
+def selected(gp: G, casi: int, ep: Any, ok: bool) -> Generator[Any, None, tuple[int, Any, bool]]:
+    """The result of a case that ran without parking, honouring a preemption request."""
+    if gp.preempt:
+        yield from _preempt_request.__await__()
+    return casi, ep, ok
