@@ -1,0 +1,216 @@
+"""Timers and package time: ordering, sleep, after, Timer, Ticker, idle cost, blocking tolerance."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import goroutines as g
+from goroutines.runtime import proc, timers
+from goroutines.runtime.runtime2 import P
+
+
+def test_timer_heap_runs_due_timers_in_order() -> None:
+    pp = P(0)
+    fired: list[str] = []
+
+    def f(arg: str, seq: int, delay: int) -> None:
+        fired.append(arg)
+
+    ts = {name: timers.timer(f, name) for name in "abcde"}
+    for name, when in zip("abcde", [50, 10, 30, 20, 40], strict=True):
+        t = ts[name]
+        with pp.timersLock:
+            t.when, t.pp, t.gen = when, pp, t.gen + 1
+            __import__("heapq").heappush(pp.timers, (when, t.gen, t))
+    now, next_, ran = timers.checkTimers(pp, 25)
+    assert (fired, next_, ran) == (["b", "d"], 30, True)
+    assert timers.deltimer(ts["c"]) is True  # pending: stopping it prevents it
+    assert timers.deltimer(ts["c"]) is False
+    now, next_, ran = timers.checkTimers(pp, 100)
+    assert fired == ["b", "d", "e", "a"]
+    assert next_ == 0 and timers.nobarrierWakeTime(pp) == 0
+
+
+def test_periodic_timer_skips_missed_periods() -> None:
+    pp = P(0)
+    fired: list[int] = []
+    t = timers.timer(lambda a, s, d: fired.append(d), None)
+    with pp.timersLock:
+        t.when, t.period, t.pp, t.gen = 10, 10, pp, 1
+        __import__("heapq").heappush(pp.timers, (10, 1, t))
+    timers.checkTimers(pp, 35)  # due at 10; 20 and 30 are missed, next is 40
+    assert fired == [25]
+    assert t.when == 40
+
+
+def test_sleep_never_wakes_early() -> None:
+    async def sleeper(d: float, out: list[float], wg: g.WaitGroup) -> None:
+        t0 = time.monotonic()
+        await g.sleep(d)
+        out.append(time.monotonic() - t0 - d)
+        wg.done()
+
+    async def main() -> list[float]:
+        out: list[float] = []
+        wg = g.WaitGroup()
+        for i in range(50):
+            wg.add(1)
+            g.go(sleeper, 0.001 * (i % 7), out, wg)
+        await wg.wait()
+        return out
+
+    late = g.run(main, gomaxprocs=2)
+    assert len(late) == 50 and min(late) >= -0.0005  # monotonic vs nanotime rounding
+
+
+def test_ten_thousand_sleepers_all_wake() -> None:
+    async def sleeper(wg: g.WaitGroup) -> None:
+        await g.sleep(0.01)
+        wg.done()
+
+    async def main() -> int:
+        wg = g.WaitGroup()
+        wg.add(10_000)
+        for _ in range(10_000):
+            g.go(sleeper, wg)
+        await wg.wait()
+        return g.num_goroutine()
+
+    assert g.run(main) == 1
+
+
+def test_sleep_zero_does_not_park() -> None:
+    async def main() -> bool:
+        gp = proc.getg()
+        assert gp is not None
+        gp.preempt = False
+        return g.sleep(0) is proc._done and g.sleep(-1) is proc._done
+
+    assert g.run(main)
+
+
+@pytest.mark.parametrize(
+    ("arg", "exc"), [("1", TypeError), (None, TypeError), (float("nan"), ValueError)]
+)
+def test_sleep_bad_input(arg: object, exc: type[Exception]) -> None:
+    async def main() -> None:
+        await g.sleep(arg)  # type: ignore[arg-type]
+
+    with pytest.raises(exc, match="sleep"):
+        g.run(main)
+
+
+def test_after_delivers_time_once() -> None:
+    async def main() -> tuple[float, float, bool]:
+        t0 = time.monotonic()
+        c = g.after(0.02)
+        v = await c.recv()
+        assert v is not None
+        await g.sleep(0.03)
+        return t0, v, c.try_recv()[1]
+
+    t0, v, again = g.run(main)
+    assert v >= t0 + 0.019
+    assert not again
+
+
+def test_timer_stop_and_reset_report_activity() -> None:
+    async def main() -> list[object]:
+        out: list[object] = []
+        t = g.Timer(0.02)
+        out.append(t.stop())  # active: stopped in time
+        out.append(t.stop())  # already stopped
+        await g.sleep(0.04)
+        out.append(t.c.try_recv()[1])  # never fired
+        out.append(t.reset(0.01))  # was inactive
+        await t.c.recv()
+        out.append(t.stop())  # fired already
+        out.append(t.reset(1.0))  # inactive -> False
+        out.append(t.reset(0.01))  # active -> True
+        await t.c.recv()
+        return out
+
+    assert g.run(main) == [True, False, False, False, False, False, True]
+
+
+def test_ticker_ticks_drops_for_slow_reader_and_stops() -> None:
+    async def main() -> tuple[list[float], int, bool]:
+        tk = g.Ticker(0.005)
+        ticks = [await tk.c.recv() for _ in range(5)]
+        await g.sleep(0.05)  # ten periods: the channel holds one tick at most
+        pending = len(tk.c)
+        tk.stop()
+        tk.c.try_recv()
+        await g.sleep(0.03)
+        return ticks, pending, tk.c.try_recv()[1]  # type: ignore[return-value]
+
+    ticks, pending, after_stop = g.run(main)
+    assert all(b > a for a, b in zip(ticks, ticks[1:], strict=False))
+    assert pending == 1
+    assert not after_stop
+
+
+def test_ticker_bad_period() -> None:
+    async def main() -> None:
+        g.Ticker(0)
+
+    with pytest.raises(ValueError, match="non-positive interval"):
+        g.run(main)
+
+
+def test_timer_outside_goroutine() -> None:
+    with pytest.raises(RuntimeError, match=r"goroutines\.run"):
+        g.Timer(1)
+
+
+def test_idle_program_costs_almost_no_cpu() -> None:
+    async def sleeper(wg: g.WaitGroup) -> None:
+        await g.sleep(1.0)
+        wg.done()
+
+    async def main() -> float:
+        wg = g.WaitGroup()
+        wg.add(10)
+        for _ in range(10):
+            g.go(sleeper, wg)
+        c0 = time.process_time()
+        await wg.wait()
+        return time.process_time() - c0
+
+    cpu = g.run(main, gomaxprocs=2)
+    assert cpu < 0.1, f"an idle second cost {cpu * 1000:.0f} ms of CPU"
+
+
+@pytest.mark.parametrize("kind", ["time.sleep", "busy loop"])
+def test_ticker_keeps_ticking_beside_a_hog(kind: str) -> None:
+    """GOMAXPROCS=1: a goroutine that blocks its thread (time.sleep called
+    directly) or spins in pure Python loses its P to another M, so a ticking
+    goroutine goes on."""
+    started = threading.Event()
+
+    async def hog() -> None:
+        started.set()
+        if kind == "time.sleep":
+            time.sleep(0.5)
+        else:
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end:
+                pass
+
+    async def main() -> int:
+        g.go(hog)
+        while not started.is_set():
+            await g.gosched()
+        ticks = 0
+        end = time.monotonic() + 0.45
+        while time.monotonic() < end:
+            await g.sleep(0.005)
+            ticks += 1
+        return ticks
+
+    ticks = g.run(main, gomaxprocs=1)
+    # 90 is ideal; without the handoff the ticker would not run at all until the hog ends.
+    assert ticks >= 10, ticks
