@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -25,11 +26,11 @@ def test_timer_heap_runs_due_timers_in_order() -> None:
         with pp.timersLock:
             t.when, t.pp, t.gen = when, pp, t.gen + 1
             __import__("heapq").heappush(pp.timers, (when, t.gen, t))
-    now, next_, ran = timers.checkTimers(pp, 25)
+    _, next_, ran = timers.checkTimers(pp, 25)
     assert (fired, next_, ran) == (["b", "d"], 30, True)
     assert timers.deltimer(ts["c"]) is True  # pending: stopping it prevents it
     assert timers.deltimer(ts["c"]) is False
-    now, next_, ran = timers.checkTimers(pp, 100)
+    _, next_, ran = timers.checkTimers(pp, 100)
     assert fired == ["b", "d", "e", "a"]
     assert next_ == 0 and timers.nobarrierWakeTime(pp) == 0
 
@@ -148,7 +149,7 @@ def test_ticker_ticks_drops_for_slow_reader_and_stops() -> None:
         return ticks, pending, tk.c.try_recv()[1]  # type: ignore[return-value]
 
     ticks, pending, after_stop = g.run(main)
-    assert all(b > a for a, b in zip(ticks, ticks[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(ticks))
     assert pending == 1
     assert not after_stop
 
