@@ -939,6 +939,8 @@ def test_semaphore_serves_waiters_in_order_and_hands_off_permits() -> None:
 def test_semaphore_misuse() -> None:
     with pytest.raises(ValueError, match="must be >= 0"):
         Semaphore(-1)
+    with pytest.raises(TypeError, match="needs an int"):
+        Semaphore(1.5)  # type: ignore[arg-type]
 
     async def main() -> str:
         sem = Semaphore(2)

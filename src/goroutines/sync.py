@@ -583,6 +583,8 @@ class Cond:
         unlock and the park is not lost.
         """
         t = notifyListAdd(self._notify)
+        # If this raises (L was not locked: fatal in Go), ticket t is never
+        # waited for and absorbs one later signal().
         self.L.unlock()
         await notifyListWait(self._notify, t)
         await self.L.lock()
@@ -615,6 +617,8 @@ class Semaphore:
     __slots__ = ("_cur", "_lock", "_n", "_sema", "_waiters")
 
     def __init__(self, n: int = 1) -> None:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"sync: Semaphore(n) needs an int number of permits, got {n!r}")
         if n < 0:
             raise ValueError(f"sync: Semaphore({n}): initial value must be >= 0")
         self._n = n  # the number of permits
