@@ -496,3 +496,42 @@ def test_many_runs_are_quick_to_tear_down() -> None:
     for _ in range(20):
         g.run(main)
     assert time.monotonic() - t0 < 20  # a hang would hit the test timeout first
+
+
+def test_exit_while_a_goroutine_loops_on_syscall() -> None:
+    """main returning ends the program even while another goroutine keeps
+    entering syscalls: exitsyscall does not take a P back once exiting."""
+
+    async def poller() -> None:
+        while True:
+            await g.syscall(time.sleep, 0.001)
+
+    async def main() -> int:
+        g.go(poller)
+        await g.gosched()
+        return 1
+
+    assert g.run(main, gomaxprocs=2) == 1
+
+
+def test_no_false_deadlock_while_sysmon_hands_off_a_p(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While sysmon hands a retaken P to a new M, the M it took the P from may
+    stop: the P in transit counts as running, so no deadlock is reported."""
+    startm = proc.startm
+
+    def slow_startm(sched: Any, pp: Any, spinning: bool) -> None:
+        if threading.current_thread().name == "goroutines-sysmon":
+            time.sleep(0.005)  # widen the window between retake and the new M
+        startm(sched, pp, spinning)
+
+    monkeypatch.setattr(proc, "startm", slow_startm)
+
+    async def main() -> str:
+        mp = proc._tls.m
+        assert mp is not None
+        while mp.p is not None:  # hog until sysmon takes our P
+            pass
+        await g.gosched()
+        return "ok"
+
+    assert g.run(main, gomaxprocs=1) == "ok"

@@ -50,8 +50,8 @@ from .runtime.sema import (
 
 # proc's no-op and preemption awaitables, typed as what they are to `await`
 # (proc annotates their __await__ as Iterator, which mypy does not take as Awaitable).
-_done: Awaitable[None] = proc._done  # type: ignore[assignment]
-_preempt: Awaitable[None] = proc._preempt_request  # type: ignore[assignment]
+_done: Awaitable[None] = proc._done
+_preempt: Awaitable[None] = proc._preempt_request
 
 
 def _checkpoint(what: str) -> Awaitable[None]:

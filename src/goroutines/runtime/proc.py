@@ -48,7 +48,7 @@ import inspect
 import sys
 import threading
 import types
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from math import gcd
 from typing import Any, NoReturn, TypeVar
 
@@ -127,8 +127,8 @@ class _Request:
     def __init__(self, req: str) -> None:
         self._req = (req,)
 
-    def __await__(self) -> Iterator[str]:
-        return iter(self._req)
+    def __await__(self) -> Generator[str, None, None]:
+        return iter(self._req)  # type: ignore[return-value]  # a tuple iterator: no frame
 
 
 _park_request = _Request(_PARK)
@@ -142,8 +142,8 @@ class _Done:
 
     __slots__ = ()
 
-    def __await__(self) -> Iterator[str]:
-        return iter(())
+    def __await__(self) -> Generator[str, None, None]:
+        return iter(())  # type: ignore[return-value]
 
 
 _done = _Done()
@@ -1416,6 +1416,7 @@ def checkdead(sched: schedt) -> None:
     if sched.exiting:
         return
     run = sum(1 for mp in sched.allm if not mp.exiting) - len(sched.midle) - len(sched.mlockedidle)
+    run += sched.nhandoff  # a P sysmon is handing off will get an M (Go: incidlelocked(-1))
     if run > 0:
         return
     if run < 0:
@@ -1669,6 +1670,8 @@ def exitsyscall(mp: M, gp: G) -> bool:
     """The call returned: get our P back, or an idle one; False means the M must stop (Go)."""
     pp = mp.oldp
     mp.oldp = None
+    if mp.sched.exiting:
+        return False  # back to the scheduler loop, which ends
     if pp is not None:
         with pp.lock:
             if pp.status == _Psyscall and pp.m is None:

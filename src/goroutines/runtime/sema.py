@@ -55,8 +55,8 @@ from .runtime2 import G, WaitReason
 # proc annotates its awaitables' __await__ as Iterator, which mypy does not accept
 # as Awaitable; these are the same objects typed as what they are to `await`.
 goparkunlock: Callable[[threading.Lock, WaitReason], Awaitable[None]]
-goparkunlock = proc.goparkunlock  # type: ignore[assignment]
-_done: Awaitable[None] = proc._done  # type: ignore[assignment]
+goparkunlock = proc.goparkunlock
+_done: Awaitable[None] = proc._done
 
 semTabSize = 251  # prime, so as not to correlate with any user patterns (Go)
 

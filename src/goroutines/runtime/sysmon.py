@@ -152,19 +152,39 @@ def retake(sched: schedt, now: int) -> int:
                 continue
             if not otherWork(sched, pp, now, pd.syscallwhen):
                 continue
+            with sched.lock:
+                sched.nhandoff += 1
             with pp.lock:
-                if pp.status != _Psyscall or pp.syscalltick != t:
-                    continue
-                pp.status = 0  # _Pidle: exitsyscall can no longer take it back
-                pp.syscalltick += 1
-            from . import trace
-            from .proc import handoffp
-
-            if trace.enabled:
-                trace.ProcSteal(pp)
+                took = pp.status == _Psyscall and pp.syscalltick == t
+                if took:
+                    pp.status = 0  # _Pidle: exitsyscall can no longer take it back
+                    pp.syscalltick += 1
+            if not took:
+                with sched.lock:
+                    sched.nhandoff -= 1
+                continue
             n += 1
-            handoffp(sched, pp)
+            handoff(sched, pp)
     return n
+
+
+def handoff(sched: schedt, pp: P) -> None:
+    """Hand a retaken P to another M, counted as running meanwhile (Go's incidlelocked).
+
+    Otherwise the M we took it from could stop, find every M idle and report a
+    deadlock while the P, with work, is still on its way to its new M.
+    """
+    from . import trace
+    from .proc import checkdead, handoffp
+
+    if trace.enabled:
+        trace.ProcSteal(pp)
+    try:
+        handoffp(sched, pp)
+    finally:
+        with sched.lock:
+            sched.nhandoff -= 1
+            checkdead(sched)
 
 
 def otherWork(sched: schedt, pp: P, now: int, since: int) -> bool:
@@ -184,21 +204,21 @@ def otherWork(sched: schedt, pp: P, now: int, since: int) -> bool:
 
 def retakeRunning(sched: schedt, pp: P, gstep: int) -> bool:
     """Take pp from an M whose goroutine has not yielded since asked to (see module doc)."""
-    from .proc import handoffp
-
+    with sched.lock:
+        sched.nhandoff += 1
     with pp.lock:
         mp = pp.m
-        if pp.status != _Prunning or mp is None or pp.gstep != gstep:
-            return False
-        pp.m = None
-        pp.status = 0  # _Pidle
-        pp.gstep = (pp.gstep + 1) & ~1  # even: the P's next M starts in scheduler code
-        mp.p = None
-    from . import trace
-
-    if trace.enabled:
-        trace.ProcSteal(pp)
-    handoffp(sched, pp)
+        took = pp.status == _Prunning and mp is not None and pp.gstep == gstep
+        if took:
+            pp.m = None
+            pp.status = 0  # _Pidle
+            pp.gstep = (pp.gstep + 1) & ~1  # even: the P's next M starts in scheduler code
+            mp.p = None  # type: ignore[union-attr]
+    if not took:
+        with sched.lock:
+            sched.nhandoff -= 1
+        return False
+    handoff(sched, pp)
     return True
 
 
