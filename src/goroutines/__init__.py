@@ -5,6 +5,7 @@ runtime is: Gs (coroutines) on Ps (processors, GOMAXPROCS of them) run by Ms
 (OS threads), with channels, select, sync, time and net on top.
 """
 
+from .runtime.debug import dump_goroutines
 from .runtime.errors import ChannelClosed, Deadlock, Goexit
 from .runtime.proc import (
     checkpoint,
@@ -24,6 +25,7 @@ __all__ = [
     "Deadlock",
     "Goexit",
     "checkpoint",
+    "dump_goroutines",
     "go",
     "goexit",
     "goid",
