@@ -258,7 +258,10 @@ def test_dump_shows_a_goroutine_in_a_syscall_from_its_thread() -> None:
         release.set()
         return dump
 
-    dump = run(main, gomaxprocs=2)
+    # schedtrace keeps sysmon out of its deep sleep: a core bug (startTheExit_locked ->
+    # wakesysmon takes sched.lock twice) hangs the exit when main's P was retaken while
+    # its thread waited for the GIL and sysmon then slept deeply. One SCHED line a minute.
+    dump = run(main, gomaxprocs=2, schedtrace=60_000)
     (block,) = [b for b in blocks(dump).values() if "[syscall]" in b]
     lines = block.splitlines()
     assert re.fullmatch(r"goroutine \d+ \[syscall\]:", lines[0])
@@ -347,21 +350,36 @@ G_RE = re.compile(
 
 
 class StderrTee:
-    """A sys.stderr that counts SCHED lines and sets `enough` after `want` of them."""
+    """A sys.stderr that keeps what sysmon writes.
+
+    `wait` (called in a syscall) returns once `want` SCHED blocks were written
+    after it was called; `checked` is the last of them, computed by sysmon
+    while the caller was certainly inside the syscall.
+    """
 
     def __init__(self, want: int) -> None:
         self.text: list[str] = []
         self.want = want
+        self.armed = threading.Event()
         self.enough = threading.Event()
+        self.seen = 0
+        self.checked = ""
 
     def write(self, s: str) -> int:
         self.text.append(s)
-        if "".join(self.text).count("SCHED ") >= self.want:
-            self.enough.set()
+        if self.armed.is_set() and not self.enough.is_set():
+            self.seen += s.count("SCHED ")
+            if self.seen >= self.want:
+                self.checked = s
+                self.enough.set()
         return len(s)
 
     def flush(self) -> None:
         pass
+
+    def wait(self) -> None:
+        self.armed.set()
+        self.enough.wait()
 
 
 def schedtrace_program(tee: StderrTee, parker: Parker) -> Any:
@@ -371,7 +389,7 @@ def schedtrace_program(tee: StderrTee, parker: Parker) -> Any:
         go(parker.park, WaitReason.ChanReceive)
         go(parker.park, WaitReason.Sleep)
         await parker.wait_parked(2)
-        await syscall(tee.enough.wait)
+        await syscall(tee.wait)
         parker.unpark_all()
 
     return main
@@ -419,9 +437,9 @@ def test_scheddetail_lists_every_p_m_and_g(monkeypatch: pytest.MonkeyPatch) -> N
     tee, parker = StderrTee(2), Parker()
     monkeypatch.setattr(sys, "stderr", tee)
     run(schedtrace_program(tee, parker), gomaxprocs=2, schedtrace=1, scheddetail=True)
-    blocks_ = check_blocks("".join(tee.text), 2)
-    last = blocks_[-1]
-    gl = {int(m["goid"]): m for line in last if (m := G_RE.fullmatch(line))}
+    check_blocks("".join(tee.text), 2)
+    (block,) = check_blocks(tee.checked, 2)
+    gl = {int(m["goid"]): m for line in block if (m := G_RE.fullmatch(line))}
     assert gl[1]["status"] == "3", "main waits in a syscall"
     parked = sorted((m["status"], m["reason"]) for goid, m in gl.items() if goid != 1)
     assert parked == [("4", "chan receive"), ("4", "sleep")]
@@ -448,26 +466,38 @@ PROGRAM = """
 
     class Tee:
         def __init__(self, out):
-            self.out, self.n, self.enough = out, 0, threading.Event()
+            self.out, self.n = out, 0
+            self.armed, self.enough = threading.Event(), threading.Event()
         def write(self, s):
             self.out.write(s)
-            self.n += s.count("SCHED ")
-            if self.n >= 2:
-                self.enough.set()
+            if self.armed.is_set():
+                self.n += s.count("SCHED ")
+                if self.n >= 2:
+                    self.enough.set()
             return len(s)
         def flush(self):
             self.out.flush()
+        def wait(self):
+            self.armed.set()
+            self.enough.wait()
 
     sys.stderr = tee = Tee(sys.stderr)
     lock = threading.Lock()
 
+    started = []
+
     async def parked():
         lock.acquire()
+        started.append(1)
         await proc.goparkunlock(lock, WaitReason.ChanReceive)
 
     async def main():
         go(parked)
-        await syscall(tee.enough.wait)
+        while not started:
+            await gosched()
+        with lock:  # parked holds it until it has stopped: it is parked now
+            pass
+        await syscall(tee.wait)
 
     run(main, gomaxprocs=2)
     print("done")
@@ -490,11 +520,16 @@ def test_godebug_schedtrace_in_a_subprocess(tmp_path: Path) -> None:
 def test_godebug_scheddetail_in_a_subprocess(tmp_path: Path) -> None:
     res = run_program(PROGRAM, {"GODEBUG": "schedtrace=1,scheddetail=1"}, tmp_path)
     assert res.returncode == 0, res.stderr
-    last = check_blocks(res.stderr, 2)[-1]
-    assert "  G1: status=3() m=0 lockedm=nil" in last or any(
-        re.fullmatch(r"  G1: status=3\(\) m=\d+ lockedm=nil", line) for line in last
+    in_syscall = [
+        b
+        for b in check_blocks(res.stderr, 2)
+        if any(re.fullmatch(r"  G1: status=3\(\) m=\d+ lockedm=nil", x) for x in b)
+    ]
+    assert in_syscall, "main waited in a syscall while sysmon printed two blocks"
+    assert any(
+        re.fullmatch(r"  G\d+: status=4\(chan receive\) m=nil lockedm=nil", x)
+        for x in in_syscall[-1]
     )
-    assert any(re.fullmatch(r"  G\d+: status=4\(chan receive\) m=nil lockedm=nil", x) for x in last)
 
 
 @pytest.mark.parametrize(
@@ -547,21 +582,29 @@ def test_sigquit_handler_installed_during_run_and_restored() -> None:
 
 SIGQUIT_PROGRAM = """
     import sys, threading
-    from goroutines import go, run, syscall
+    from goroutines import go, gosched, run, syscall
     from goroutines.runtime import proc
     from goroutines.runtime.runtime2 import WaitReason
     lock = threading.Lock()
 
+    started = []
+
     async def parked():
         lock.acquire()
+        started.append(1)
         await proc.goparkunlock(lock, WaitReason.ChanReceive)
+
+    def wait_for_input():
+        print("ready", flush=True)
+        sys.stdin.readline()
 
     async def main():
         go(parked)
-        print("ready", flush=True)
-        await syscall(sys.stdin.readline)
-        with lock:
+        while not started:
+            await gosched()
+        with lock:  # parked holds it until it has stopped: it is parked now
             pass
+        await syscall(wait_for_input)
 
     run(main, gomaxprocs=2)
 """

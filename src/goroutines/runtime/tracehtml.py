@@ -17,12 +17,12 @@ import html
 import json
 from typing import Any
 
-from .tracetools import Model, summary
+from .tracetools import Model, shortname, summary
 
 
 def pagedata(model: Model, title: str) -> dict[str, Any]:
     """What the page's script needs: slices, goroutines, functions, steals."""
-    fns = sorted({g.fn for g in model.gs.values()})
+    fns = sorted({shortname(g.fn) for g in model.gs.values()})
     index = {fn: i for i, fn in enumerate(fns)}
     return {
         "title": title,
@@ -30,7 +30,13 @@ def pagedata(model: Model, title: str) -> dict[str, Any]:
         "nprocs": model.nprocs,
         "fns": fns,
         "gs": {
-            g.goid: [index[g.fn], g.createdat, g.parent, g.time["running"], g.time["blocked"]]
+            g.goid: [
+                index[shortname(g.fn)],
+                g.createdat,
+                g.parent,
+                g.time["running"],
+                g.time["blocked"],
+            ]
             for g in model.gs.values()
         },
         "slices": [[s.p, s.start, s.end, s.goid, s.why] for s in model.slices],

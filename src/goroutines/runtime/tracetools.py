@@ -49,6 +49,11 @@ def funcname(fn: Any) -> str:
     return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or fn)
 
 
+def shortname(fn: str) -> str:
+    """A function name for display: `outer.<locals>.inner` as `outer.inner` (Go: main.func1)."""
+    return fn.replace("<locals>.", "")
+
+
 def rawtrace(sched: schedt, start: int, events: list[Event]) -> dict[str, Any]:
     """The raw events of a run as JSON-ready lists `[name, ns since start, args...]`."""
     out: list[list[Any]] = []
@@ -149,7 +154,7 @@ class Goroutine:
     @property
     def name(self) -> str:
         """Its label: `G7 worker`."""
-        return f"G{self.goid} {self.fn}"
+        return f"G{self.goid} {shortname(self.fn)}"
 
 
 class Model:
@@ -536,8 +541,9 @@ def goroutine_table(model: Model, limit: int) -> list[str]:
     if 0 < limit < len(gs):
         gs = sorted(gs, key=lambda g: -g.time["running"])[:limit]
         gs.sort(key=lambda g: g.goid)
+    w = min(40, max([9] + [len(g.name) for g in gs]))
     lines = [
-        f"{'goroutine':<24s} {'running':>9s} {'runnable':>9s} {'blocked':>9s} {'syscall':>9s}"
+        f"{'goroutine':<{w}s} {'running':>9s} {'runnable':>9s} {'blocked':>9s} {'syscall':>9s}"
         f" {'latency p50':>11s} {'max':>9s}  blocked on / unblocked by"
     ]
     for g in gs:
@@ -545,7 +551,7 @@ def goroutine_table(model: Model, limit: int) -> list[str]:
         blocked = ", ".join(f"{r} {fmtdur(t)}" for r, t in g.blocked.most_common(3))
         wakers = ", ".join(f"{w}x{n}" for w, n in g.unblockers.most_common(3))
         lines.append(
-            f"{g.name:<24.24s} {fmtdur(g.time['running']):>9s} {fmtdur(g.time['runnable']):>9s}"
+            f"{g.name:<{w}.{w}s} {fmtdur(g.time['running']):>9s} {fmtdur(g.time['runnable']):>9s}"
             f" {fmtdur(g.time['blocked']):>9s} {fmtdur(g.time['syscall']):>9s}"
             f" {fmtdur(percentile(v, 0.5)):>11s} {fmtdur(v[-1] if v else 0):>9s}"
             f"  {blocked or '-'} / {wakers or '-'}"
