@@ -6,6 +6,7 @@ runtime is: Gs (coroutines) on Ps (processors, GOMAXPROCS of them) run by Ms
 """
 
 from .chan import Chan
+from .runtime.debug import dump_goroutines
 from .runtime.errors import ChannelClosed, Deadlock, Goexit
 from .runtime.proc import (
     checkpoint,
@@ -39,6 +40,7 @@ __all__ = [
     "WaitGroup",
     "after",
     "checkpoint",
+    "dump_goroutines",
     "go",
     "goexit",
     "goid",

@@ -1,26 +1,60 @@
 """What the runtime shows of itself: goroutine dumps and the scheduler trace.
 
-`tracebackothers` prints every goroutine the way Go's traceback does:
+Go's runtime has three windows on a running program, and so does this one:
 
-    goroutine 7 [chan receive, 2 minutes]:
-    worker(...)
-            /path/to/file.py:12
-    created by main in goroutine 1
-            /path/to/file.py:30
+  * `tracebackothers` prints every goroutine the way Go's traceback does. It is
+    what `dump_goroutines()` returns, what SIGQUIT prints while `run()` runs in
+    the main thread, and what a `Deadlock` carries in its message:
+
+        goroutine 7 [chan receive, 2 minutes]:
+        Chan.recv(...)
+                /path/to/chan.py:120
+        worker(...)
+                /path/to/file.py:12
+        created by main in goroutine 1
+                /path/to/file.py:30
+
+    A goroutine's stack is its coroutine's await chain, innermost first as Go
+    prints it: coroutines, generators used as awaitables, and any awaitable's
+    iterator that wraps one of these (found through the garbage collector's
+    referents, which is how `coro.__await__()` wrappers and async generators'
+    `asend` objects are followed). A goroutine that runs on another thread is
+    read from that thread's live frames (sys._current_frames), up to its
+    coroutine's outermost frame.
+
+  * `schedtrace` prints Go's `SCHED` lines (GODEBUG=schedtrace=MS, with
+    scheddetail=1 every P, M and G) from sysmon, in Go 1.21's format. As in Go,
+    `threads` counts sysmon too (Go's mcount), while the M lines list the Ms
+    that run goroutines: sysmon here is a bare thread, not an M.
+
+  * the execution trace (trace.py), started with the other two by `Observer`,
+    which `run()` creates from its arguments and the environment.
 """
 
 from __future__ import annotations
 
+import gc
+import os
+import signal
 import sys
+import threading
 import types
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .osapi import nanotime
-from .runtime2 import G, _Gdead, _Gidle, _Gwaiting, gStatusStrings, schedt
+from .runtime2 import G, _Gdead, _Gidle, _Grunning, _Gsyscall, _Gwaiting, gStatusStrings, schedt
+
+_MAX_FRAMES = 100  # Go prints at most 100 frames of a goroutine too
+_awaitable_types = (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)
+
+# ---------------------------------------------------------------------------
+# Goroutine dumps (Go's traceback.go)
 
 
 def creation_line(gp: G) -> str:
-    """`created by FUNC in goroutine N` and its file:line (or the runtime for main)."""
+    """`created by FUNC in goroutine N` and its file:line (Go's printcreatedby)."""
     if gp.createdat is None:
         return "created by goroutines.run"
     code, line = gp.createdat
@@ -29,53 +63,293 @@ def creation_line(gp: G) -> str:
 
 
 def goroutineheader(gp: G, now: int) -> str:
-    """`goroutine N [status, M minutes]:` as Go prints it."""
-    status = gStatusStrings.get(gp.status, "???")
-    if gp.status == _Gwaiting and gp.waitreason.value:
+    """`goroutine N [status, M minutes, locked to thread]:` as Go prints it."""
+    s = gp.status
+    status = gStatusStrings.get(s, "???")
+    if s == _Gwaiting and gp.waitreason.value:
         status = gp.waitreason.value
     waitfor = 0
-    if gp.status == _Gwaiting and gp.waitsince:
+    if s in (_Gwaiting, _Gsyscall) and gp.waitsince:
         waitfor = (now - gp.waitsince) // 60_000_000_000
     extra = f", {waitfor} minutes" if waitfor >= 1 else ""
     locked = ", locked to thread" if gp.lockedm is not None else ""
     return f"goroutine {gp.goid} [{status}{extra}{locked}]:"
 
 
-def coroutine_stack(coro: Any) -> list[str]:
-    """The frames of a suspended coroutine, outermost first, through its await chain."""
-    lines = []
-    while coro is not None:
-        if isinstance(coro, types.CoroutineType):
-            frame, coro = coro.cr_frame, coro.cr_await
-        elif isinstance(coro, types.GeneratorType):
-            frame, coro = coro.gi_frame, coro.gi_yieldfrom
-        else:
-            break
+def printframe(frame: types.FrameType) -> str:
+    """One frame as Go prints it: the function, then its file:line indented."""
+    code = frame.f_code
+    return f"{code.co_qualname}(...)\n\t{code.co_filename}:{frame.f_lineno}"
+
+
+def awaited(obj: Any) -> Any:
+    """The coroutine or generator an awaitable's iterator delegates to, or None."""
+    if isinstance(obj, types.CoroutineType):
+        return obj.cr_await
+    if isinstance(obj, types.GeneratorType):
+        return obj.gi_yieldfrom
+    if isinstance(obj, types.AsyncGeneratorType):
+        return obj.ag_await
+    return None
+
+
+def unwrap(obj: Any) -> Any:
+    """obj if it has frames, else the one coroutine/generator it wraps, else None."""
+    if obj is None or isinstance(obj, _awaitable_types):
+        return obj
+    inner = [r for r in gc.get_referents(obj) if isinstance(r, _awaitable_types)]
+    return inner[0] if len(inner) == 1 else None
+
+
+def frameof(obj: Any) -> types.FrameType | None:
+    """The frame of a coroutine, generator or async generator (None once finished)."""
+    if isinstance(obj, types.CoroutineType):
+        return obj.cr_frame
+    if isinstance(obj, types.GeneratorType):
+        return obj.gi_frame
+    frame: types.FrameType | None = obj.ag_frame
+    return frame
+
+
+def suspended_frames(coro: Any) -> Iterator[types.FrameType]:
+    """The frames of a suspended coroutine's await chain, outermost first."""
+    seen: set[int] = set()
+    obj = unwrap(coro)
+    while obj is not None and id(obj) not in seen and len(seen) < _MAX_FRAMES:
+        seen.add(id(obj))
+        frame = frameof(obj)
         if frame is None:
-            break
-        code = frame.f_code
-        lines.append(f"{code.co_qualname}(...)\n\t{code.co_filename}:{frame.f_lineno}")
-    lines.reverse()  # innermost first, as Go prints
-    return lines
+            return
+        yield frame
+        obj = unwrap(awaited(obj))
 
 
-def traceback(gp: G, now: int) -> str:
-    """One goroutine: header, stack (when it is not running), created by."""
-    parts = [goroutineheader(gp, now)]
-    if gp.coro is not None and gp.status != 2:  # a running coroutine's frames are live
-        parts.extend(coroutine_stack(gp.coro))
-    parts.append(creation_line(gp))
-    return "\n".join(parts)
+def live_frames(top: types.FrameType, gp: G) -> list[types.FrameType] | None:
+    """The frames from `top` down to gp's coroutine frame, innermost first; None if absent."""
+    coro = gp.coro
+    bottom = coro.cr_frame if isinstance(coro, types.CoroutineType) else None
+    frames: list[types.FrameType] = []
+    f: types.FrameType | None = top
+    while f is not None and len(frames) < _MAX_FRAMES:
+        frames.append(f)
+        if f is bottom:
+            return frames
+        f = f.f_back
+    return None
 
 
-def tracebackothers(sched: schedt) -> str:
-    """Every live goroutine of a run, main first."""
+def goroutine_stack(gp: G, top: types.FrameType | None) -> list[str]:
+    """gp's stack, innermost first: from `top` if it runs on a thread, else its await chain."""
+    if gp.status in (_Grunning, _Gsyscall):
+        frames = live_frames(top, gp) if top is not None else None
+        if frames is None:
+            return ["\tgoroutine running on other thread; stack unavailable"]
+        return [printframe(f) for f in frames]
+    frames = list(suspended_frames(gp.coro))
+    frames.reverse()  # innermost first, as Go prints
+    return [printframe(f) for f in frames]
+
+
+def traceback(gp: G, now: int, top: types.FrameType | None = None) -> str:
+    """One goroutine: header, stack and created-by line."""
+    return "\n".join([goroutineheader(gp, now), *goroutine_stack(gp, top), creation_line(gp)])
+
+
+def thread_top(gp: G, frames: dict[int, types.FrameType]) -> types.FrameType | None:
+    """The innermost live frame of the thread running gp, if gp runs on one."""
+    mp = gp.m
+    t = mp.thread if mp is not None else None
+    return frames.get(t.ident) if t is not None and t.ident is not None else None
+
+
+def tracebackothers(sched: schedt, cur: G | None = None, top: types.FrameType | None = None) -> str:
+    """Every live goroutine of a run: `cur` first (its stack from `top`), the rest by goid.
+
+    Takes no runtime lock (checkdead calls it with sched.lock held, SIGQUIT can
+    interrupt any scheduler code); like Go's it is a racy snapshot.
+    """
     now = nanotime()
-    gs = [gp for gp in list(sched.allgs) if gp.status not in (_Gdead, _Gidle)]
-    gs.sort(key=lambda gp: gp.goid)
-    return "\n\n".join(traceback(gp, now) for gp in gs)
+    frames = sys._current_frames()
+    gs = sorted(
+        (gp for gp in list(sched.allgs) if gp.status not in (_Gdead, _Gidle) and gp is not cur),
+        key=lambda gp: gp.goid,
+    )
+    out = [] if cur is None else [traceback(cur, now, top)]
+    out.extend(traceback(gp, now, thread_top(gp, frames)) for gp in gs)
+    return "\n\n".join(out)
+
+
+def dump_goroutines() -> str:
+    """Every goroutine of the calling run, as Go prints them; the caller first, as running."""
+    from .proc import acquire_g
+
+    mp, gp = acquire_g("dump_goroutines")
+    return tracebackothers(mp.sched, gp, sys._getframe(1))
+
+
+# ---------------------------------------------------------------------------
+# The scheduler trace (Go's schedtrace in proc.go)
+
+_starttime: weakref.WeakKeyDictionary[schedt, int] = weakref.WeakKeyDictionary()
+
+
+def _b(v: object) -> str:
+    """A bool as Go prints it."""
+    return "true" if v else "false"
 
 
 def schedtrace(sched: schedt, detailed: bool) -> None:
     """Print Go's `SCHED` line (and with detailed, every P, M and G) to stderr."""
-    print(f"SCHED gomaxprocs={sched.gomaxprocs}", file=sys.stderr)
+    now = nanotime()
+    start = _starttime.setdefault(sched, now)
+    with sched.lock:  # Go holds sched.lock too; the write happens after it is dropped
+        lines = schedtrace_locked(sched, detailed, (now - start) // 1_000_000)
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
+
+
+def schedtrace_locked(sched: schedt, detailed: bool, ms: int) -> list[str]:
+    """The lines of one schedtrace, with sched.lock held."""
+    head = (
+        f"SCHED {ms}ms: gomaxprocs={sched.gomaxprocs} idleprocs={sched.npidle} "
+        f"threads={len(sched.allm) + sched.nmsys} spinningthreads={sched.nmspinning} "
+        f"needspinning={sched.needspinning} idlethreads={len(sched.midle)} "
+        f"runqueue={len(sched.runq)}"
+    )
+    allp = list(sched.allp)
+    if not detailed:
+        return [head + " [" + " ".join(str(pp.runqtail - pp.runqhead) for pp in allp) + "]"]
+    lines = [
+        f"{head} gcwaiting={_b(sched.gcwaiting)} nmidlelocked={len(sched.mlockedidle)} "
+        f"stopwait={sched.stopwait} sysmonwait={_b(sched.sysmonwait)}"
+    ]
+    for i, pp in enumerate(allp):
+        mp = pp.m
+        lines.append(
+            f"  P{i}: status={pp.status} schedtick={pp.schedtick} syscalltick={pp.syscalltick} "
+            f"m={'nil' if mp is None else mp.id} runqsize={pp.runqtail - pp.runqhead} "
+            f"gfreecnt={len(pp.gFree)} timerslen={len(pp.timers)}"
+        )
+    for mp in sched.allm:
+        p, g, lg = mp.p, mp.curg, mp.lockedg
+        lines.append(
+            f"  M{mp.id}: p={'nil' if p is None else p.id} curg={'nil' if g is None else g.goid} "
+            f"mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning={_b(mp.spinning)} "
+            f"blocked={_b(mp.blocked)} lockedg={'nil' if lg is None else lg.goid}"
+        )
+    for gp in sched.allgs:
+        # Go clears waitreason when a goroutine dies, and only then.
+        reason = "" if gp.status == _Gdead else gp.waitreason.value
+        m, lm = gp.m, gp.lockedm
+        lines.append(
+            f"  G{gp.goid}: status={gp.status}({reason}) m={'nil' if m is None else m.id} "
+            f"lockedm={'nil' if lm is None else lm.id}"
+        )
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Settings from run()'s arguments and the environment (Go's parsedebugvars)
+
+
+def parsedebugvars(godebug: str) -> tuple[int, bool]:
+    """schedtrace (ms) and scheddetail from a GODEBUG value; other keys are ignored, as in Go."""
+    schedtrace, scheddetail = 0, False
+    for field in godebug.split(","):
+        key, _, value = field.strip().partition("=")
+        if key not in ("schedtrace", "scheddetail"):
+            continue
+        try:
+            n = int(value)
+        except ValueError:
+            n = -1
+        if n < 0:
+            raise ValueError(
+                f"GODEBUG={godebug!r}: {key} must be a non-negative integer, got {value!r}"
+            )
+        if key == "schedtrace":
+            schedtrace = n
+        else:
+            scheddetail = n > 0
+    return schedtrace, scheddetail
+
+
+def check_schedtrace(ms: object) -> int:
+    """run()'s schedtrace= as milliseconds, or a TypeError/ValueError naming it."""
+    if isinstance(ms, bool) or not isinstance(ms, int):
+        raise TypeError(f"schedtrace must be an int (milliseconds), not {type(ms).__name__}")
+    if ms < 0:
+        raise ValueError(f"schedtrace must be >= 0 milliseconds, got {ms}")
+    return ms
+
+
+class Observer:
+    """The observability of one run(): schedtrace settings, the SIGQUIT dump, the trace.
+
+    Built from run()'s arguments before anything starts, so that a bad setting
+    is an error at once; `start` arms it on the new scheduler, `stop` writes the
+    trace and restores the SIGQUIT handler after teardown.
+    """
+
+    def __init__(
+        self, schedtrace: int | None, scheddetail: bool | None, tracepath: str | None
+    ) -> None:
+        envtrace, envdetail = parsedebugvars(os.environ.get("GODEBUG", ""))
+        self.schedtrace = envtrace if schedtrace is None else check_schedtrace(schedtrace)
+        self.scheddetail = envdetail if scheddetail is None else bool(scheddetail)
+        self.tracepath = tracepath or os.environ.get("GOROUTINES_TRACE") or None
+        self.tracer: Any = None
+        self.restore: Callable[[], None] | None = None
+
+    def start(self, sched: schedt) -> None:
+        """Arm everything on a scheduler that has not started any goroutine yet."""
+        from . import trace
+
+        sched.schedtrace = self.schedtrace
+        sched.scheddetail = self.scheddetail
+        if self.tracepath is not None:
+            self.tracer = trace.start(sched, self.tracepath)
+        self.restore = install_sigquit(sched)
+
+    def stop(self) -> None:
+        """After teardown: restore SIGQUIT's handler, then write the trace."""
+        from . import trace
+
+        if self.restore is not None:
+            self.restore()
+            self.restore = None
+        if self.tracer is not None:
+            tracer, self.tracer = self.tracer, None
+            trace.stop(tracer)
+
+
+# ---------------------------------------------------------------------------
+# SIGQUIT
+
+
+def install_sigquit(sched: schedt) -> Callable[[], None] | None:
+    """While run() runs in the main thread, SIGQUIT prints its goroutines to stderr.
+
+    Unlike Go, the program goes on afterwards (as a JVM's thread dump does):
+    the point is to see where a program that seems stuck is stuck. Returns a
+    function that puts the previous handler back, or None where no handler
+    could be installed (not the main thread, or no SIGQUIT on this OS).
+    """
+    sigquit = getattr(signal, "SIGQUIT", None)
+    if sigquit is None or threading.current_thread() is not threading.main_thread():
+        return None
+
+    def sighandler(signum: int, frame: types.FrameType | None) -> None:
+        """Print the dump with os.write: the interrupted code may hold sys.stderr's lock."""
+        from .proc import getg
+
+        text = tracebackothers(sched, getg(), frame)
+        os.write(2, f"SIGQUIT: quit\n\n{text}\n\n".encode(errors="replace"))
+
+    previous = signal.signal(sigquit, sighandler)
+
+    def restore() -> None:
+        """Put the handler back that run() found."""
+        signal.signal(sigquit, previous)
+
+    return restore

@@ -53,7 +53,7 @@ from math import gcd
 from typing import Any, NoReturn, TypeVar
 
 from . import netpoll, sysmon, timers, trace
-from .debug import creation_line, tracebackothers
+from .debug import Observer, creation_line, tracebackothers
 from .errors import Deadlock, Goexit
 from .osapi import nanotime, ncpu, osyield
 from .runtime2 import (
@@ -183,19 +183,26 @@ def run(
     main: Callable[..., Coroutine[Any, Any, T]],
     *args: Any,
     gomaxprocs: int | None = None,
+    schedtrace: int | None = None,
+    scheddetail: bool | None = None,
+    trace: str | None = None,
     **kwargs: Any,
 ) -> T:
     """Run `main(*args, **kwargs)` as goroutine 1 on a fresh runtime and return its result.
 
     schedinit, procresize, newproc(main), then this thread becomes m0 and runs
     the scheduler until main returns (Go's rt0_go -> runtime.main).
+    schedtrace (ms) and scheddetail default to GODEBUG's, trace (a path for the
+    execution trace) to GOROUTINES_TRACE's (debug.Observer).
     """
     if _tls.m is not None:
         raise RuntimeError("run() called from inside a goroutine: use go() to start goroutines")
     check_async(main, "run")
     nprocs = default_gomaxprocs() if gomaxprocs is None else check_gomaxprocs(gomaxprocs)
+    obs = Observer(schedtrace, scheddetail, trace)
     sched, m0 = schedinit(nprocs)
     try:
+        obs.start(sched)
         pp = sched.allp[0]
         coro = main(*args, **kwargs)
         sched.main = newproc1(sched, pp, coro, main, 0, None)
@@ -205,6 +212,7 @@ def run(
         mstart(m0)
     finally:
         teardown(sched)
+        obs.stop()
     if sched.fatal is not None:
         raise sched.fatal
     result: T = sched.result
@@ -332,6 +340,8 @@ def newm(sched: schedt, pp: P | None, spinning: bool, mp: M) -> None:
     mp.nextp = pp
     mp.spinning = spinning
     t = threading.Thread(target=mstart, args=(mp,), name=f"goroutines-M{mp.id}", daemon=True)
+    if trace.enabled:
+        trace.MStart(mp)
     try:
         t.start()
     except BaseException:
@@ -691,6 +701,8 @@ def acquirep(mp: M, pp: P) -> None:
         mp.p = pp
         pp.m = mp
         pp.status = _Prunning
+    if trace.enabled:
+        trace.ProcStart(mp, pp)
 
 
 def releasep(mp: M) -> P:
@@ -698,6 +710,8 @@ def releasep(mp: M) -> P:
     pp = mp.p
     if pp is None:
         throw("releasep: invalid arg")
+    if trace.enabled:
+        trace.ProcStop(mp, pp)
     with pp.lock:
         if pp.m is not mp or pp.status != _Prunning:
             throw(f"releasep: invalid p state: p.m={pp.m} m={mp} p.status={pp.status}")
@@ -781,9 +795,13 @@ def stopm(mp: M) -> bool:
         if sched.exiting:  # checkdead found a deadlock
             sched.midle.remove(mp)
             return False
+    if trace.enabled:
+        trace.MStop(mp)
     mp.blocked = True
     mp.park.sleep()
     mp.blocked = False
+    if trace.enabled:
+        trace.MStart(mp)
     pp, mp.nextp = mp.nextp, None
     if pp is None:
         return False  # woken by the exit
@@ -926,6 +944,8 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
                 gp = glist.pop()
                 injectglist(mp, glist)
                 gp.status = _Grunnable
+                if trace.enabled:
+                    trace.GoUnblock(gp, mp)
                 return gp, False
 
         # Spinning Ms: steal work from other Ps. Limit the number of spinning Ms
@@ -1036,6 +1056,8 @@ def netpollBlock(mp: M, pollUntil: int, now: int, wasSpinning: bool) -> G | None
         gp = glist.pop()
         injectglist(mp, glist)
         gp.status = _Grunnable
+        if trace.enabled:
+            trace.GoUnblock(gp, mp)
         return gp
     if wasSpinning:
         becomeSpinning(mp)
@@ -1240,6 +1262,9 @@ def injectglist(mp: M | None, glist: Iterable[G]) -> None:
     glist = list(glist)
     if not glist:
         return
+    if trace.enabled:
+        for gp in glist:
+            trace.GoUnblock(gp, mp)
     sched = mp.sched if mp is not None else glist[0].sched
     pp = mp.p if mp is not None else None
     # Without a P all go to the global queue; with one, as many as there are
@@ -1668,6 +1693,8 @@ def entersyscall(mp: M, gp: G) -> None:
 
 def exitsyscall(mp: M, gp: G) -> bool:
     """The call returned: get our P back, or an idle one; False means the M must stop (Go)."""
+    if trace.enabled:
+        trace.GoSysExit(mp, gp)
     pp = mp.oldp
     mp.oldp = None
     if mp.sched.exiting:
