@@ -38,10 +38,26 @@ pollErrTimeout = 2
 class pollDesc:
     """What the poller knows of one fd: who waits to read/write, deadlines (Go's pollDesc)."""
 
-    __slots__ = ("closing", "fd", "lock", "rd", "rg", "rt", "wd", "wg", "wt")
+    __slots__ = (
+        "closing",
+        "fd",
+        "lock",
+        "poller",
+        "rd",
+        "rg",
+        "rseq",
+        "rt",
+        "wd",
+        "wg",
+        "wseq",
+        "wt",
+    )
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, poller: Poller) -> None:
         self.fd = fd
+        # Kept so that closing works outside goroutine context too: from a finally
+        # block that run() closes at exit, or after run() has returned.
+        self.poller = poller
         self.lock = threading.Lock()
         self.closing = False
         self.rg: G | str | None = None  # None, pdReady, or the G parked to read
@@ -50,6 +66,10 @@ class pollDesc:
         self.wd = 0
         self.rt: Any = None  # deadline timers
         self.wt: Any = None
+        # Bumped by every set_deadline, so that a timer that fired for an older
+        # deadline does nothing (Go's rseq/wseq).
+        self.rseq = 0
+        self.wseq = 0
 
 
 class Poller:
@@ -218,11 +238,15 @@ def netpollcheckerr(pd: pollDesc, attr: str) -> int:
 def poll_open(fd: int) -> pollDesc:
     """Register fd with the current run's poller, edge-triggered (Go's poll_runtime_pollOpen)."""
     poller = _poller()
-    pd = pollDesc(fd)
+    pd = pollDesc(fd, poller)
     with poller.lock:
-        if fd in poller.pds:
-            raise ValueError(f"fd {fd} is already registered with the poller")
+        stale = poller.pds.get(fd)
         poller.pds[fd] = pd
+    if stale is not None:
+        # The kernel handed out this fd number again, so the fd the old pollDesc
+        # describes was closed behind the poller's back (a socket collected
+        # without close()); the kernel has dropped it from the epoll set already.
+        _evict(stale)
     if poller.ep is not None:
         poller.ep.register(
             fd, select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
@@ -234,28 +258,62 @@ def poll_open(fd: int) -> pollDesc:
 
 
 def poll_close(pd: pollDesc) -> None:
-    """Unblock every waiter with pollErrClosing and unregister fd (Go's evict + close)."""
-    poller = _poller()
+    """Unblock every waiter with pollErrClosing and unregister fd (Go's evict + close).
+
+    Works outside goroutine context too, and after run() has closed the poller.
+    """
+    poller = pd.poller
+    _evict(pd)
+    with poller.lock:
+        if poller.pds.get(pd.fd) is pd:
+            del poller.pds[pd.fd]
+            if not poller.closed:
+                if poller.ep is not None:
+                    poller.ep.unregister(pd.fd)
+                else:  # pragma: no cover
+                    assert poller.sel is not None
+                    poller.sel.unregister(pd.fd)
+
+
+def _evict(pd: pollDesc) -> None:
+    """Mark pd closing, stop its deadline timers and wake its waiters (Go's pollUnblock)."""
     glist: list[G] = []
     with pd.lock:
         pd.closing = True
-        netpollunblock(poller, glist, pd, "rg", False)
-        netpollunblock(poller, glist, pd, "wg", False)
+        netpollunblock(pd.poller, glist, pd, "rg", False)
+        netpollunblock(pd.poller, glist, pd, "wg", False)
         timers = [t for t in (pd.rt, pd.wt) if t is not None]
         pd.rt = pd.wt = None
     from .timers import deltimer
 
     for t in timers:
         deltimer(t)
-    with poller.lock:
-        poller.pds.pop(pd.fd, None)
-        if not poller.closed:
-            if poller.ep is not None:
-                poller.ep.unregister(pd.fd)
-            else:  # pragma: no cover
-                assert poller.sel is not None
-                poller.sel.unregister(pd.fd)
     _readyall(glist)
+
+
+def poll_reset(pd: pollDesc, mode: str) -> int:
+    """Get pd ready for a new read or write: a pollErr* code (Go's poll_runtime_pollReset).
+
+    An operation fails at once once its deadline has passed, even with data
+    ready, as in Go. A readiness latched for an earlier operation is dropped:
+    the caller tries the syscall next anyway, and a stale pdReady would only
+    cost a second failing syscall before it parks.
+    """
+    if pd.closing:
+        return pollErrClosing
+    if mode == "r":
+        if pd.rd < 0:
+            return pollErrTimeout
+        if pd.rg is pdReady:
+            # No pd.lock, as Go's atomic store: besides netpoll, which only
+            # stores pdReady, only this reader (holding the fd's read lock) does.
+            pd.rg = None
+    else:
+        if pd.wd < 0:
+            return pollErrTimeout
+        if pd.wg is pdReady:
+            pd.wg = None
+    return pollNoError
 
 
 def _readyall(glist: list[G]) -> None:
@@ -277,11 +335,16 @@ def _poller() -> Poller:
 
 @types.coroutine
 def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
-    """Park until pd is ready for mode ("r" or "w"); returns a pollErr* code (Go's netpollblock)."""
+    """Park until pd is ready for mode ("r" or "w"); returns a pollErr* code (Go's netpollblock).
+
+    pollNoError after a wakeup that was not I/O readiness (a deadline that fired
+    and was then extended) is Go's "pretend it has not happened": the caller
+    retries its syscall and parks again.
+    """
     from .proc import acquire_g, goparkunlock
 
-    mp, gp = acquire_g("netpollblock")
-    poller = mp.sched.netpoll
+    _, gp = acquire_g("netpollblock")
+    poller = pd.poller
     attr = "rg" if mode == "r" else "wg"
     pd.lock.acquire()
     old = getattr(pd, attr)
@@ -300,58 +363,63 @@ def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
     setattr(pd, attr, gp)
     with poller.lock:
         poller.waiters += 1
-    yield from goparkunlock(pd.lock, WaitReason.IOWait).__await__()
+    try:
+        yield from goparkunlock(pd.lock, WaitReason.IOWait).__await__()
+    except BaseException:
+        # The coroutine was closed while parked (run() abandons goroutines at
+        # exit): a later close or readiness must not goready a dead G.
+        with pd.lock:
+            if getattr(pd, attr) is gp:
+                setattr(pd, attr, None)
+                with poller.lock:
+                    poller.waiters -= 1
+        raise
     with pd.lock:
         old = getattr(pd, attr)
         setattr(pd, attr, None)
-        return pollNoError if old is pdReady else netpollcheckerr(pd, attr) or pollErrClosing
+        return pollNoError if old is pdReady else netpollcheckerr(pd, attr)
 
 
 def set_deadline(pd: pollDesc, deadline: float | None, mode: str) -> None:
     """Set the read ("r"), write ("w") or both ("rw") deadline, seconds from now.
 
     None clears it; a deadline <= 0 has passed already and wakes the waiters.
+    A closing pd is left alone (Go's poll_runtime_pollSetDeadline).
     """
     from .timers import addtimer, deltimer, timer
 
     when = 0 if deadline is None else nanotime() + max(0, int(deadline * 1e9))
     if deadline is not None and deadline <= 0:
         when = -1
-    for attr, dattr, tattr in (("rg", "rd", "rt"), ("wg", "wd", "wt")):
+    for attr, dattr, tattr, sattr in (("rg", "rd", "rt", "rseq"), ("wg", "wd", "wt", "wseq")):
         if attr[0] not in mode:
             continue
+        glist: list[G] = []
         with pd.lock:
+            if pd.closing:
+                return
             old = getattr(pd, tattr)
-            setattr(pd, tattr, None)
+            seq = getattr(pd, sattr) + 1
+            setattr(pd, sattr, seq)
             setattr(pd, dattr, when)
+            t = timer(netpolldeadline, (pd, attr, dattr, sattr), seq) if when > 0 else None
+            setattr(pd, tattr, t)
+            if when < 0:
+                netpollunblock(pd.poller, glist, pd, attr, False)
         if old is not None:
             deltimer(old)
-        glist: list[G] = []
-        if when > 0:
-            t = timer(netpolldeadline, (pd, attr, dattr))
-            with pd.lock:
-                setattr(pd, tattr, t)
+        if t is not None:
             addtimer(t, when)
-        elif when < 0:
-            with pd.lock:
-                netpollunblock(_poller(), glist, pd, attr, False)
         _readyall(glist)
 
 
 def netpolldeadline(arg: Any, seq: int, delay: int) -> None:
     """A deadline timer fired: mark it expired and wake the waiter (Go's netpolldeadlineimpl)."""
-    pd, attr, dattr = arg
+    pd, attr, dattr, sattr = arg
     glist: list[G] = []
     with pd.lock:
+        if getattr(pd, sattr) != seq:
+            return  # the deadline was changed after this timer had been started
         setattr(pd, dattr, -1)
-        poller = _poller_of_current()
-        if poller is not None:
-            netpollunblock(poller, glist, pd, attr, False)
+        netpollunblock(pd.poller, glist, pd, attr, False)
     _readyall(glist)
-
-
-def _poller_of_current() -> Poller | None:
-    from .proc import _tls
-
-    mp = _tls.m
-    return None if mp is None else mp.sched.netpoll
