@@ -24,8 +24,10 @@ import types
 from collections.abc import Generator
 from typing import Any
 
+from . import proc  # a cycle (proc imports us): only used at call time
 from .osapi import nanotime
 from .runtime2 import G, WaitReason, schedt
+from .timers import addtimer, deltimer, timer
 
 pdReady = "pdReady"  # rg/wg: I/O readiness arrived while nobody waited
 
@@ -41,6 +43,7 @@ class pollDesc:
     __slots__ = (
         "closing",
         "fd",
+        "hup",
         "lock",
         "poller",
         "rd",
@@ -60,6 +63,10 @@ class pollDesc:
         self.poller = poller
         self.lock = threading.Lock()
         self.closing = False
+        # Sticky: epoll reported EOF or an error (RDHUP, HUP, ERR), so a read
+        # would return at once, and no further edge is to be expected
+        # (Go's pollDesc records EPOLLERR likewise).
+        self.hup = False
         self.rg: G | str | None = None  # None, pdReady, or the G parked to read
         self.wg: G | str | None = None
         self.rd = 0  # read deadline (nanotime), 0 for none, -1 once expired
@@ -158,9 +165,7 @@ def wakeNetPoller(sched: schedt, when: int) -> None:
         if pollerPollUntil == 0 or pollerPollUntil > when:
             netpollBreak(sched)
     else:
-        from .proc import wakep
-
-        wakep(sched)
+        proc.wakep(sched)
 
 
 def netpoll(sched: schedt, delay: int) -> list[G]:
@@ -169,32 +174,40 @@ def netpoll(sched: schedt, delay: int) -> list[G]:
     if poller is None:
         return []
     timeout = -1.0 if delay < 0 else delay / 1e9
+    ready: list[tuple[int, int]]
     if poller.ep is not None:
-        events = poller.ep.poll(timeout)
-        EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
-        ERR = select.EPOLLERR | select.EPOLLHUP
-        RD = EPOLLIN | select.EPOLLRDHUP | ERR
-        WR = EPOLLOUT | ERR
-        ready = [(fd, ev & RD != 0, ev & WR != 0) for fd, ev in events]
+        ready = poller.ep.poll(timeout)
     else:  # pragma: no cover - off Linux
         assert poller.sel is not None
         sevents = poller.sel.select(None if delay < 0 else delay / 1e9)
-        ready = [
-            (key.fd, ev & selectors.EVENT_READ != 0, ev & selectors.EVENT_WRITE != 0)
-            for key, ev in sevents
-        ]
+        ready = [(key.fd, ev) for key, ev in sevents]
     glist: list[G] = []
-    for fd, r, w in ready:
+    pds = poller.pds
+    for fd, ev in ready:
         if fd == poller.rfd:
             if delay != 0:
                 # A blocking netpoll consumed the break; a non-blocking one
                 # leaves it for the M that blocks.
                 drainWakeup(poller)
             continue
-        pd = poller.pds.get(fd)
+        pd = pds.get(fd)
         if pd is not None:
-            netpollready(poller, glist, pd, r, w)
+            netpollready(glist, pd, ev)
+    if glist:
+        netpollAdjustWaiters(poller, -len(glist))
     return glist
+
+
+# The events that make a reader / a writer runnable (Go's netpoll_epoll.go),
+# and those that mean EOF or an error.
+if hasattr(select, "epoll"):
+    _POLLHUP = select.EPOLLRDHUP | select.EPOLLERR | select.EPOLLHUP
+    _POLLRD = select.EPOLLIN | _POLLHUP
+    _POLLWR = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
+else:  # pragma: no cover - a selector's events, level-triggered: no edge is missed
+    _POLLHUP = 0
+    _POLLRD = selectors.EVENT_READ
+    _POLLWR = selectors.EVENT_WRITE
 
 
 def drainWakeup(poller: Poller) -> None:
@@ -205,24 +218,45 @@ def drainWakeup(poller: Poller) -> None:
         poller.wakeupSig = False
 
 
-def netpollready(poller: Poller, glist: list[G], pd: pollDesc, r: bool, w: bool) -> None:
-    """Record readiness on pd and collect the goroutines it unblocks (Go's netpollready)."""
+def netpollAdjustWaiters(poller: Poller, delta: int) -> None:
+    """Count goroutines parked on I/O up or down (Go's netpollAdjustWaiters)."""
+    with poller.lock:
+        poller.waiters += delta
+
+
+def netpollready(glist: list[G], pd: pollDesc, ev: int) -> None:
+    """Record the events on pd and collect the goroutines they unblock (Go's netpollready).
+
+    netpollunblock with ioready, inlined: this runs for every event. The
+    caller takes the collected goroutines off the waiter count.
+    """
     with pd.lock:
-        if r:
-            netpollunblock(poller, glist, pd, "rg", True)
-        if w:
-            netpollunblock(poller, glist, pd, "wg", True)
+        if ev & _POLLHUP:
+            pd.hup = True
+        if ev & _POLLRD:
+            old = pd.rg
+            if old is not pdReady:
+                pd.rg = pdReady
+                if old is not None:
+                    glist.append(old)  # type: ignore[arg-type]
+        if ev & _POLLWR:
+            old = pd.wg
+            if old is not pdReady:
+                pd.wg = pdReady
+                if old is not None:
+                    glist.append(old)  # type: ignore[arg-type]
 
 
-def netpollunblock(poller: Poller, glist: list[G], pd: pollDesc, attr: str, ioready: bool) -> None:
-    """Take the G waiting on pd.rg/pd.wg into glist; latch readiness if ioready (pd.lock held)."""
+def netpollunblock(glist: list[G], pd: pollDesc, attr: str, ioready: bool) -> None:
+    """Take the G waiting on pd.rg/pd.wg into glist; latch readiness if ioready (pd.lock held).
+
+    The caller takes the collected goroutines off the waiter count.
+    """
     old = getattr(pd, attr)
     if old is pdReady or (old is None and not ioready):
         return
     setattr(pd, attr, pdReady if ioready else None)
     if old is not None:
-        with poller.lock:
-            poller.waiters -= 1
         glist.append(old)
 
 
@@ -280,15 +314,13 @@ def _evict(pd: pollDesc) -> None:
     glist: list[G] = []
     with pd.lock:
         pd.closing = True
-        netpollunblock(pd.poller, glist, pd, "rg", False)
-        netpollunblock(pd.poller, glist, pd, "wg", False)
+        netpollunblock(glist, pd, "rg", False)
+        netpollunblock(glist, pd, "wg", False)
         timers = [t for t in (pd.rt, pd.wt) if t is not None]
         pd.rt = pd.wt = None
-    from .timers import deltimer
-
     for t in timers:
         deltimer(t)
-    _readyall(glist)
+    _readyall(pd.poller, glist)
 
 
 def poll_reset(pd: pollDesc, mode: str) -> int:
@@ -316,17 +348,16 @@ def poll_reset(pd: pollDesc, mode: str) -> int:
     return pollNoError
 
 
-def _readyall(glist: list[G]) -> None:
-    from .proc import goready
-
+def _readyall(poller: Poller, glist: list[G]) -> None:
+    """Make the goroutines taken off pd runnable, and off the waiter count."""
+    if glist:
+        netpollAdjustWaiters(poller, -len(glist))
     for gp in glist:
-        goready(gp)
+        proc.goready(gp)
 
 
 def _poller() -> Poller:
-    from .proc import acquire_g
-
-    mp, _ = acquire_g("the network poller")
+    mp, _ = proc.acquire_g("the network poller")
     poller: Poller | None = mp.sched.netpoll
     if poller is None:
         raise RuntimeError("the network poller is closed: the program is exiting")
@@ -341,9 +372,7 @@ def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
     and was then extended) is Go's "pretend it has not happened": the caller
     retries its syscall and parks again.
     """
-    from .proc import acquire_g, goparkunlock
-
-    _, gp = acquire_g("netpollblock")
+    _, gp = proc.acquire_g("netpollblock")
     poller = pd.poller
     attr = "rg" if mode == "r" else "wg"
     pd.lock.acquire()
@@ -361,18 +390,16 @@ def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
         pd.lock.release()
         return err
     setattr(pd, attr, gp)
-    with poller.lock:
-        poller.waiters += 1
+    netpollAdjustWaiters(poller, 1)
     try:
-        yield from goparkunlock(pd.lock, WaitReason.IOWait).__await__()
+        yield from proc.goparkunlock(pd.lock, WaitReason.IOWait).__await__()
     except BaseException:
         # The coroutine was closed while parked (run() abandons goroutines at
         # exit): a later close or readiness must not goready a dead G.
         with pd.lock:
             if getattr(pd, attr) is gp:
                 setattr(pd, attr, None)
-                with poller.lock:
-                    poller.waiters -= 1
+                netpollAdjustWaiters(poller, -1)
         raise
     with pd.lock:
         old = getattr(pd, attr)
@@ -386,8 +413,6 @@ def set_deadline(pd: pollDesc, deadline: float | None, mode: str) -> None:
     None clears it; a deadline <= 0 has passed already and wakes the waiters.
     A closing pd is left alone (Go's poll_runtime_pollSetDeadline).
     """
-    from .timers import addtimer, deltimer, timer
-
     when = 0 if deadline is None else nanotime() + max(0, int(deadline * 1e9))
     if deadline is not None and deadline <= 0:
         when = -1
@@ -405,12 +430,12 @@ def set_deadline(pd: pollDesc, deadline: float | None, mode: str) -> None:
             t = timer(netpolldeadline, (pd, attr, dattr, sattr), seq) if when > 0 else None
             setattr(pd, tattr, t)
             if when < 0:
-                netpollunblock(pd.poller, glist, pd, attr, False)
+                netpollunblock(glist, pd, attr, False)
         if old is not None:
             deltimer(old)
         if t is not None:
             addtimer(t, when)
-        _readyall(glist)
+        _readyall(pd.poller, glist)
 
 
 def netpolldeadline(arg: Any, seq: int, delay: int) -> None:
@@ -421,5 +446,5 @@ def netpolldeadline(arg: Any, seq: int, delay: int) -> None:
         if getattr(pd, sattr) != seq:
             return  # the deadline was changed after this timer had been started
         setattr(pd, dattr, -1)
-        netpollunblock(pd.poller, glist, pd, attr, False)
-    _readyall(glist)
+        netpollunblock(glist, pd, attr, False)
+    _readyall(pd.poller, glist)
