@@ -282,6 +282,75 @@ def test_read_exactly_across_many_writes() -> None:
     runs(main)
 
 
+def test_reads_of_every_size_over_queued_data() -> None:
+    # Full reads leave data queued, short reads drain it: the next read must
+    # neither miss queued data nor wait for an edge that never comes.
+    async def main() -> None:
+        ln, c, s = await pair()
+        payload = bytes(range(256)) * 40
+        wg, errors = WaitGroup(1), []
+
+        async def writer() -> None:
+            for i in range(0, len(payload), 1000):
+                await c.write(payload[i : i + 1000])
+            c.close()
+
+        spawn(wg, errors, writer)
+        got = bytearray()
+        sizes = [7, 1, 300, 4096, 13]
+        for i in range(100_000):
+            chunk = await s.read(sizes[i % len(sizes)])
+            if not chunk:
+                break
+            got += chunk
+        assert got == payload
+        await wg.wait()
+        assert not errors
+        s.close()
+        ln.close()
+
+    runs(main)
+
+
+def test_eof_seen_by_the_poller_before_a_short_read() -> None:
+    # Data and FIN both arrived, and the poller reported them, before a read
+    # that gets the data with room to spare: the next read must see EOF at once.
+    async def main() -> None:
+        ln, c, s = await pair()
+        _, c2, s2 = await pair()
+        await c.write(b"ab")
+        c.close()
+        go(c2.write, b"x")
+        assert await s2.read(1) == b"x"  # parked: the poller ran
+        assert await s.read(10) == b"ab"
+        assert await s.read(10) == b""
+        for x in (ln, s, c2, s2):
+            x.close()
+
+    runs(main)
+
+
+def test_short_read_then_more_data() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        await c.write(b"ab")
+        assert await s.read(10) == b"ab"
+        wg, errors = WaitGroup(1), []
+
+        async def writer() -> None:
+            await c.write(b"cd")
+            await c.write(b"efgh")
+
+        spawn(wg, errors, writer)
+        assert await s.read_exactly(6) == b"cdefgh"
+        await wg.wait()
+        assert not errors
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
 # ---------------------------------------------------------------------------
 # Dial
 

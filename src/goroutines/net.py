@@ -40,6 +40,7 @@ hand the P to another M while the lookup blocks.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -50,9 +51,9 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Self
 
 from .runtime import netpoll
-from .runtime.netpoll import netpollblock, poll_reset, pollErrTimeout, pollNoError
+from .runtime.netpoll import netpollblock, pdReady, poll_reset, pollErrTimeout, pollNoError
 from .runtime.osapi import nanotime
-from .runtime.proc import acquire_g, goparkunlock, goready, syscall
+from .runtime.proc import acquire_g, checkpoint, getg, goparkunlock, goready, syscall
 from .runtime.runtime2 import G, WaitReason
 
 if TYPE_CHECKING:
@@ -88,6 +89,12 @@ def errTimeout() -> TimeoutError:
     return TimeoutError(errno.ETIMEDOUT, "i/o timeout")
 
 
+@types.coroutine
+def _preempt() -> Generator[Any, None, None]:
+    """Yield the processor, as asked by sysmon (proc.checkpoint, typed as an awaitable)."""
+    yield from checkpoint().__await__()
+
+
 def convertErr(res: int) -> OSError:
     """The exception for a poller error code (Go's convertErr)."""
     return errTimeout() if res == pollErrTimeout else errClosing()
@@ -110,13 +117,12 @@ class _rwsema:
 class fdMutex:
     """Serialises reads, serialises writes, and guards the fd's lifetime (Go's fdMutex).
 
-    `ref` counts the operations that may be inside a system call on the fd, and
-    close() while it wakes the waiters. Unlike Go's, a reference is dropped while
-    its operation is parked on the poller: a parked operation never touches the
-    fd again once close() has woken it, so close() (which cannot wait: it is not
-    async) closes the socket at once unless another thread is inside a system
-    call on it. That thread then closes it on its way out, and the fd number is
-    never reused under a running call. Lock waiters are handed a side in FIFO order.
+    `ref` counts the operations in progress, and close() while it wakes them;
+    `destroy` (closing the socket) runs when the last one is gone after close,
+    so that the fd number is never reused under a system call in flight. Go's
+    Close waits for that; ours cannot (close() is not async), so netFD.close
+    shuts a busy socket down at once instead. Lock waiters are handed a side
+    in FIFO order.
     """
 
     __slots__ = ("closed", "destroy", "lock", "r", "ref", "w")
@@ -131,14 +137,17 @@ class fdMutex:
 
     def rwlock(self, side: _rwsema) -> bool:
         """Take a free side and a reference; False: held, `await rwlockslow(side)` (Go)."""
-        with self.lock:
+        lock = self.lock
+        lock.acquire()  # not `with`: this and rwunlock run for every operation
+        if self.closed or side.held:
+            lock.release()
             if self.closed:
                 raise errClosing()
-            if side.held:
-                return False
-            side.held = True
-            self.ref += 1
-            return True
+            return False
+        side.held = True
+        self.ref += 1
+        lock.release()
+        return True
 
     @types.coroutine
     def rwlockslow(self, side: _rwsema) -> Generator[Any, None, None]:
@@ -159,48 +168,41 @@ class fdMutex:
             yield from goparkunlock(self.lock, WaitReason.Semacquire).__await__()
         except BaseException:
             # Closed while parked (run() abandons goroutines at exit): leave the
-            # queue, or pass on the side if it was handed to us already.
-            with self.lock:
-                nextg = self.handoff(side) if gp.param is True else None
-                if gp in side.waitq:
-                    side.waitq.remove(gp)
-            if nextg is not None:
-                goready(nextg)
+            # queue, or pass on the side (and its reference) if we were handed it.
+            if gp.param is True:
+                self.rwunlock(side)
+            else:
+                with self.lock:
+                    if gp in side.waitq:
+                        side.waitq.remove(gp)
             raise
-        with self.lock:
-            handed, gp.param = gp.param, None
-            if handed and not self.closed:
-                self.ref += 1
-                return
-            if handed:
-                self.handoff(side)  # closed after the handoff: nobody waits any more
-        raise errClosing()
+        handed, gp.param = gp.param, None
+        if not handed:
+            raise errClosing()
 
-    def handoff(self, side: _rwsema) -> G | None:
-        """Pass a held side to its first waiter, to be readied, or free it (lock held)."""
+    def rwunlock(self, side: _rwsema) -> None:
+        """Release a side: hand it and our reference to the next waiter, or drop both (Go)."""
+        lock = self.lock
+        lock.acquire()
         if side.waitq:
             gp = side.waitq.popleft()
             gp.param = True
-            return gp
+            lock.release()
+            goready(gp)
+            return
         side.held = False
-        return None
-
-    def rwunlock(self, side: _rwsema) -> None:
-        """Release a side and its reference (Go's rwunlock)."""
-        with self.lock:
-            nextg = self.handoff(side)
-            self.ref -= 1
-            destroy = self.lastref()
-        if nextg is not None:
-            goready(nextg)
+        self.ref -= 1
+        destroy = self.lastref()
+        lock.release()
         if destroy is not None:
             destroy()
 
-    def incref(self) -> bool:
-        """Take a reference back after parking; False if the fd was closed meanwhile."""
+    def incref(self) -> None:
+        """Take a reference for an operation that needs no lock (Go's incref)."""
         with self.lock:
+            if self.closed:
+                raise errClosing()
             self.ref += 1
-            return not self.closed
 
     def decref(self) -> None:
         """Drop a reference; the last one after close destroys the fd (Go's decref)."""
@@ -210,19 +212,23 @@ class fdMutex:
         if destroy is not None:
             destroy()
 
-    def increfAndClose(self) -> list[G] | None:
-        """Mark closed with a reference held; the lock waiters to wake, None if closed already."""
+    def increfAndClose(self) -> tuple[list[G], bool] | None:
+        """Mark closed, holding a reference: (lock waiters to wake, operations in progress?).
+
+        None if it was closed already (Go's increfAndClose).
+        """
         with self.lock:
             if self.closed:
                 return None
             self.closed = True
+            busy = self.ref > 0
             self.ref += 1
             waiters = [*self.r.waitq, *self.w.waitq]
             self.r.waitq.clear()
             self.w.waitq.clear()
             for gp in waiters:
                 gp.param = False
-        return waiters
+        return waiters, busy
 
     def lastref(self) -> Callable[[], None] | None:
         """destroy, the first time no reference is left after close (lock held)."""
@@ -234,12 +240,15 @@ class fdMutex:
 
 # ---------------------------------------------------------------------------
 # netFD
+#
+# The operations are written out in full, Go's loops inlined: each call or
+# coroutine frame saved here is saved on every read and write.
 
 
 class netFD:
     """A socket with its pollDesc and fdMutex (Go's net.netFD embedding poll.FD)."""
 
-    __slots__ = ("fdmu", "laddr", "pd", "raddr", "sock")
+    __slots__ = ("drained", "fdmu", "laddr", "pd", "raddr", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -247,32 +256,17 @@ class netFD:
         self.pd: netpoll.pollDesc | None = None
         self.laddr: Addr = ("", 0)
         self.raddr: Addr = ("", 0)
+        # The last recv got less than it asked for, so the receive queue was
+        # empty then and any data since has raised an epoll edge: unless that
+        # edge is latched (pd.rg is pdReady), or epoll reported EOF or an error
+        # (pd.hup: a recv returns at once, and no edge may follow), the next
+        # read waits for it before its recv. That saves a recv failing with
+        # EAGAIN, which in Python costs an exception. Guarded by the read lock.
+        self.drained = False
 
     def init(self) -> None:
         """Register the socket with the poller (Go's netFD.init)."""
         self.pd = netpoll.poll_open(self.sock.fileno())
-
-    def prepare(self, mode: str) -> netpoll.pollDesc:
-        """The pollDesc, after checking that the fd is open and within its deadline (Go)."""
-        pd = self.pd
-        assert pd is not None
-        res = poll_reset(pd, mode)
-        if res != pollNoError:
-            raise convertErr(res)
-        return pd
-
-    async def wait(self, pd: netpoll.pollDesc, mode: str) -> None:
-        """Park until the fd is ready for mode; raise once closed or past the deadline (Go)."""
-        fdmu = self.fdmu
-        fdmu.decref()  # parked, we do not touch the fd: close() need not wait for us
-        try:
-            res = await netpollblock(pd, mode)
-        finally:
-            alive = fdmu.incref()
-        if not alive:
-            raise errClosing()
-        if res != pollNoError:
-            raise convertErr(res)
 
     async def read(self, n: int) -> bytes:
         """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""
@@ -282,46 +276,116 @@ class netFD:
         if not fdmu.rwlock(fdmu.r):
             await fdmu.rwlockslow(fdmu.r)
         try:
-            pd = self.prepare("r")
+            pd = self.pd
+            assert pd is not None
+            wait = self.drained and pd.rg is not pdReady and not pd.hup
+            res = poll_reset(pd, "r")
+            if res != pollNoError:
+                raise convertErr(res)
             if n == 0:
                 return b""
             recv = self.sock.recv
             while True:
+                if wait:
+                    res = await netpollblock(pd, "r")
+                    if res != pollNoError:
+                        raise convertErr(res)
                 try:
-                    return recv(n)
+                    data = recv(n)
+                    break
                 except BlockingIOError:
-                    pass
-                await self.wait(pd, "r")
+                    wait = True
+            self.drained = 0 < len(data) < n
         finally:
             fdmu.rwunlock(fdmu.r)
+        gp = getg()
+        if gp is not None and gp.preempt:
+            await _preempt()
+        return data
 
-    async def read_into(self, buf: memoryview, full: bool) -> int:
-        """Read into buf, up to its size, or until it is full if `full` (FD.Read / io.ReadFull).
-
-        Returns the number of bytes read: less than asked only at EOF (0 at once).
-        """
+    async def read_into(self, b: Buffer) -> int:
+        """Read into a writable buffer, up to its size; 0 at EOF (Go's FD.Read)."""
+        buf = memoryview(b).cast("B")
+        want = len(buf)
         fdmu = self.fdmu
         if not fdmu.rwlock(fdmu.r):
             await fdmu.rwlockslow(fdmu.r)
         try:
-            pd = self.prepare("r")
+            pd = self.pd
+            assert pd is not None
+            wait = self.drained and pd.rg is not pdReady and not pd.hup
+            res = poll_reset(pd, "r")
+            if res != pollNoError:
+                raise convertErr(res)
+            if want == 0:
+                return 0
             recv_into = self.sock.recv_into
-            want = len(buf)
-            got = 0
-            while got < want:
+            while True:
+                if wait:
+                    res = await netpollblock(pd, "r")
+                    if res != pollNoError:
+                        raise convertErr(res)
                 try:
-                    n = recv_into(buf[got:] if got else buf)
+                    n = recv_into(buf)
+                    break
                 except BlockingIOError:
-                    pass  # wait outside the handler: errors must not chain to it
-                else:
-                    if n == 0 or not full:
-                        return got + n
-                    got += n
-                    continue
-                await self.wait(pd, "r")
-            return got
+                    wait = True
+            self.drained = 0 < n < want
         finally:
             fdmu.rwunlock(fdmu.r)
+        gp = getg()
+        if gp is not None and gp.preempt:
+            await _preempt()
+        return n
+
+    async def read_exactly(self, n: int) -> bytes:
+        """Exactly n bytes; IncompleteReadError at an early EOF (Go's io.ReadFull)."""
+        if n < 0:
+            raise ValueError(f"read_exactly: n must be >= 0, got {n}")
+        fdmu = self.fdmu
+        if not fdmu.rwlock(fdmu.r):
+            await fdmu.rwlockslow(fdmu.r)
+        try:
+            pd = self.pd
+            assert pd is not None
+            wait = self.drained and pd.rg is not pdReady and not pd.hup
+            res = poll_reset(pd, "r")
+            if res != pollNoError:
+                raise convertErr(res)
+            # Most often one recv() has it all: that bytes object is the result.
+            # Else the rest is received into a buffer, without copying it again.
+            data = b""
+            buf = memoryview(b"")
+            got = 0
+            while got < n:
+                if wait:
+                    res = await netpollblock(pd, "r")
+                    if res != pollNoError:
+                        raise convertErr(res)
+                try:
+                    if got:
+                        m = self.sock.recv_into(buf[got:])
+                    else:
+                        data = self.sock.recv(n)
+                        m = len(data)
+                except BlockingIOError:
+                    wait = True
+                    continue
+                if m == 0:
+                    self.drained = False
+                    raise IncompleteReadError(bytes(buf[:got]), n)
+                if not got and m < n:
+                    buf = memoryview(bytearray(n))
+                    buf[:m] = data
+                got += m
+                wait = got < n  # a short recv drained the socket
+            self.drained = False
+        finally:
+            fdmu.rwunlock(fdmu.r)
+        gp = getg()
+        if gp is not None and gp.preempt:
+            await _preempt()
+        return data if len(data) == n else bytes(buf)
 
     async def write(self, data: Buffer) -> int:
         """Write all of data, parking while the send buffer is full (Go's FD.Write)."""
@@ -329,7 +393,11 @@ class netFD:
         if not fdmu.rwlock(fdmu.w):
             await fdmu.rwlockslow(fdmu.w)
         try:
-            pd = self.prepare("w")
+            pd = self.pd
+            assert pd is not None
+            res = poll_reset(pd, "w")
+            if res != pollNoError:
+                raise convertErr(res)
             send = self.sock.send
             # bytes go to send() as they are; a view avoids copying the rest
             # after a partial send, and counts the bytes of any other buffer.
@@ -340,16 +408,21 @@ class netFD:
                 try:
                     n = send(view)
                 except BlockingIOError:
-                    pass
+                    pass  # wait outside the handler: errors must not chain to it
                 else:
                     nn += n
                     if nn < total:
                         view = memoryview(view)[n:]
                     continue
-                await self.wait(pd, "w")
-            return nn
+                res = await netpollblock(pd, "w")
+                if res != pollNoError:
+                    raise convertErr(res)
         finally:
             fdmu.rwunlock(fdmu.w)
+        gp = getg()
+        if gp is not None and gp.preempt:
+            await _preempt()
+        return nn
 
     async def accept(self) -> netFD:
         """Wait for and accept a connection (Go's FD.Accept + netFD.accept)."""
@@ -357,7 +430,11 @@ class netFD:
         if not fdmu.rwlock(fdmu.r):
             await fdmu.rwlockslow(fdmu.r)
         try:
-            pd = self.prepare("r")
+            pd = self.pd
+            assert pd is not None
+            res = poll_reset(pd, "r")
+            if res != pollNoError:
+                raise convertErr(res)
             while True:
                 try:
                     s, raddr = self.sock.accept()
@@ -368,7 +445,9 @@ class netFD:
                     # A connection on the listen queue was reset before we got
                     # to it: a silly error, try again (Go).
                     continue
-                await self.wait(pd, "r")
+                res = await netpollblock(pd, "r")
+                if res != pollNoError:
+                    raise convertErr(res)
         finally:
             fdmu.rwunlock(fdmu.r)
         fd = netFD(s)
@@ -426,9 +505,7 @@ class netFD:
 
     def shutdown(self, how: int) -> None:
         """Shut down one or both directions (Go's netFD.shutdown)."""
-        if not self.fdmu.incref():
-            self.fdmu.decref()
-            raise errClosing()
+        self.fdmu.incref()
         try:
             self.sock.shutdown(how)
         finally:
@@ -437,17 +514,23 @@ class netFD:
     def close(self) -> None:
         """Wake every waiter with the closed error and close the socket (Go's FD.Close).
 
-        Idempotent. The socket is closed before this returns unless another
-        thread is inside a system call on it (see fdMutex).
+        Idempotent. With operations still in progress (goroutines woken but not
+        yet run, or another thread inside a system call), the socket is shut
+        down now and closed by the last of them.
         """
-        waiters = self.fdmu.increfAndClose()
-        if waiters is None:
+        closing = self.fdmu.increfAndClose()
+        if closing is None:
             return
+        waiters, busy = closing
         for gp in waiters:
             goready(gp)
         try:
             if self.pd is not None:
                 netpoll.poll_close(self.pd)  # wakes goroutines parked in read/write/accept
+            if busy:
+                # A peer sees EOF at once, a listener refuses connections at once.
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_RDWR)
         finally:
             self.fdmu.decref()
 
@@ -475,25 +558,19 @@ class Conn:
         return self._fd.raddr
 
     async def read(self, n: int) -> bytes:
-        """What is available, at least 1 and at most n bytes; b'' at EOF (or for n == 0)."""
+        """What is available, 1 to n bytes, parking until some is; b'' at EOF (or for n == 0)."""
         return await self._fd.read(n)
 
     async def read_into(self, buf: Buffer) -> int:
         """Read into a writable buffer, up to its size; 0 at EOF (Go's Conn.Read)."""
-        return await self._fd.read_into(memoryview(buf).cast("B"), False)
+        return await self._fd.read_into(buf)
 
     async def read_exactly(self, n: int) -> bytes:
         """Exactly n bytes; IncompleteReadError (an EOFError) if the stream ends first."""
-        if n < 0:
-            raise ValueError(f"read_exactly: n must be >= 0, got {n}")
-        buf = bytearray(n)
-        got = await self._fd.read_into(memoryview(buf), True)
-        if got < n:
-            raise IncompleteReadError(bytes(buf[:got]), n)
-        return bytes(buf)
+        return await self._fd.read_exactly(n)
 
     async def write(self, data: Buffer) -> int:
-        """Write all of data; returns its length in bytes."""
+        """Write all of data, parking while the socket's buffer is full; returns its length."""
         return await self._fd.write(data)
 
     def set_deadline(self, seconds: float | None) -> None:
