@@ -462,7 +462,7 @@ def test_fast_path_honours_a_preemption_request(op: str, monkeypatch: pytest.Mon
         c = Chan[int](1)
         if op != "send":
             await c.send(1)
-        assert yields == []
+        yields.clear()  # sysmon may have preempted main already (it inherits its time slice)
         proc.getg().preempt = True  # type: ignore[union-attr]  # as sysmon would
         if op == "send":
             await c.send(1)

@@ -113,7 +113,7 @@ def raw_events(data: dict[str, Any]) -> list[list[Any]]:
 def test_trace_file_is_chrome_json_with_events_first(traced: tuple[Path, dict[str, Any]]) -> None:
     path, data = traced
     text = path.read_text()
-    assert text.startswith('{"displayTimeUnit": "ns", "traceEvents": [')
+    assert text.startswith('{"displayTimeUnit":"ns","traceEvents":[')
     assert text.index('"traceEvents"') < text.index('"goroutines"'), "Perfetto stops at it"
     assert "\\u" not in text, "Perfetto's JSON reader does not decode \\u escapes"
     phases = Counter(e["ph"] for e in data["traceEvents"])
@@ -130,9 +130,15 @@ def test_trace_file_is_chrome_json_with_events_first(traced: tuple[Path, dict[st
         if e["ph"] == "M" and e["name"] == "thread_name"
     }
     assert names[(1, 0)] == "P0" and names[(1, 1)] == "P1"
-    counters = {e["name"] for e in data["traceEvents"] if e["ph"] == "C"}
-    assert {"global runq", "goroutines"} <= counters
-    assert counters & {"P0 runq", "P1 runq"}
+    counters = [e for e in data["traceEvents"] if e["ph"] == "C"]
+    assert {e["name"] for e in counters} == {"runqueue", "goroutines"}
+    for e in counters:
+        keys = (
+            {"global", "P0", "P1"}
+            if e["name"] == "runqueue"
+            else {"running", "runnable", "blocked"}
+        )
+        assert set(e["args"]) == keys and all(v >= 0 for v in e["args"].values()), e
 
 
 def test_every_goroutine_created_starts_and_ends(traced: tuple[Path, dict[str, Any]]) -> None:
@@ -189,7 +195,7 @@ def test_slices_are_named_by_goid_and_function(traced: tuple[Path, dict[str, Any
     assert {e["args"]["goid"] for e in xs} == set(fn), "every goroutine ran"
     for e in xs:
         m = re.fullmatch(r"G(\d+) (.+)", e["name"])
-        assert m and fn[int(m[1])] == e["args"]["function"], e
+        assert m and int(m[1]) == e["args"]["goid"], e
         assert m[2] == fn[int(m[1])].replace("<locals>.", ""), e
 
 

@@ -267,7 +267,12 @@ def chansendpark(c: Chan[T], gp: G, ep: T) -> Generator[Any, None, None]:
         return
     mysg = sudog(gp, ep, c, False)
     c.sendq.enqueue(mysg)
-    yield from park(c, c.sendq, mysg, WaitReason.ChanSend)
+    try:
+        yield from gopark(chanparkcommit, c, WaitReason.ChanSend).__await__()
+    except GeneratorExit:
+        abandon(c, c.sendq, mysg)
+        raise
+    gp.param = None
     if not mysg.success:
         raise closed_error("send on", c)
 
@@ -281,17 +286,11 @@ def selectnbsend(c: Chan[T], ep: T) -> bool:
     return False
 
 
-def park(c: Chan[Any], q: waitq, mysg: sudog, reason: WaitReason) -> Generator[Any, None, None]:
-    """Park on c with mysg queued on q (c.lock held); on wake, mysg says what happened."""
-    try:
-        yield from gopark(chanparkcommit, c, reason).__await__()
-    except GeneratorExit:
-        # The goroutine is abandoned at program exit: leave no sudog of a dead
-        # G behind on a channel that may outlive this run.
-        with c.lock:
-            q.dequeueSudoG(mysg)
-        raise
-    mysg.g.param = None
+def abandon(c: Chan[Any], q: waitq, mysg: sudog) -> None:
+    """Unlink the sudog of a goroutine closed while parked (abandoned at program exit),
+    so that no waker finds a dead G on a channel that may outlive this run."""
+    with c.lock:
+        q.dequeueSudoG(mysg)
 
 
 # ---------------------------------------------------------------------------
@@ -335,7 +334,12 @@ def chanrecvpark(c: Chan[T], gp: G) -> Generator[Any, None, tuple[Any, bool]]:
     """Park on c.recvq (c.lock held) until a sender or close wakes us: (value, ok)."""
     mysg = sudog(gp, None, c, False)
     c.recvq.enqueue(mysg)
-    yield from park(c, c.recvq, mysg, WaitReason.ChanReceive)
+    try:
+        yield from gopark(chanparkcommit, c, WaitReason.ChanReceive).__await__()
+    except GeneratorExit:
+        abandon(c, c.recvq, mysg)
+        raise
+    gp.param = None
     return mysg.elem, mysg.success
 
 

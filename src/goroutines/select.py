@@ -57,21 +57,23 @@ class scase:
         return f"send({self.c!r}, {self.elem!r})"
 
 
-def check_chan(c: object, what: str) -> Chan[Any] | None:
-    """c itself if it is a Chan or None (the nil channel), else a TypeError."""
-    if c is not None and not isinstance(c, Chan):
-        raise TypeError(f"{what} needs a Chan or None (a nil channel), got {c!r}")
-    return c
+def not_a_chan(what: str, c: object) -> TypeError:
+    """The error for a case made with something that is neither a Chan nor None."""
+    return TypeError(f"{what} needs a Chan or None (a nil channel), got {c!r}")
 
 
 def recv(c: Chan[Any] | None) -> scase:
     """A select case receiving from c; its result is (value, ok) as recv_ok's."""
-    return scase(caseRecv, check_chan(c, "recv()"), None)
+    if c is not None and not isinstance(c, Chan):
+        raise not_a_chan("recv()", c)
+    return scase(caseRecv, c, None)
 
 
 def send(c: Chan[Any] | None, v: Any) -> scase:
     """A select case sending v to c; its result is (None, True)."""
-    return scase(caseSend, check_chan(c, "send()"), v)
+    if c is not None and not isinstance(c, Chan):
+        raise not_a_chan("send()", c)
+    return scase(caseSend, c, v)
 
 
 def select(*cases: scase, default: bool = False) -> Awaitable[tuple[int, Any, bool]]:
@@ -125,20 +127,21 @@ def orders(cases: tuple[scase, ...], rand: Any) -> tuple[list[int], list[int], l
     pollorder: list[int] = []
     for i, cas in enumerate(cases):
         if cas.c is not None:
-            # Inside-out Fisher-Yates: place i at a random position j.
-            j = int(rand() * (len(pollorder) + 1))
-            if j == len(pollorder):
-                pollorder.append(i)
-            else:
-                pollorder.append(pollorder[j])
-                pollorder[j] = i
+            # Inside-out Fisher-Yates: i goes to a random position j < n.
+            n = len(pollorder)
+            j = int(rand() * (n + 1))
+            pollorder.append(i if j == n else pollorder[j])
+            pollorder[j] = i
+    if len(pollorder) < 2:
+        return pollorder, pollorder, [cases[i].c for i in pollorder]  # type: ignore[misc]
     lockorder = sorted(pollorder, key=lambda i: id(cases[i].c))
     locked: list[Chan[Any]] = []
+    last = None
     for i in lockorder:
         c = cases[i].c
-        assert c is not None
-        if not locked or locked[-1] is not c:
-            locked.append(c)
+        if c is not last:
+            locked.append(c)  # type: ignore[arg-type]  # live cases only
+            last = c
     return pollorder, lockorder, locked
 
 
@@ -148,8 +151,25 @@ def selectgo(cases: tuple[scase, ...], block: bool) -> Generator[Any, None, tupl
     mp, gp = acquire_g("select")
     pollorder, lockorder, locked = orders(cases, mp.rand.random)
     sellock(locked)
+    res = selectnb(cases, pollorder, locked)
+    if res is not None:
+        if gp.preempt:
+            yield from _preempt_request.__await__()
+        return res
+    if not block:
+        selunlock(locked)
+        return -1, None, False
+    return (yield from selectpark(cases, lockorder, locked, gp))
 
-    # pass 1 - look for something already waiting
+
+def selectnb(
+    cases: tuple[scase, ...], pollorder: list[int], locked: list[Chan[Any]]
+) -> tuple[int, Any, bool] | None:
+    """Pass 1, with every channel locked: run the first ready case in poll order.
+
+    Returns its (index, value, ok) with the channels unlocked, or None, still
+    locked, when no case is ready.
+    """
     for casi in pollorder:
         cas = cases[casi]
         c: Chan[Any] = cas.c  # type: ignore[assignment]
@@ -159,14 +179,14 @@ def selectgo(cases: tuple[scase, ...], block: bool) -> Generator[Any, None, tupl
                 ep = chanrecv(c, sg)
                 selunlock(locked)
                 goready(sg.g)
-                return (yield from selected(gp, casi, ep, True))
+                return casi, ep, True
             if c.qcount > 0:
                 ep = bufget(c)
                 selunlock(locked)
-                return (yield from selected(gp, casi, ep, True))
+                return casi, ep, True
             if c.closed:
                 selunlock(locked)
-                return (yield from selected(gp, casi, None, False))
+                return casi, None, False
         else:
             if c.closed:
                 selunlock(locked)
@@ -176,21 +196,22 @@ def selectgo(cases: tuple[scase, ...], block: bool) -> Generator[Any, None, tupl
                 chansend(c, sg, cas.elem)
                 selunlock(locked)
                 goready(sg.g)
-                return (yield from selected(gp, casi, None, True))
+                return casi, None, True
             if c.qcount < c.dataqsiz:
                 bufput(c, cas.elem)
                 selunlock(locked)
-                return (yield from selected(gp, casi, None, True))
+                return casi, None, True
+    return None
 
-    if not block:
-        selunlock(locked)
-        return -1, None, False
 
-    # pass 2 - enqueue on all chans, in lock order
+def selectpark(
+    cases: tuple[scase, ...], lockorder: list[int], locked: list[Chan[Any]], gp: G
+) -> Generator[Any, None, tuple[int, Any, bool]]:
+    """Passes 2 and 3: enqueue on every channel, park, then unlink from the losers."""
     waiting = []
     for casi in lockorder:
         cas = cases[casi]
-        c = cas.c  # type: ignore[assignment]
+        c: Chan[Any] = cas.c  # type: ignore[assignment]
         sg = sudog(gp, cas.elem, c, True)
         waiting.append(sg)
         if cas.kind == caseRecv:
@@ -213,7 +234,6 @@ def selectgo(cases: tuple[scase, ...], block: bool) -> Generator[Any, None, tupl
     sg = gp.param
     gp.param = None
     gp.waiting = None
-    # pass 3 - dequeue from unsuccessful chans
     casi = dequeue_losers(cases, lockorder, waiting, sg)
     selunlock(locked)
     if cases[casi].kind == caseSend:
@@ -238,10 +258,3 @@ def dequeue_losers(
         else:
             c.recvq.dequeueSudoG(sglist)
     return casi
-
-
-def selected(gp: G, casi: int, ep: Any, ok: bool) -> Generator[Any, None, tuple[int, Any, bool]]:
-    """The result of a case that ran without parking, honouring a preemption request."""
-    if gp.preempt:
-        yield from _preempt_request.__await__()
-    return casi, ep, ok

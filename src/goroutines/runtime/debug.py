@@ -331,7 +331,10 @@ def install_sigquit(sched: schedt) -> Callable[[], None] | None:
     """While run() runs in the main thread, SIGQUIT prints its goroutines to stderr.
 
     Unlike Go, the program goes on afterwards (as a JVM's thread dump does):
-    the point is to see where a program that seems stuck is stuck. Returns a
+    the point is to see where a program that seems stuck is stuck. Python runs
+    signal handlers in the main thread, between bytecodes or when a blocking
+    call of that thread is interrupted; a signal that arrives just as the main
+    thread's M parks in stopm is handled when that M next wakes. Returns a
     function that puts the previous handler back, or None where no handler
     could be installed (not the main thread, or no SIGQUIT on this OS).
     """

@@ -24,8 +24,10 @@ import types
 from collections.abc import Generator
 from typing import Any
 
+from . import proc  # a cycle (proc imports us): only used at call time
 from .osapi import nanotime
 from .runtime2 import G, WaitReason, schedt
+from .timers import addtimer, deltimer, timer
 
 pdReady = "pdReady"  # rg/wg: I/O readiness arrived while nobody waited
 
@@ -38,18 +40,43 @@ pollErrTimeout = 2
 class pollDesc:
     """What the poller knows of one fd: who waits to read/write, deadlines (Go's pollDesc)."""
 
-    __slots__ = ("closing", "fd", "lock", "rd", "rg", "rt", "wd", "wg", "wt")
+    __slots__ = (
+        "closing",
+        "fd",
+        "hup",
+        "lock",
+        "poller",
+        "rd",
+        "rg",
+        "rseq",
+        "rt",
+        "wd",
+        "wg",
+        "wseq",
+        "wt",
+    )
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, poller: Poller) -> None:
         self.fd = fd
+        # Kept so that closing works outside goroutine context too: from a finally
+        # block that run() closes at exit, or after run() has returned.
+        self.poller = poller
         self.lock = threading.Lock()
         self.closing = False
+        # Sticky: epoll reported EOF or an error (RDHUP, HUP, ERR), so a read
+        # would return at once, and no further edge is to be expected
+        # (Go's pollDesc records EPOLLERR likewise).
+        self.hup = False
         self.rg: G | str | None = None  # None, pdReady, or the G parked to read
         self.wg: G | str | None = None
         self.rd = 0  # read deadline (nanotime), 0 for none, -1 once expired
         self.wd = 0
         self.rt: Any = None  # deadline timers
         self.wt: Any = None
+        # Bumped by every set_deadline, so that a timer that fired for an older
+        # deadline does nothing (Go's rseq/wseq).
+        self.rseq = 0
+        self.wseq = 0
 
 
 class Poller:
@@ -138,9 +165,7 @@ def wakeNetPoller(sched: schedt, when: int) -> None:
         if pollerPollUntil == 0 or pollerPollUntil > when:
             netpollBreak(sched)
     else:
-        from .proc import wakep
-
-        wakep(sched)
+        proc.wakep(sched)
 
 
 def netpoll(sched: schedt, delay: int) -> list[G]:
@@ -149,32 +174,40 @@ def netpoll(sched: schedt, delay: int) -> list[G]:
     if poller is None:
         return []
     timeout = -1.0 if delay < 0 else delay / 1e9
+    ready: list[tuple[int, int]]
     if poller.ep is not None:
-        events = poller.ep.poll(timeout)
-        EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
-        ERR = select.EPOLLERR | select.EPOLLHUP
-        RD = EPOLLIN | select.EPOLLRDHUP | ERR
-        WR = EPOLLOUT | ERR
-        ready = [(fd, ev & RD != 0, ev & WR != 0) for fd, ev in events]
+        ready = poller.ep.poll(timeout)
     else:  # pragma: no cover - off Linux
         assert poller.sel is not None
         sevents = poller.sel.select(None if delay < 0 else delay / 1e9)
-        ready = [
-            (key.fd, ev & selectors.EVENT_READ != 0, ev & selectors.EVENT_WRITE != 0)
-            for key, ev in sevents
-        ]
+        ready = [(key.fd, ev) for key, ev in sevents]
     glist: list[G] = []
-    for fd, r, w in ready:
+    pds = poller.pds
+    for fd, ev in ready:
         if fd == poller.rfd:
             if delay != 0:
                 # A blocking netpoll consumed the break; a non-blocking one
                 # leaves it for the M that blocks.
                 drainWakeup(poller)
             continue
-        pd = poller.pds.get(fd)
+        pd = pds.get(fd)
         if pd is not None:
-            netpollready(poller, glist, pd, r, w)
+            netpollready(glist, pd, ev)
+    if glist:
+        netpollAdjustWaiters(poller, -len(glist))
     return glist
+
+
+# The events that make a reader / a writer runnable (Go's netpoll_epoll.go),
+# and those that mean EOF or an error.
+if hasattr(select, "epoll"):
+    _POLLHUP = select.EPOLLRDHUP | select.EPOLLERR | select.EPOLLHUP
+    _POLLRD = select.EPOLLIN | _POLLHUP
+    _POLLWR = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
+else:  # pragma: no cover - a selector's events, level-triggered: no edge is missed
+    _POLLHUP = 0
+    _POLLRD = selectors.EVENT_READ
+    _POLLWR = selectors.EVENT_WRITE
 
 
 def drainWakeup(poller: Poller) -> None:
@@ -185,24 +218,45 @@ def drainWakeup(poller: Poller) -> None:
         poller.wakeupSig = False
 
 
-def netpollready(poller: Poller, glist: list[G], pd: pollDesc, r: bool, w: bool) -> None:
-    """Record readiness on pd and collect the goroutines it unblocks (Go's netpollready)."""
+def netpollAdjustWaiters(poller: Poller, delta: int) -> None:
+    """Count goroutines parked on I/O up or down (Go's netpollAdjustWaiters)."""
+    with poller.lock:
+        poller.waiters += delta
+
+
+def netpollready(glist: list[G], pd: pollDesc, ev: int) -> None:
+    """Record the events on pd and collect the goroutines they unblock (Go's netpollready).
+
+    netpollunblock with ioready, inlined: this runs for every event. The
+    caller takes the collected goroutines off the waiter count.
+    """
     with pd.lock:
-        if r:
-            netpollunblock(poller, glist, pd, "rg", True)
-        if w:
-            netpollunblock(poller, glist, pd, "wg", True)
+        if ev & _POLLHUP:
+            pd.hup = True
+        if ev & _POLLRD:
+            old = pd.rg
+            if old is not pdReady:
+                pd.rg = pdReady
+                if old is not None:
+                    glist.append(old)  # type: ignore[arg-type]
+        if ev & _POLLWR:
+            old = pd.wg
+            if old is not pdReady:
+                pd.wg = pdReady
+                if old is not None:
+                    glist.append(old)  # type: ignore[arg-type]
 
 
-def netpollunblock(poller: Poller, glist: list[G], pd: pollDesc, attr: str, ioready: bool) -> None:
-    """Take the G waiting on pd.rg/pd.wg into glist; latch readiness if ioready (pd.lock held)."""
+def netpollunblock(glist: list[G], pd: pollDesc, attr: str, ioready: bool) -> None:
+    """Take the G waiting on pd.rg/pd.wg into glist; latch readiness if ioready (pd.lock held).
+
+    The caller takes the collected goroutines off the waiter count.
+    """
     old = getattr(pd, attr)
     if old is pdReady or (old is None and not ioready):
         return
     setattr(pd, attr, pdReady if ioready else None)
     if old is not None:
-        with poller.lock:
-            poller.waiters -= 1
         glist.append(old)
 
 
@@ -218,11 +272,15 @@ def netpollcheckerr(pd: pollDesc, attr: str) -> int:
 def poll_open(fd: int) -> pollDesc:
     """Register fd with the current run's poller, edge-triggered (Go's poll_runtime_pollOpen)."""
     poller = _poller()
-    pd = pollDesc(fd)
+    pd = pollDesc(fd, poller)
     with poller.lock:
-        if fd in poller.pds:
-            raise ValueError(f"fd {fd} is already registered with the poller")
+        stale = poller.pds.get(fd)
         poller.pds[fd] = pd
+    if stale is not None:
+        # The kernel handed out this fd number again, so the fd the old pollDesc
+        # describes was closed behind the poller's back (a socket collected
+        # without close()); the kernel has dropped it from the epoll set already.
+        _evict(stale)
     if poller.ep is not None:
         poller.ep.register(
             fd, select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
@@ -234,41 +292,72 @@ def poll_open(fd: int) -> pollDesc:
 
 
 def poll_close(pd: pollDesc) -> None:
-    """Unblock every waiter with pollErrClosing and unregister fd (Go's evict + close)."""
-    poller = _poller()
+    """Unblock every waiter with pollErrClosing and unregister fd (Go's evict + close).
+
+    Works outside goroutine context too, and after run() has closed the poller.
+    """
+    poller = pd.poller
+    _evict(pd)
+    with poller.lock:
+        if poller.pds.get(pd.fd) is pd:
+            del poller.pds[pd.fd]
+            if not poller.closed:
+                if poller.ep is not None:
+                    poller.ep.unregister(pd.fd)
+                else:  # pragma: no cover
+                    assert poller.sel is not None
+                    poller.sel.unregister(pd.fd)
+
+
+def _evict(pd: pollDesc) -> None:
+    """Mark pd closing, stop its deadline timers and wake its waiters (Go's pollUnblock)."""
     glist: list[G] = []
     with pd.lock:
         pd.closing = True
-        netpollunblock(poller, glist, pd, "rg", False)
-        netpollunblock(poller, glist, pd, "wg", False)
+        netpollunblock(glist, pd, "rg", False)
+        netpollunblock(glist, pd, "wg", False)
         timers = [t for t in (pd.rt, pd.wt) if t is not None]
         pd.rt = pd.wt = None
-    from .timers import deltimer
-
     for t in timers:
         deltimer(t)
-    with poller.lock:
-        poller.pds.pop(pd.fd, None)
-        if not poller.closed:
-            if poller.ep is not None:
-                poller.ep.unregister(pd.fd)
-            else:  # pragma: no cover
-                assert poller.sel is not None
-                poller.sel.unregister(pd.fd)
-    _readyall(glist)
+    _readyall(pd.poller, glist)
 
 
-def _readyall(glist: list[G]) -> None:
-    from .proc import goready
+def poll_reset(pd: pollDesc, mode: str) -> int:
+    """Get pd ready for a new read or write: a pollErr* code (Go's poll_runtime_pollReset).
 
+    An operation fails at once once its deadline has passed, even with data
+    ready, as in Go. A readiness latched for an earlier operation is dropped:
+    the caller tries the syscall next anyway, and a stale pdReady would only
+    cost a second failing syscall before it parks.
+    """
+    if pd.closing:
+        return pollErrClosing
+    if mode == "r":
+        if pd.rd < 0:
+            return pollErrTimeout
+        if pd.rg is pdReady:
+            # No pd.lock, as Go's atomic store: besides netpoll, which only
+            # stores pdReady, only this reader (holding the fd's read lock) does.
+            pd.rg = None
+    else:
+        if pd.wd < 0:
+            return pollErrTimeout
+        if pd.wg is pdReady:
+            pd.wg = None
+    return pollNoError
+
+
+def _readyall(poller: Poller, glist: list[G]) -> None:
+    """Make the goroutines taken off pd runnable, and off the waiter count."""
+    if glist:
+        netpollAdjustWaiters(poller, -len(glist))
     for gp in glist:
-        goready(gp)
+        proc.goready(gp)
 
 
 def _poller() -> Poller:
-    from .proc import acquire_g
-
-    mp, _ = acquire_g("the network poller")
+    mp, _ = proc.acquire_g("the network poller")
     poller: Poller | None = mp.sched.netpoll
     if poller is None:
         raise RuntimeError("the network poller is closed: the program is exiting")
@@ -277,11 +366,14 @@ def _poller() -> Poller:
 
 @types.coroutine
 def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
-    """Park until pd is ready for mode ("r" or "w"); returns a pollErr* code (Go's netpollblock)."""
-    from .proc import acquire_g, goparkunlock
+    """Park until pd is ready for mode ("r" or "w"); returns a pollErr* code (Go's netpollblock).
 
-    mp, gp = acquire_g("netpollblock")
-    poller = mp.sched.netpoll
+    pollNoError after a wakeup that was not I/O readiness (a deadline that fired
+    and was then extended) is Go's "pretend it has not happened": the caller
+    retries its syscall and parks again.
+    """
+    _, gp = proc.acquire_g("netpollblock")
+    poller = pd.poller
     attr = "rg" if mode == "r" else "wg"
     pd.lock.acquire()
     old = getattr(pd, attr)
@@ -298,60 +390,61 @@ def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
         pd.lock.release()
         return err
     setattr(pd, attr, gp)
-    with poller.lock:
-        poller.waiters += 1
-    yield from goparkunlock(pd.lock, WaitReason.IOWait).__await__()
+    netpollAdjustWaiters(poller, 1)
+    try:
+        yield from proc.goparkunlock(pd.lock, WaitReason.IOWait).__await__()
+    except BaseException:
+        # The coroutine was closed while parked (run() abandons goroutines at
+        # exit): a later close or readiness must not goready a dead G.
+        with pd.lock:
+            if getattr(pd, attr) is gp:
+                setattr(pd, attr, None)
+                netpollAdjustWaiters(poller, -1)
+        raise
     with pd.lock:
         old = getattr(pd, attr)
         setattr(pd, attr, None)
-        return pollNoError if old is pdReady else netpollcheckerr(pd, attr) or pollErrClosing
+        return pollNoError if old is pdReady else netpollcheckerr(pd, attr)
 
 
 def set_deadline(pd: pollDesc, deadline: float | None, mode: str) -> None:
     """Set the read ("r"), write ("w") or both ("rw") deadline, seconds from now.
 
     None clears it; a deadline <= 0 has passed already and wakes the waiters.
+    A closing pd is left alone (Go's poll_runtime_pollSetDeadline).
     """
-    from .timers import addtimer, deltimer, timer
-
     when = 0 if deadline is None else nanotime() + max(0, int(deadline * 1e9))
     if deadline is not None and deadline <= 0:
         when = -1
-    for attr, dattr, tattr in (("rg", "rd", "rt"), ("wg", "wd", "wt")):
+    for attr, dattr, tattr, sattr in (("rg", "rd", "rt", "rseq"), ("wg", "wd", "wt", "wseq")):
         if attr[0] not in mode:
             continue
+        glist: list[G] = []
         with pd.lock:
+            if pd.closing:
+                return
             old = getattr(pd, tattr)
-            setattr(pd, tattr, None)
+            seq = getattr(pd, sattr) + 1
+            setattr(pd, sattr, seq)
             setattr(pd, dattr, when)
+            t = timer(netpolldeadline, (pd, attr, dattr, sattr), seq) if when > 0 else None
+            setattr(pd, tattr, t)
+            if when < 0:
+                netpollunblock(glist, pd, attr, False)
         if old is not None:
             deltimer(old)
-        glist: list[G] = []
-        if when > 0:
-            t = timer(netpolldeadline, (pd, attr, dattr))
-            with pd.lock:
-                setattr(pd, tattr, t)
+        if t is not None:
             addtimer(t, when)
-        elif when < 0:
-            with pd.lock:
-                netpollunblock(_poller(), glist, pd, attr, False)
-        _readyall(glist)
+        _readyall(pd.poller, glist)
 
 
 def netpolldeadline(arg: Any, seq: int, delay: int) -> None:
     """A deadline timer fired: mark it expired and wake the waiter (Go's netpolldeadlineimpl)."""
-    pd, attr, dattr = arg
+    pd, attr, dattr, sattr = arg
     glist: list[G] = []
     with pd.lock:
+        if getattr(pd, sattr) != seq:
+            return  # the deadline was changed after this timer had been started
         setattr(pd, dattr, -1)
-        poller = _poller_of_current()
-        if poller is not None:
-            netpollunblock(poller, glist, pd, attr, False)
-    _readyall(glist)
-
-
-def _poller_of_current() -> Poller | None:
-    from .proc import _tls
-
-    mp = _tls.m
-    return None if mp is None else mp.sched.netpoll
+        netpollunblock(glist, pd, attr, False)
+    _readyall(pd.poller, glist)

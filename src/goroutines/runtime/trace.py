@@ -17,29 +17,39 @@ The scheduler calls a hook at every transition worth seeing, each guarded by
 
 `run(..., trace=PATH)` (or GOROUTINES_TRACE=PATH) starts a `Tracer` for that
 run's scheduler; several runs may trace at once, each into its own file.
-Recording must be cheap and safe without a GIL: every thread appends plain
-tuples `(nanotime, event, args...)` to its own buffer (a list only that thread
-appends to), found through a thread-local; nothing is formatted while the
-program runs. When run() returns, the buffers are merged by time and written
-as Chrome trace-event JSON (tracetools.write) that Perfetto and chrome://tracing
-open, with the raw events kept alongside for `goroutines trace summary|html`.
+
+Recording must be cheap and safe without a GIL. Every thread appends to its own
+buffer, found through a thread-local, so no two threads ever write the same
+buffer. A buffer is a bytearray of fixed-size packed records (time, event, five
+int64 arguments: struct.pack, then one extend), not a list of tuples: the
+records are bytes that the cyclic garbage collector never visits, where
+millions of tuples would make every collection slower as the trace grows
+(free-threaded CPython's collector is not generational). The few values that
+are not ints (a new goroutine's function and where it was created) go to the
+buffer's side list and the record holds their index; a wait reason is stored
+as its index in WaitReason.
+Nothing is formatted while the program runs: when run() returns, the buffers
+are decoded, merged by time and written as Chrome trace-event JSON
+(tracetools.write) that Perfetto and chrome://tracing open, with the raw events
+kept alongside for `goroutines trace summary|html`.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
 from typing import Any
 
 from .osapi import nanotime
-from .runtime2 import G, M, P, schedt
+from .runtime2 import G, M, P, WaitReason, schedt
 
 enabled = False  # some run is being traced; hooks then find out whether it is theirs
 
-Event = tuple[Any, ...]
+Event = tuple[Any, ...]  # a decoded event: (nanotime, event kind, args...)
 
-# Event kinds: the position is the code stored in a buffer tuple's second slot.
+# Event kinds: the position is the code stored in a record's second slot.
 EVENTS = (
-    "GoCreate",  # goid, parentgoid, fn, createdat
+    "GoCreate",  # goid, parentgoid, side-list index of (fn, createdat)
     "GoStart",  # goid, p, m, local runq length, global runq length
     "GoPark",  # goid, p, wait reason
     "GoUnblock",  # goid, waker goid (0: the runtime), waker p (-1: none)
@@ -70,6 +80,34 @@ EVENTS = (
     EvMStart,
     EvMStop,
 ) = range(len(EVENTS))
+NARGS = (3, 5, 3, 3, 3, 2, 2, 2, 3, 1, 2, 2, 1, 1)  # arguments of each kind, as listed above
+_record = struct.Struct("7q")  # time, kind, up to five arguments (unused ones are 0)
+_pack = _record.pack
+REASONS = tuple(WaitReason)
+_reason_index = {r: i for i, r in enumerate(REASONS)}
+
+
+class Buffer:
+    """One thread's records for one run, and the objects they refer to."""
+
+    __slots__ = ("objs", "recs")
+
+    def __init__(self) -> None:
+        self.recs = bytearray()
+        self.objs: list[Any] = []
+
+    def decode(self) -> list[Event]:
+        """The records as events: arguments cut to their kind's count, indexes resolved."""
+        out: list[Event] = []
+        for rec in _record.iter_unpack(self.recs):
+            ts, kind = rec[0], rec[1]
+            args: list[Any] = list(rec[2 : 2 + NARGS[kind]])
+            if kind == EvGoCreate:
+                args[2:] = self.objs[args[2]]
+            elif kind == EvGoPark:
+                args[2] = REASONS[args[2]].value
+            out.append((ts, kind, *args))
+        return out
 
 
 class Tracer:
@@ -80,12 +118,12 @@ class Tracer:
         self.path = path
         self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - open until stop()
         self.lock = threading.Lock()
-        self.bufs: list[list[Event]] = []
+        self.bufs: list[Buffer] = []
         self.start = nanotime()
 
-    def newbuf(self) -> list[Event]:
+    def newbuf(self) -> Buffer:
         """A buffer for the calling thread."""
-        buf: list[Event] = []
+        buf = Buffer()
         with self.lock:
             self.bufs.append(buf)
         return buf
@@ -94,7 +132,7 @@ class Tracer:
         """Every event so far, by time (each buffer is already in time order)."""
         with self.lock:
             bufs = list(self.bufs)
-        merged = [ev for buf in bufs for ev in buf]
+        merged = [ev for buf in bufs for ev in buf.decode()]
         merged.sort(key=lambda ev: ev[0])
         return merged
 
@@ -103,7 +141,8 @@ class _Local(threading.local):
     """This thread's buffer and the scheduler it records for."""
 
     sched: schedt | None = None
-    buf: list[Event]  # set together with sched
+    buf: Buffer  # set together with sched
+    recs: bytearray  # buf.recs
 
 
 _local = _Local()
@@ -119,12 +158,12 @@ def start(sched: schedt, path: str) -> Tracer:
         _tracers[sched] = tracer
         enabled = True
     # schedinit already gave m0 its P: record the state the trace starts from.
-    buf = _buf(sched)
+    recs = _recs(sched)
     for mp in list(sched.allm):
-        buf.append((tracer.start, EvMStart, mp.id))
+        recs.extend(_pack(tracer.start, EvMStart, mp.id, 0, 0, 0, 0))
     for pp in list(sched.allp):
         if pp.m is not None:
-            buf.append((tracer.start, EvProcStart, pp.id, pp.m.id))
+            recs.extend(_pack(tracer.start, EvProcStart, pp.id, pp.m.id, 0, 0, 0))
     return tracer
 
 
@@ -138,51 +177,52 @@ def stop(tracer: Tracer) -> None:
         enabled = bool(_tracers)
     events = tracer.events()
     with tracer.lock:
-        for buf in tracer.bufs:
-            buf.clear()
         tracer.bufs.clear()
     with tracer.file as f:
         tracetools.write(f, tracetools.rawtrace(tracer.sched, tracer.start, events))
 
 
-def _buf(sched: schedt) -> list[Event]:
-    """The calling thread's buffer for `sched`, or a throwaway list if it is not traced."""
-    loc = _local
-    if loc.sched is sched:
-        return loc.buf
+def _bind(sched: schedt) -> Buffer:
+    """Give the calling thread a buffer for `sched` (a throwaway one if it is not traced)."""
     tracer = _tracers.get(sched)
     if tracer is None:
-        return []
-    loc.buf = tracer.newbuf()
+        return Buffer()
+    loc = _local
+    loc.buf = buf = tracer.newbuf()
+    loc.recs = buf.recs
     loc.sched = sched
-    return loc.buf
+    return buf
 
 
-def _pbuf(pp: P) -> list[Event]:
-    """The calling thread's buffer for the run that owns P `pp` (hooks without a G or M)."""
+def _recs(sched: schedt) -> bytearray:
+    """The calling thread's records for `sched`."""
+    loc = _local
+    return loc.recs if loc.sched is sched else _bind(sched).recs
+
+
+def _precs(pp: P) -> bytearray:
+    """The calling thread's records for the run that owns P `pp` (hooks without a G or M)."""
     for sched in list(_tracers):
         if pp in sched.allp:
-            return _buf(sched)
-    return []
-
-
-def _pid(pp: P | None) -> int:
-    """A P's id, -1 for none."""
-    return -1 if pp is None else pp.id
+            return _recs(sched)
+    return bytearray()
 
 
 def GoCreate(newg: G) -> None:
     """traceGoCreate: newg was created by the running goroutine (or by run())."""
-    _buf(newg.sched).append(
-        (nanotime(), EvGoCreate, newg.goid, newg.parentgoid, newg.startfn, newg.createdat)
+    loc = _local
+    buf = loc.buf if loc.sched is newg.sched else _bind(newg.sched)
+    buf.objs.append((newg.startfn, newg.createdat))
+    buf.recs.extend(
+        _pack(nanotime(), EvGoCreate, newg.goid, newg.parentgoid, len(buf.objs) - 1, 0, 0)
     )
 
 
 def GoStart(pp: P, gp: G) -> None:
     """traceGoStart: pp starts running gp; samples the run queue lengths."""
     mp = gp.m
-    _buf(gp.sched).append(
-        (
+    _recs(gp.sched).extend(
+        _pack(
             nanotime(),
             EvGoStart,
             gp.goid,
@@ -196,68 +236,77 @@ def GoStart(pp: P, gp: G) -> None:
 
 def GoPark(pp: P | None, gp: G) -> None:
     """traceGoPark: gp blocks with its wait reason."""
-    _buf(gp.sched).append((nanotime(), EvGoPark, gp.goid, _pid(pp), gp.waitreason.value))
+    p = -1 if pp is None else pp.id
+    _recs(gp.sched).extend(
+        _pack(nanotime(), EvGoPark, gp.goid, p, _reason_index[gp.waitreason], 0, 0)
+    )
 
 
 def GoUnblock(gp: G, mp: M | None) -> None:
     """traceGoUnpark: gp is runnable again, made so by mp's goroutine (or the runtime)."""
     waker = None if mp is None else mp.curg
-    _buf(gp.sched).append(
-        (
+    wp = None if mp is None else mp.p
+    _recs(gp.sched).extend(
+        _pack(
             nanotime(),
             EvGoUnblock,
             gp.goid,
             0 if waker is None else waker.goid,
-            -1 if mp is None else _pid(mp.p),
+            -1 if wp is None else wp.id,
+            0,
+            0,
         )
     )
 
 
 def GoSched(pp: P | None, gp: G, preempted: bool) -> None:
     """traceGoSched/traceGoPreempt: gp went to the global run queue."""
-    _buf(gp.sched).append((nanotime(), EvGoSched, gp.goid, _pid(pp), preempted))
+    p = -1 if pp is None else pp.id
+    _recs(gp.sched).extend(_pack(nanotime(), EvGoSched, gp.goid, p, preempted, 0, 0))
 
 
 def GoEnd(pp: P | None, gp: G) -> None:
     """traceGoEnd: gp finished."""
-    _buf(gp.sched).append((nanotime(), EvGoEnd, gp.goid, _pid(pp)))
+    p = -1 if pp is None else pp.id
+    _recs(gp.sched).extend(_pack(nanotime(), EvGoEnd, gp.goid, p, 0, 0, 0))
 
 
 def GoSysCall(pp: P | None, gp: G) -> None:
     """traceGoSysCall: gp enters a blocking call."""
-    _buf(gp.sched).append((nanotime(), EvGoSysCall, gp.goid, _pid(pp)))
+    p = -1 if pp is None else pp.id
+    _recs(gp.sched).extend(_pack(nanotime(), EvGoSysCall, gp.goid, p, 0, 0, 0))
 
 
 def GoSysExit(mp: M, gp: G) -> None:
     """traceGoSysExit: gp's blocking call returned on mp."""
-    _buf(gp.sched).append((nanotime(), EvGoSysExit, gp.goid, mp.id))
+    _recs(gp.sched).extend(_pack(nanotime(), EvGoSysExit, gp.goid, mp.id, 0, 0, 0))
 
 
 def Steal(pp: P, p2: P, n: int) -> None:
     """pp stole n goroutines from p2's run queue."""
-    _pbuf(pp).append((nanotime(), EvSteal, pp.id, p2.id, n))
+    _precs(pp).extend(_pack(nanotime(), EvSteal, pp.id, p2.id, n, 0, 0))
 
 
 def ProcSteal(pp: P) -> None:
     """traceProcSteal: sysmon took pp from its M (a syscall or a hog) to hand it off."""
-    _pbuf(pp).append((nanotime(), EvProcSteal, pp.id))
+    _precs(pp).extend(_pack(nanotime(), EvProcSteal, pp.id, 0, 0, 0, 0))
 
 
 def ProcStart(mp: M, pp: P) -> None:
     """traceProcStart: mp acquired pp."""
-    _buf(mp.sched).append((nanotime(), EvProcStart, pp.id, mp.id))
+    _recs(mp.sched).extend(_pack(nanotime(), EvProcStart, pp.id, mp.id, 0, 0, 0))
 
 
 def ProcStop(mp: M, pp: P) -> None:
     """traceProcStop: mp is about to release pp."""
-    _buf(mp.sched).append((nanotime(), EvProcStop, pp.id, mp.id))
+    _recs(mp.sched).extend(_pack(nanotime(), EvProcStop, pp.id, mp.id, 0, 0, 0))
 
 
 def MStart(mp: M) -> None:
     """mp's thread starts, or wakes from stopm."""
-    _buf(mp.sched).append((nanotime(), EvMStart, mp.id))
+    _recs(mp.sched).extend(_pack(nanotime(), EvMStart, mp.id, 0, 0, 0, 0))
 
 
 def MStop(mp: M) -> None:
     """mp parks in stopm."""
-    _buf(mp.sched).append((nanotime(), EvMStop, mp.id))
+    _recs(mp.sched).extend(_pack(nanotime(), EvMStop, mp.id, 0, 0, 0, 0))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -75,13 +76,10 @@ def rawtrace(sched: schedt, start: int, events: list[Event]) -> dict[str, Any]:
 
 def write(f: IO[str], raw: dict[str, Any]) -> None:
     """Write a trace file: Chrome events first, then the raw events."""
-    model = Model(raw)
-    f.write('{"displayTimeUnit": "ns", "traceEvents": [\n')
-    # No \\uXXXX escapes: Perfetto's JSON reader does not decode them.
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    f.write(",\n".join(dumps(e) for e in chrome_events(model)))
-    f.write('\n],\n"goroutines": ')
-    f.write(dumps(raw))
+    f.write('{"displayTimeUnit":"ns","traceEvents":[\n')
+    f.write(",\n".join(chrome_json(Model(raw))))
+    f.write('\n],\n"goroutines":')
+    f.write(_enc(raw))
     f.write("}\n")
 
 
@@ -177,9 +175,10 @@ class Model:
         self._mslice: dict[int, tuple[int, str]] = {}  # m -> (start, label)
         self._pm: dict[int, int] = {}  # p -> m holding it
         self._mg: dict[int, int] = {}  # m -> goid it runs
-        self._nstate: Counter[str] = Counter()
+        self._nstate = dict.fromkeys(("running", "runnable", "blocked", "syscall", "dead"), 0)
+        handlers = {name: getattr(self, "ev" + name) for name in EVENTS}
         for ev in raw["events"]:
-            getattr(self, "ev" + ev[0])(*ev[1:])
+            handlers[ev[0]](*ev[1:])
         self.finish(self.duration)
 
     # Bookkeeping
@@ -374,107 +373,112 @@ class Model:
 # Chrome trace events
 
 _PID_P, _PID_M = 1, 2
+# No \\uXXXX escapes: Perfetto's JSON reader does not decode them.
+_enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_COUNTER_SAMPLES = 50_000  # at most about this many samples per counter track
 
 
-def _us(ns: int) -> float:
-    """Chrome's timestamps are microseconds."""
-    return round(ns / 1000, 3)
+def _us(ns: int) -> str:
+    """A time in Chrome's unit, microseconds, exact to the nanosecond, as JSON text."""
+    return f"{ns // 1000}.{ns % 1000:03d}" if ns >= 0 else f"{ns / 1000:.3f}"
 
 
-def chrome_events(model: Model) -> list[dict[str, Any]]:
-    """The model as Chrome trace events: P and M tracks, flows, counters."""
-    evs: list[dict[str, Any]] = [
-        {"ph": "M", "name": "process_name", "pid": _PID_P, "args": {"name": "Ps (processors)"}},
-        {"ph": "M", "name": "process_sort_index", "pid": _PID_P, "args": {"sort_index": 0}},
-        {"ph": "M", "name": "process_name", "pid": _PID_M, "args": {"name": "Ms (threads)"}},
-        {"ph": "M", "name": "process_sort_index", "pid": _PID_M, "args": {"sort_index": 1}},
-    ]
-    for p in range(model.nprocs):
-        evs.append(_meta("thread_name", _PID_P, p, {"name": f"P{p}"}))
-        evs.append(_meta("thread_sort_index", _PID_P, p, {"sort_index": p}))
-    for m in sorted(model.ms):
-        evs.append(_meta("thread_name", _PID_M, m, {"name": f"M{m}"}))
-        evs.append(_meta("thread_sort_index", _PID_M, m, {"sort_index": m}))
-    gs = model.gs
+def chrome_json(model: Model) -> Iterator[str]:
+    """The model as Chrome trace events, each as JSON text: tracks, slices, flows, counters.
+
+    Formatted directly rather than through dicts: a trace has millions of them.
+    """
+    yield from _metadata(model)
+    gname = {g.goid: _enc(g.name) for g in model.gs.values()}
+    why = {w: _enc(w) for w in {s.why for s in model.slices}}
     for s in model.slices:
-        g = gs[s.goid]
-        evs.append(
-            {
-                "ph": "X",
-                "ts": _us(s.start),
-                "dur": _us(s.end - s.start),
-                "pid": _PID_P,
-                "tid": s.p,
-                "name": g.name,
-                "cat": "goroutine",
-                "args": {"goid": g.goid, "function": g.fn, "created at": g.createdat, "end": s.why},
-            }
+        yield (
+            f'{{"ph":"X","ts":{_us(s.start)},"dur":{_us(s.end - s.start)},"pid":{_PID_P},'
+            f'"tid":{s.p},"name":{gname[s.goid]},"cat":"goroutine",'
+            f'"args":{{"goid":{s.goid},"end":{why[s.why]}}}}}'
         )
     for m, start, end, label in model.mslices:
-        evs.append(
-            {
-                "ph": "X",
-                "ts": _us(start),
-                "dur": _us(end - start),
-                "pid": _PID_M,
-                "tid": m,
-                "name": label,
-                "cat": "thread",
-            }
+        yield (
+            f'{{"ph":"X","ts":{_us(start)},"dur":{_us(end - start)},"pid":{_PID_M},'
+            f'"tid":{m},"name":{_enc(label)},"cat":"thread"}}'
         )
-    evs.extend(_instants(model))
-    evs.extend(_flows(model))
-    evs.extend(_counters(model))
-    return evs
-
-
-def _meta(name: str, pid: int, tid: int, args: dict[str, Any]) -> dict[str, Any]:
-    """A metadata event naming or ordering a track."""
-    return {"ph": "M", "name": name, "pid": pid, "tid": tid, "args": args}
-
-
-def _instant(ts: int, p: int, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    """An instant event on P p's track."""
-    return {"ph": "i", "ts": _us(ts), "pid": _PID_P, "tid": p, "s": "t", "name": name, "args": args}
-
-
-def _instants(model: Model) -> list[dict[str, Any]]:
-    """Steals, syscalls and sysmon's retakes as instant events on the P tracks."""
-    out = [
-        _instant(ts, p, f"steal {n} from P{victim}", {"victim": victim, "goroutines": n})
-        for ts, p, victim, n in model.steals
-    ]
-    out += [_instant(ts, p, "P retaken by sysmon", {}) for ts, p in model.handoffs]
-    out += [_instant(ts, p, f"syscall G{goid}", {"goid": goid}) for ts, p, goid in model.syscalls]
-    return [e for e in out if e["tid"] >= 0]
-
-
-def _flows(model: Model) -> list[dict[str, Any]]:
-    """Flow arrows: creator/waker slice -> the goroutine's next slice."""
-    out: list[dict[str, Any]] = []
+    yield from _instants(model)
     for i, f in enumerate(model.flows, 1):
-        common = {"cat": f.kind, "name": f.kind, "id": i, "pid": _PID_P}
-        out.append({"ph": "s", "ts": _us(f.src_ts), "tid": f.src_p, **common})
-        # "e": bind to the slice enclosing ts, 1 ns into the slice that starts there.
-        out.append({"ph": "f", "bp": "e", "ts": _us(f.dst_ts + 1), "tid": f.dst_p, **common})
-    return out
+        common = f'"cat":"{f.kind}","name":"{f.kind}","id":{i},"pid":{_PID_P}'
+        yield f'{{"ph":"s","ts":{_us(f.src_ts)},"tid":{f.src_p},{common}}}'
+        # "e": bind to the enclosing slice, 1 ns into the one that starts there.
+        yield f'{{"ph":"f","bp":"e","ts":{_us(f.dst_ts + 1)},"tid":{f.dst_p},{common}}}'
+    yield from _counters(model)
 
 
-def _counters(model: Model) -> list[dict[str, Any]]:
-    """Run queue lengths and goroutine counts as counter tracks."""
-    out: list[dict[str, Any]] = []
-    for ts, p, local, glob in model.runq:
-        out.append(_counter(ts, f"P{p} runq", {"len": local}))
-        out.append(_counter(ts, "global runq", {"len": glob}))
-    for ts, running, runnable, blocked in model.counts:
-        args = {"running": running, "runnable": runnable, "blocked": blocked}
-        out.append(_counter(ts, "goroutines", args))
-    return out
+def _metadata(model: Model) -> Iterator[str]:
+    """Names and order of the processes (Ps, Ms) and their tracks."""
+
+    def meta(kind: str, pid: int, tid: int | None, args: dict[str, Any]) -> str:
+        ev = {"ph": "M", "name": kind, "pid": pid, "args": args}
+        return _enc(ev if tid is None else {**ev, "tid": tid})
+
+    for pid, pname in ((_PID_P, "Ps (processors)"), (_PID_M, "Ms (threads)")):
+        yield meta("process_name", pid, None, {"name": pname})
+        yield meta("process_sort_index", pid, None, {"sort_index": pid})
+    for pid, prefix, ids in ((_PID_P, "P", range(model.nprocs)), (_PID_M, "M", sorted(model.ms))):
+        for i in ids:
+            yield meta("thread_name", pid, i, {"name": f"{prefix}{i}"})
+            yield meta("thread_sort_index", pid, i, {"sort_index": i})
 
 
-def _counter(ts: int, name: str, args: dict[str, int]) -> dict[str, Any]:
-    """A counter sample on the Ps process."""
-    return {"ph": "C", "ts": _us(ts), "pid": _PID_P, "name": name, "args": args}
+def _instants(model: Model) -> Iterator[str]:
+    """Steals, sysmon's retakes and syscalls as instant events on the P tracks."""
+
+    def instant(ts: int, p: int, name: str, args: str) -> str:
+        return (
+            f'{{"ph":"i","ts":{_us(ts)},"pid":{_PID_P},"tid":{p},"s":"t",'
+            f'"name":"{name}","args":{{{args}}}}}'
+        )
+
+    for ts, p, victim, n in model.steals:
+        yield instant(ts, p, f"steal {n} from P{victim}", f'"victim":{victim},"goroutines":{n}')
+    for ts, p in model.handoffs:
+        yield instant(ts, p, "P retaken by sysmon", "")
+    for ts, p, goid in model.syscalls:
+        if p >= 0:
+            yield instant(ts, p, f"syscall G{goid}", f'"goid":{goid}')
+
+
+def _thin(samples: Iterable[tuple[int, str]], ns: int) -> Iterator[tuple[int, str]]:
+    """Of (ts, value) samples, the last value of each `ns` window, skipping repeats."""
+    last = None  # the value emitted last
+    window: tuple[int, str] | None = None  # (when the window started, its latest value)
+    for ts, value in samples:
+        if window is not None and ts >= window[0] + ns:
+            if window[1] != last:
+                yield window
+                last = window[1]
+            window = None
+        window = (ts, value) if window is None else (window[0], value)
+    if window is not None and window[1] != last:
+        yield window
+
+
+def _counters(model: Model) -> Iterator[str]:
+    """Run queue lengths (global and per P) and goroutine counts as counter tracks.
+
+    Sampled when a goroutine starts (run queues) or changes state (counts), then
+    thinned to one sample per window of at least a microsecond.
+    """
+    ns = max(1000, model.duration // _COUNTER_SAMPLES)
+    local = [0] * model.nprocs
+
+    def runq() -> Iterator[tuple[int, str]]:
+        for ts, p, lq, gq in model.runq:
+            if 0 <= p < len(local):
+                local[p] = lq
+            yield ts, ",".join([f'"global":{gq}', *(f'"P{i}":{n}' for i, n in enumerate(local))])
+
+    counts = ((ts, f'"running":{r},"runnable":{q},"blocked":{b}') for ts, r, q, b in model.counts)
+    for name, samples in (("runqueue", runq()), ("goroutines", counts)):
+        for ts, args in _thin(samples, ns):
+            yield f'{{"ph":"C","ts":{_us(ts)},"pid":{_PID_P},"name":"{name}","args":{{{args}}}}}'
 
 
 # ---------------------------------------------------------------------------

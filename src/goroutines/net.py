@@ -1,0 +1,763 @@
+"""Package net: TCP for goroutines, on the runtime's network poller (Go's net + internal/poll).
+
+Every socket is non-blocking and registered once with the run's epoll instance,
+edge-triggered (`netpoll.poll_open`). A goroutine never blocks its M (thread):
+an operation tries the system call first, and only when the kernel answers
+EAGAIN does it park on the poller. A read, as Go's `poll.FD.Read`:
+
+    readLock()                  one reader at a time (fdMutex); also a reference
+                                that keeps the fd open until the read returns
+    poll_reset(pd, "r")         fail at once if closed or past the deadline
+    loop:
+        sock.recv(n)            data or EOF: done
+        EAGAIN -> netpollblock(pd, "r")
+                                pd.rg = this G, then gopark; the M goes on to run
+                                other goroutines. When data arrives, epoll reports
+                                the fd to whichever M polls next (find_runnable,
+                                an idle M blocked in epoll_wait, or sysmon), which
+                                readies the G (netpollready -> injectglist); a
+                                deadline timer or close() wakes it with an error.
+        retry the recv
+    readUnlock()
+
+Readiness that arrives while nobody waits is latched in the pollDesc
+(`pd.rg = pdReady`), so no edge is lost between EAGAIN and the park.
+
+`close()` never waits: it marks the fd closed, wakes every goroutine parked in
+its operations or waiting for its locks (they raise "use of closed network
+connection", OSError EBADF, as Go's ErrNetClosing), unregisters it from epoll,
+and the socket itself is closed by whoever drops the last reference: close()
+itself, or the last operation still running on another thread. That way the
+fd number is never reused under an operation in flight (Go's fdMutex + destroy).
+
+Errors are the standard OSError subclasses: ConnectionRefusedError,
+ConnectionResetError, BrokenPipeError, TimeoutError ("i/o timeout") for a passed
+deadline or dial timeout. `read_exactly` raises IncompleteReadError, an EOFError
+as asyncio's, when the stream ends early. Host names that are not numeric
+addresses are resolved with getaddrinfo through `syscall()`, which lets sysmon
+hand the P to another M while the lookup blocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import threading
+import types
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, Self
+
+from .runtime import netpoll
+from .runtime.netpoll import netpollblock, pdReady, poll_reset, pollErrTimeout, pollNoError
+from .runtime.osapi import nanotime
+from .runtime.proc import acquire_g, checkpoint, getg, goparkunlock, goready, syscall
+from .runtime.runtime2 import G, WaitReason
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+__all__ = ["Conn", "IncompleteReadError", "Listener", "dial", "listen"]
+
+_RETRY_CONNECT = (errno.EINPROGRESS, errno.EALREADY, errno.EINTR)
+_MIN_DIAL_TIMEOUT = 2.0  # each address of a multi-address dial gets at least this (Go)
+
+Addr = tuple[str, int]
+
+
+class IncompleteReadError(EOFError):
+    """read_exactly met EOF first; `partial` holds the bytes read (as asyncio's)."""
+
+    def __init__(self, partial: bytes, expected: int) -> None:
+        super().__init__(f"{len(partial)} bytes read on a total of {expected} expected bytes")
+        self.partial = partial
+        self.expected = expected
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.partial, self.expected)
+
+
+def errClosing() -> OSError:
+    """The error of an operation on a closed Conn or Listener (Go's ErrNetClosing)."""
+    return OSError(errno.EBADF, "use of closed network connection")
+
+
+def errTimeout() -> TimeoutError:
+    """The error of an operation past its deadline (Go's os.ErrDeadlineExceeded)."""
+    return TimeoutError(errno.ETIMEDOUT, "i/o timeout")
+
+
+@types.coroutine
+def _preempt() -> Generator[Any, None, None]:
+    """Yield the processor, as asked by sysmon (proc.checkpoint, typed as an awaitable)."""
+    yield from checkpoint().__await__()
+
+
+def convertErr(res: int) -> OSError:
+    """The exception for a poller error code (Go's convertErr)."""
+    return errTimeout() if res == pollErrTimeout else errClosing()
+
+
+# ---------------------------------------------------------------------------
+# fdMutex
+
+
+class _rwsema:
+    """One side of an fdMutex: whether it is held and who waits for it."""
+
+    __slots__ = ("held", "waitq")
+
+    def __init__(self) -> None:
+        self.held = False
+        self.waitq: deque[G] = deque()
+
+
+class fdMutex:
+    """Serialises reads, serialises writes, and guards the fd's lifetime (Go's fdMutex).
+
+    `ref` counts the operations in progress, and close() while it wakes them;
+    `destroy` (closing the socket) runs when the last one is gone after close,
+    so that the fd number is never reused under a system call in flight. Go's
+    Close waits for that; ours cannot (close() is not async), so netFD.close
+    shuts a busy socket down at once instead. Lock waiters are handed a side
+    in FIFO order.
+    """
+
+    __slots__ = ("closed", "destroy", "lock", "r", "ref", "w")
+
+    def __init__(self, destroy: Callable[[], None]) -> None:
+        self.lock = threading.Lock()
+        self.closed = False
+        self.ref = 0
+        self.destroy: Callable[[], None] | None = destroy  # None once it has run
+        self.r = _rwsema()
+        self.w = _rwsema()
+
+    def rwlock(self, side: _rwsema) -> bool:
+        """Take a free side and a reference; False: held, `await rwlockslow(side)` (Go)."""
+        lock = self.lock
+        lock.acquire()  # not `with`: this and rwunlock run for every operation
+        if self.closed or side.held:
+            lock.release()
+            if self.closed:
+                raise errClosing()
+            return False
+        side.held = True
+        self.ref += 1
+        lock.release()
+        return True
+
+    @types.coroutine
+    def rwlockslow(self, side: _rwsema) -> Generator[Any, None, None]:
+        """Queue for a held side and park until it is handed over, or raise once closed."""
+        _, gp = acquire_g("goroutines.net")
+        self.lock.acquire()
+        if self.closed:
+            self.lock.release()
+            raise errClosing()
+        if not side.held:
+            side.held = True
+            self.ref += 1
+            self.lock.release()
+            return
+        gp.param = None
+        side.waitq.append(gp)
+        try:
+            yield from goparkunlock(self.lock, WaitReason.Semacquire).__await__()
+        except BaseException:
+            # Closed while parked (run() abandons goroutines at exit): leave the
+            # queue, or pass on the side (and its reference) if we were handed it.
+            if gp.param is True:
+                self.rwunlock(side)
+            else:
+                with self.lock:
+                    if gp in side.waitq:
+                        side.waitq.remove(gp)
+            raise
+        handed, gp.param = gp.param, None
+        if not handed:
+            raise errClosing()
+
+    def rwunlock(self, side: _rwsema) -> None:
+        """Release a side: hand it and our reference to the next waiter, or drop both (Go)."""
+        lock = self.lock
+        lock.acquire()
+        if side.waitq:
+            gp = side.waitq.popleft()
+            gp.param = True
+            lock.release()
+            goready(gp)
+            return
+        side.held = False
+        self.ref -= 1
+        destroy = self.lastref()
+        lock.release()
+        if destroy is not None:
+            destroy()
+
+    def incref(self) -> None:
+        """Take a reference for an operation that needs no lock (Go's incref)."""
+        with self.lock:
+            if self.closed:
+                raise errClosing()
+            self.ref += 1
+
+    def decref(self) -> None:
+        """Drop a reference; the last one after close destroys the fd (Go's decref)."""
+        with self.lock:
+            self.ref -= 1
+            destroy = self.lastref()
+        if destroy is not None:
+            destroy()
+
+    def increfAndClose(self) -> tuple[list[G], bool] | None:
+        """Mark closed, holding a reference: (lock waiters to wake, operations in progress?).
+
+        None if it was closed already (Go's increfAndClose).
+        """
+        with self.lock:
+            if self.closed:
+                return None
+            self.closed = True
+            busy = self.ref > 0
+            self.ref += 1
+            waiters = [*self.r.waitq, *self.w.waitq]
+            self.r.waitq.clear()
+            self.w.waitq.clear()
+            for gp in waiters:
+                gp.param = False
+        return waiters, busy
+
+    def lastref(self) -> Callable[[], None] | None:
+        """destroy, the first time no reference is left after close (lock held)."""
+        if self.ref != 0 or not self.closed:
+            return None
+        destroy, self.destroy = self.destroy, None
+        return destroy
+
+
+# ---------------------------------------------------------------------------
+# netFD
+#
+# The operations are written out in full, Go's loops inlined: each call or
+# coroutine frame saved here is saved on every read and write.
+
+
+class netFD:
+    """A socket with its pollDesc and fdMutex (Go's net.netFD embedding poll.FD)."""
+
+    __slots__ = ("drained", "fdmu", "laddr", "pd", "raddr", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.fdmu = fdMutex(sock.close)  # closing the socket is Go's FD.destroy
+        self.pd: netpoll.pollDesc | None = None
+        self.laddr: Addr = ("", 0)
+        self.raddr: Addr = ("", 0)
+        # The last recv got less than it asked for, so the receive queue was
+        # empty then and any data since has raised an epoll edge: unless that
+        # edge is latched (pd.rg is pdReady), or epoll reported EOF or an error
+        # (pd.hup: a recv returns at once, and no edge may follow), the next
+        # read waits for it before its recv. That saves a recv failing with
+        # EAGAIN, which in Python costs an exception. Guarded by the read lock.
+        self.drained = False
+
+    def init(self) -> None:
+        """Register the socket with the poller (Go's netFD.init)."""
+        self.pd = netpoll.poll_open(self.sock.fileno())
+
+    async def read(self, n: int) -> bytes:
+        """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""
+        if n < 0:
+            raise ValueError(f"read: n must be >= 0, got {n}")
+        fdmu = self.fdmu
+        if not fdmu.rwlock(fdmu.r):
+            await fdmu.rwlockslow(fdmu.r)
+        try:
+            pd = self.pd
+            assert pd is not None
+            wait = self.drained and pd.rg is not pdReady and not pd.hup
+            res = poll_reset(pd, "r")
+            if res != pollNoError:
+                raise convertErr(res)
+            if n == 0:
+                return b""
+            recv = self.sock.recv
+            while True:
+                if wait:
+                    res = await netpollblock(pd, "r")
+                    if res != pollNoError:
+                        raise convertErr(res)
+                try:
+                    data = recv(n)
+                    break
+                except BlockingIOError:
+                    wait = True
+            self.drained = 0 < len(data) < n
+        finally:
+            fdmu.rwunlock(fdmu.r)
+        gp = getg()
+        if gp is not None and gp.preempt:
+            await _preempt()
+        return data
+
+    async def read_into(self, b: Buffer) -> int:
+        """Read into a writable buffer, up to its size; 0 at EOF (Go's FD.Read)."""
+        buf = memoryview(b).cast("B")
+        want = len(buf)
+        fdmu = self.fdmu
+        if not fdmu.rwlock(fdmu.r):
+            await fdmu.rwlockslow(fdmu.r)
+        try:
+            pd = self.pd
+            assert pd is not None
+            wait = self.drained and pd.rg is not pdReady and not pd.hup
+            res = poll_reset(pd, "r")
+            if res != pollNoError:
+                raise convertErr(res)
+            if want == 0:
+                return 0
+            recv_into = self.sock.recv_into
+            while True:
+                if wait:
+                    res = await netpollblock(pd, "r")
+                    if res != pollNoError:
+                        raise convertErr(res)
+                try:
+                    n = recv_into(buf)
+                    break
+                except BlockingIOError:
+                    wait = True
+            self.drained = 0 < n < want
+        finally:
+            fdmu.rwunlock(fdmu.r)
+        gp = getg()
+        if gp is not None and gp.preempt:
+            await _preempt()
+        return n
+
+    async def read_exactly(self, n: int) -> bytes:
+        """Exactly n bytes; IncompleteReadError at an early EOF (Go's io.ReadFull)."""
+        if n < 0:
+            raise ValueError(f"read_exactly: n must be >= 0, got {n}")
+        fdmu = self.fdmu
+        if not fdmu.rwlock(fdmu.r):
+            await fdmu.rwlockslow(fdmu.r)
+        try:
+            pd = self.pd
+            assert pd is not None
+            wait = self.drained and pd.rg is not pdReady and not pd.hup
+            res = poll_reset(pd, "r")
+            if res != pollNoError:
+                raise convertErr(res)
+            # Most often one recv() has it all: that bytes object is the result.
+            # Else the rest is received into a buffer, without copying it again.
+            data = b""
+            buf = memoryview(b"")
+            got = 0
+            while got < n:
+                if wait:
+                    res = await netpollblock(pd, "r")
+                    if res != pollNoError:
+                        raise convertErr(res)
+                try:
+                    if got:
+                        m = self.sock.recv_into(buf[got:])
+                    else:
+                        data = self.sock.recv(n)
+                        m = len(data)
+                except BlockingIOError:
+                    wait = True
+                    continue
+                if m == 0:
+                    self.drained = False
+                    raise IncompleteReadError(bytes(buf[:got]), n)
+                if not got and m < n:
+                    buf = memoryview(bytearray(n))
+                    buf[:m] = data
+                got += m
+                wait = got < n  # a short recv drained the socket
+            self.drained = False
+        finally:
+            fdmu.rwunlock(fdmu.r)
+        gp = getg()
+        if gp is not None and gp.preempt:
+            await _preempt()
+        return data if len(data) == n else bytes(buf)
+
+    async def write(self, data: Buffer) -> int:
+        """Write all of data, parking while the send buffer is full (Go's FD.Write)."""
+        fdmu = self.fdmu
+        if not fdmu.rwlock(fdmu.w):
+            await fdmu.rwlockslow(fdmu.w)
+        try:
+            pd = self.pd
+            assert pd is not None
+            res = poll_reset(pd, "w")
+            if res != pollNoError:
+                raise convertErr(res)
+            send = self.sock.send
+            # bytes go to send() as they are; a view avoids copying the rest
+            # after a partial send, and counts the bytes of any other buffer.
+            view: Any = data if type(data) is bytes else memoryview(data).cast("B")
+            total = len(view)
+            nn = 0
+            while nn < total:
+                try:
+                    n = send(view)
+                except BlockingIOError:
+                    pass  # wait outside the handler: errors must not chain to it
+                else:
+                    nn += n
+                    if nn < total:
+                        view = memoryview(view)[n:]
+                    continue
+                res = await netpollblock(pd, "w")
+                if res != pollNoError:
+                    raise convertErr(res)
+        finally:
+            fdmu.rwunlock(fdmu.w)
+        gp = getg()
+        if gp is not None and gp.preempt:
+            await _preempt()
+        return nn
+
+    async def accept(self) -> netFD:
+        """Wait for and accept a connection (Go's FD.Accept + netFD.accept)."""
+        fdmu = self.fdmu
+        if not fdmu.rwlock(fdmu.r):
+            await fdmu.rwlockslow(fdmu.r)
+        try:
+            pd = self.pd
+            assert pd is not None
+            res = poll_reset(pd, "r")
+            if res != pollNoError:
+                raise convertErr(res)
+            while True:
+                try:
+                    s, raddr = self.sock.accept()
+                    break
+                except BlockingIOError:
+                    pass
+                except ConnectionAbortedError:
+                    # A connection on the listen queue was reset before we got
+                    # to it: a silly error, try again (Go).
+                    continue
+                res = await netpollblock(pd, "r")
+                if res != pollNoError:
+                    raise convertErr(res)
+        finally:
+            fdmu.rwunlock(fdmu.r)
+        fd = netFD(s)
+        try:
+            s.setblocking(False)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            fd.init()
+            fd.laddr = s.getsockname()[:2]
+        except BaseException:
+            fd.close()
+            raise
+        fd.raddr = raddr[:2]
+        return fd
+
+    async def connect(self, sa: tuple[Any, ...], deadline: int) -> None:
+        """Connect to sa; `deadline` in nanotime, 0 for none (Go's netFD.connect).
+
+        Nobody else knows the fd yet, so no lock is taken (Go).
+        """
+        err = self.sock.connect_ex(sa)
+        if err not in _RETRY_CONNECT:
+            if err not in (0, errno.EISCONN):
+                raise OSError(err, os.strerror(err))
+            self.init()
+            return
+        # Register only now: an unconnected TCP socket polls as writable (POLLOUT
+        # | POLLHUP), which would read as "connected".
+        self.init()
+        pd = self.pd
+        assert pd is not None
+        if deadline:
+            netpoll.set_deadline(pd, (deadline - nanotime()) / 1e9, "w")
+        try:
+            while True:
+                res = await netpollblock(pd, "w")
+                if res != pollNoError:
+                    raise convertErr(res)
+                # Ask SO_ERROR instead of connecting again: once the poller says
+                # writable, it tells whether the connection succeeded (Go).
+                err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err in (0, errno.EISCONN):
+                    return
+                if err not in _RETRY_CONNECT:
+                    raise OSError(err, os.strerror(err))
+        finally:
+            if deadline:
+                netpoll.set_deadline(pd, None, "w")
+
+    def set_deadline(self, seconds: float | None, mode: str) -> None:
+        """Set the read/write deadline, seconds from now; None clears it (Go's setDeadlineImpl)."""
+        if self.fdmu.closed:
+            raise errClosing()
+        assert self.pd is not None
+        netpoll.set_deadline(self.pd, seconds, mode)
+
+    def shutdown(self, how: int) -> None:
+        """Shut down one or both directions (Go's netFD.shutdown)."""
+        self.fdmu.incref()
+        try:
+            self.sock.shutdown(how)
+        finally:
+            self.fdmu.decref()
+
+    def close(self) -> None:
+        """Wake every waiter with the closed error and close the socket (Go's FD.Close).
+
+        Idempotent. With operations still in progress (goroutines woken but not
+        yet run, or another thread inside a system call), the socket is shut
+        down now and closed by the last of them.
+        """
+        closing = self.fdmu.increfAndClose()
+        if closing is None:
+            return
+        waiters, busy = closing
+        for gp in waiters:
+            goready(gp)
+        try:
+            if self.pd is not None:
+                netpoll.poll_close(self.pd)  # wakes goroutines parked in read/write/accept
+            if busy:
+                # A peer sees EOF at once, a listener refuses connections at once.
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_RDWR)
+        finally:
+            self.fdmu.decref()
+
+
+# ---------------------------------------------------------------------------
+# Conn and Listener
+
+
+class Conn:
+    """A TCP connection (Go's net.TCPConn). Use `async with` to close it."""
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: netFD) -> None:
+        self._fd = fd
+
+    @property
+    def local_addr(self) -> Addr:
+        """The (host, port) of our end."""
+        return self._fd.laddr
+
+    @property
+    def remote_addr(self) -> Addr:
+        """The (host, port) of the peer."""
+        return self._fd.raddr
+
+    async def read(self, n: int) -> bytes:
+        """What is available, 1 to n bytes, parking until some is; b'' at EOF (or for n == 0)."""
+        return await self._fd.read(n)
+
+    async def read_into(self, buf: Buffer) -> int:
+        """Read into a writable buffer, up to its size; 0 at EOF (Go's Conn.Read)."""
+        return await self._fd.read_into(buf)
+
+    async def read_exactly(self, n: int) -> bytes:
+        """Exactly n bytes; IncompleteReadError (an EOFError) if the stream ends first."""
+        return await self._fd.read_exactly(n)
+
+    async def write(self, data: Buffer) -> int:
+        """Write all of data, parking while the socket's buffer is full; returns its length."""
+        return await self._fd.write(data)
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """Reads and writes fail with TimeoutError `seconds` from now; None clears it."""
+        self._fd.set_deadline(seconds, "rw")
+
+    def set_read_deadline(self, seconds: float | None) -> None:
+        """As set_deadline, for reads only."""
+        self._fd.set_deadline(seconds, "r")
+
+    def set_write_deadline(self, seconds: float | None) -> None:
+        """As set_deadline, for writes only."""
+        self._fd.set_deadline(seconds, "w")
+
+    def close_write(self) -> None:
+        """Shut down the writing side: the peer reads EOF (Go's TCPConn.CloseWrite)."""
+        self._fd.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        """Close the connection; operations blocked in it raise OSError. Idempotent."""
+        self._fd.close()
+
+    def fileno(self) -> int:
+        """The socket's fd (-1 once closed)."""
+        return self._fd.sock.fileno()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._fd.fdmu.closed else ""
+        return f"<Conn {_fmt(self.local_addr)}->{_fmt(self.remote_addr)}{state}>"
+
+
+class Listener:
+    """A TCP listener (Go's net.TCPListener). Use `async with` to close it."""
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: netFD) -> None:
+        self._fd = fd
+
+    @property
+    def addr(self) -> Addr:
+        """The (host, port) it is bound to: the port chosen when asked for port 0."""
+        return self._fd.laddr
+
+    async def accept(self) -> Conn:
+        """Wait for the next connection."""
+        return Conn(await self._fd.accept())
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """accept() fails with TimeoutError `seconds` from now; None clears it."""
+        self._fd.set_deadline(seconds, "r")
+
+    def close(self) -> None:
+        """Stop listening; a goroutine blocked in accept() raises OSError. Idempotent."""
+        self._fd.close()
+
+    def fileno(self) -> int:
+        """The socket's fd (-1 once closed)."""
+        return self._fd.sock.fileno()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._fd.fdmu.closed else ""
+        return f"<Listener {_fmt(self.addr)}{state}>"
+
+
+def _fmt(addr: Addr) -> str:
+    """host:port, with brackets around an IPv6 host (Go's JoinHostPort)."""
+    host, port = addr
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# ---------------------------------------------------------------------------
+# listen and dial
+
+
+async def listen(host: str, port: int) -> Listener:
+    """Listen for TCP connections on host:port; port 0 picks a free one (Go's net.Listen).
+
+    An empty host listens on every IPv4 interface (0.0.0.0), as Python's socket
+    module takes it; a host name listens on its first IPv4 address, else its first.
+    """
+    acquire_g("goroutines.net.listen")
+    addrs = await _resolve(host, port, "listen")
+    family, sa = next((a for a in addrs if a[0] == socket.AF_INET), addrs[0])
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    fd = netFD(sock)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sa)
+        sock.listen(socket.SOMAXCONN)
+        fd.init()
+        fd.laddr = sock.getsockname()[:2]
+    except BaseException:
+        fd.close()
+        raise
+    return Listener(fd)
+
+
+async def dial(host: str, port: int, timeout: float | None = None) -> Conn:
+    """Connect to host:port over TCP (Go's net.Dial / DialTimeout).
+
+    `timeout` bounds the whole dial, name lookup included; it raises
+    TimeoutError once it has passed (a timeout <= 0 has passed already). The
+    addresses of a host name are tried in turn, and the first error is raised
+    if none answers.
+    """
+    acquire_g("goroutines.net.dial")
+    if timeout is not None and timeout <= 0:
+        raise _dial_error(errTimeout(), host, port)
+    deadline = 0 if timeout is None else nanotime() + int(timeout * 1e9)
+    addrs = await _resolve(host, port, "dial")
+    first: OSError | None = None
+    for i, (family, sa) in enumerate(addrs):
+        try:
+            return Conn(await _dial1(family, sa, _partialDeadline(deadline, len(addrs) - i)))
+        except OSError as e:
+            first = first or _dial_error(e, host, port)
+    assert first is not None
+    raise first
+
+
+def _partialDeadline(deadline: int, addrsRemaining: int) -> int:
+    """The deadline for one of several addresses: an equal share, >= 2 s (Go's partialDeadline)."""
+    if not deadline:
+        return 0
+    now = nanotime()
+    if deadline <= now:
+        return deadline  # connect() then fails with a timeout at once
+    timeout = (deadline - now) // addrsRemaining
+    sane = int(_MIN_DIAL_TIMEOUT * 1e9)
+    if timeout < sane:
+        timeout = min(sane, deadline - now)
+    return now + timeout
+
+
+async def _dial1(family: int, sa: tuple[Any, ...], deadline: int) -> netFD:
+    """Connect a new socket to one address; on any error the socket is closed."""
+    fd = netFD(socket.socket(family, socket.SOCK_STREAM))
+    try:
+        fd.sock.setblocking(False)
+        fd.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await fd.connect(sa, deadline)
+        fd.laddr = fd.sock.getsockname()[:2]
+        try:
+            fd.raddr = fd.sock.getpeername()[:2]
+        except OSError:  # reset already: report the address we dialed (Go)
+            fd.raddr = sa[:2]
+    except BaseException:
+        fd.close()
+        raise
+    return fd
+
+
+def _dial_error(e: OSError, host: str, port: int) -> OSError:
+    """e with a note naming what was dialed (Go's OpError "dial tcp host:port: ...")."""
+    e.add_note(f"dial tcp {_fmt((host, port))}")
+    return e
+
+
+async def _resolve(host: str, port: int, op: str) -> list[tuple[int, tuple[Any, ...]]]:
+    """The (family, sockaddr) pairs for host:port; only a host name needs a lookup."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"{op}: invalid port {port!r}: must be an int in 0..65535")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        if op == "dial":
+            raise ValueError("dial: missing host")
+        return [(socket.AF_INET, ("0.0.0.0", port))]
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return [(family, (host, port))]
+    infos = await syscall(socket.getaddrinfo, host, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    return [(family, sa) for family, _, _, _, sa in infos]

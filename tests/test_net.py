@@ -1,0 +1,841 @@
+"""Tests of goroutines.net: TCP over the runtime's netpoller, on loopback only."""
+
+from __future__ import annotations
+
+import errno
+import gc
+import os
+import socket
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import pytest
+
+from goroutines import go, gosched, net, run, syscall
+from goroutines.net import Conn, IncompleteReadError, Listener
+from goroutines.runtime.proc import getg, goparkunlock, goready
+from goroutines.runtime.runtime2 import G, WaitReason, _Gwaiting
+
+pytestmark = pytest.mark.timeout(30)
+
+HAS_IPV6 = False
+if socket.has_ipv6:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as _s:
+            _s.bind(("::1", 0))
+        HAS_IPV6 = True
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------------
+# Helpers: a minimal WaitGroup on gopark/goready (goroutines.sync lives on
+# another branch), and a bounded wait for a goroutine to park.
+
+
+class WaitGroup:
+    """Wait for n goroutines to call done()."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.lock = threading.Lock()
+        self.waiter: G | None = None
+
+    def done(self) -> None:
+        with self.lock:
+            self.n -= 1
+            gp, self.waiter = (self.waiter, None) if self.n == 0 else (None, self.waiter)
+        if gp is not None:
+            goready(gp)
+
+    async def wait(self) -> None:
+        self.lock.acquire()
+        if self.n == 0:
+            self.lock.release()
+            return
+        self.waiter = getg()
+        await goparkunlock(self.lock, WaitReason.SyncWaitGroupWait)
+
+
+def spawn(
+    wg: WaitGroup, errors: list[BaseException], fn: Callable[..., Awaitable[Any]], *args: Any
+) -> None:
+    """go(fn, *args), recording its exception and calling wg.done() at the end."""
+
+    async def body() -> None:
+        try:
+            await fn(*args)
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            wg.done()
+
+    go(body)
+
+
+async def until_parked(gs: list[G], reason: WaitReason = WaitReason.IOWait) -> None:
+    """Yield until the goroutine that put itself in gs is parked for reason."""
+    for _ in range(10_000):
+        if gs and gs[0].status == _Gwaiting and gs[0].waitreason is reason:
+            return
+        await gosched()
+    raise AssertionError(f"the goroutine never parked for {reason}")
+
+
+async def pair(host: str = "127.0.0.1") -> tuple[Listener, Conn, Conn]:
+    """A listener and both ends of one connection accepted from it."""
+    ln = await net.listen(host, 0)
+    c = await net.dial(*ln.addr)
+    s = await ln.accept()
+    return ln, c, s
+
+
+def fds() -> list[str]:
+    return sorted(os.listdir("/proc/self/fd"))
+
+
+def runs(main: Callable[[], Coroutine[Any, Any, Any]], gomaxprocs: int = 1) -> Any:
+    """run(main), checking that no fd is left open once it returns."""
+    before = fds()
+    result = run(main, gomaxprocs=gomaxprocs)
+    assert fds() == before
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Echo
+
+
+async def echo_handler(c: Conn) -> None:
+    async with c:
+        while data := await c.read(4096):
+            await c.write(data)
+
+
+async def echo_server(ln: Listener) -> None:
+    while True:
+        try:
+            c = await ln.accept()
+        except OSError as e:
+            assert e.errno == errno.EBADF
+            return
+        go(echo_handler, c)
+
+
+@pytest.mark.parametrize("gomaxprocs", [1, 2])
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_echo_many_clients(gomaxprocs: int, host: str) -> None:
+    if host == "::1" and not HAS_IPV6:
+        pytest.skip("no IPv6 loopback")
+    nclients, rounds = 50, 20
+
+    async def client(addr: tuple[str, int], i: int) -> None:
+        async with await net.dial(*addr) as c:
+            assert c.remote_addr == addr
+            for r in range(rounds):
+                msg = f"client {i} round {r}".encode().ljust(64, b".")
+                assert await c.write(msg) == len(msg)
+                assert await c.read_exactly(len(msg)) == msg
+
+    async def main() -> int:
+        ln = await net.listen(host, 0)
+        go(echo_server, ln)
+        wg, errors = WaitGroup(nclients), []
+        for i in range(nclients):
+            spawn(wg, errors, client, ln.addr, i)
+        await wg.wait()
+        ln.close()
+        if errors:
+            raise errors[0]
+        return nclients
+
+    assert runs(main, gomaxprocs) == nclients
+
+
+@pytest.mark.parametrize("gomaxprocs", [1, 2])
+def test_large_write_byte_exact(gomaxprocs: int) -> None:
+    size = 8 << 20
+    payload = os.urandom(size)
+
+    async def main() -> None:
+        ln = await net.listen("127.0.0.1", 0)
+        go(echo_server, ln)
+        async with await net.dial(*ln.addr) as c:
+            wg, errors = WaitGroup(1), []
+
+            async def writer() -> None:
+                # A bytearray and a memoryview go through the buffer path.
+                assert await c.write(bytearray(payload[: size // 2])) == size // 2
+                assert await c.write(memoryview(payload)[size // 2 :]) == size - size // 2
+
+            spawn(wg, errors, writer)
+            got = bytearray()
+            while len(got) < size:
+                chunk = await c.read(1 << 20)
+                assert chunk
+                got += chunk
+            await wg.wait()
+            assert not errors
+            assert got == payload
+        ln.close()
+
+    runs(main, gomaxprocs)
+
+
+def test_read_into() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        await c.write(b"abcdef")
+        buf = bytearray(4)
+        assert await s.read_into(buf) == 4
+        assert buf == b"abcd"
+        assert await s.read_into(memoryview(buf)[1:]) == 2
+        assert buf == b"aefd"
+        c.close()
+        assert await s.read_into(buf) == 0
+        for x in (ln, s):
+            x.close()
+
+    runs(main)
+
+
+# ---------------------------------------------------------------------------
+# EOF and read_exactly
+
+
+def test_read_returns_empty_bytes_at_eof() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        await c.write(b"last words")
+        c.close_write()  # the peer reads EOF, we can still read
+        assert await s.read_exactly(10) == b"last words"
+        assert await s.read(100) == b""
+        assert await s.read(100) == b""  # and again
+        await s.write(b"reply")
+        assert await c.read(100) == b"reply"
+        s.close()
+        assert await c.read(100) == b""
+        assert await c.read(0) == b""
+        c.close()
+        ln.close()
+
+    runs(main)
+
+
+def test_read_returns_what_is_available() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        await c.write(b"12345")
+        # At most n bytes, and no waiting for more than is there.
+        assert await s.read(3) == b"123"
+        assert await s.read(100) == b"45"
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+def test_read_exactly() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        await c.write(b"hello world")
+        assert await s.read_exactly(5) == b"hello"
+        assert await s.read_exactly(0) == b""
+        c.close()
+        with pytest.raises(IncompleteReadError) as exc:
+            await s.read_exactly(10)
+        assert isinstance(exc.value, EOFError)
+        assert exc.value.partial == b" world"
+        assert exc.value.expected == 10
+        with pytest.raises(EOFError) as exc2:
+            await s.read_exactly(1)
+        assert exc2.value.partial == b""  # type: ignore[attr-defined]
+        with pytest.raises(ValueError):
+            await s.read_exactly(-1)
+        s.close()
+        ln.close()
+
+    runs(main)
+
+
+def test_read_exactly_across_many_writes() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        wg, errors = WaitGroup(1), []
+
+        async def writer() -> None:
+            for i in range(100):
+                await c.write(bytes([i]) * 100)
+
+        spawn(wg, errors, writer)
+        data = await s.read_exactly(10_000)
+        assert data == b"".join(bytes([i]) * 100 for i in range(100))
+        await wg.wait()
+        assert not errors
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+def test_reads_of_every_size_over_queued_data() -> None:
+    # Full reads leave data queued, short reads drain it: the next read must
+    # neither miss queued data nor wait for an edge that never comes.
+    async def main() -> None:
+        ln, c, s = await pair()
+        payload = bytes(range(256)) * 40
+        wg, errors = WaitGroup(1), []
+
+        async def writer() -> None:
+            for i in range(0, len(payload), 1000):
+                await c.write(payload[i : i + 1000])
+            c.close()
+
+        spawn(wg, errors, writer)
+        got = bytearray()
+        sizes = [7, 1, 300, 4096, 13]
+        for i in range(100_000):
+            chunk = await s.read(sizes[i % len(sizes)])
+            if not chunk:
+                break
+            got += chunk
+        assert got == payload
+        await wg.wait()
+        assert not errors
+        s.close()
+        ln.close()
+
+    runs(main)
+
+
+def test_eof_seen_by_the_poller_before_a_short_read() -> None:
+    # Data and FIN both arrived, and the poller reported them, before a read
+    # that gets the data with room to spare: the next read must see EOF at once.
+    async def main() -> None:
+        ln, c, s = await pair()
+        _, c2, s2 = await pair()
+        await c.write(b"ab")
+        c.close()
+        go(c2.write, b"x")
+        assert await s2.read(1) == b"x"  # parked: the poller ran
+        assert await s.read(10) == b"ab"
+        assert await s.read(10) == b""
+        for x in (ln, s, c2, s2):
+            x.close()
+
+    runs(main)
+
+
+def test_short_read_then_more_data() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        await c.write(b"ab")
+        assert await s.read(10) == b"ab"
+        wg, errors = WaitGroup(1), []
+
+        async def writer() -> None:
+            await c.write(b"cd")
+            await c.write(b"efgh")
+
+        spawn(wg, errors, writer)
+        assert await s.read_exactly(6) == b"cdefgh"
+        await wg.wait()
+        assert not errors
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+# ---------------------------------------------------------------------------
+# Dial
+
+
+def test_dial_refused() -> None:
+    async def main() -> None:
+        ln = await net.listen("127.0.0.1", 0)
+        addr = ln.addr
+        ln.close()
+        with pytest.raises(ConnectionRefusedError) as exc:
+            await net.dial(*addr)
+        assert f"dial tcp 127.0.0.1:{addr[1]}" in exc.value.__notes__
+
+    runs(main)
+
+
+def test_dial_refused_after_close_with_parked_accept() -> None:
+    # close() must really close the socket even while accept() is parked on it.
+    async def main() -> None:
+        ln = await net.listen("127.0.0.1", 0)
+        wg, errors, gs = WaitGroup(1), [], []
+
+        async def acceptor() -> None:
+            gs.append(getg())
+            await ln.accept()
+
+        spawn(wg, errors, acceptor)
+        await until_parked(gs)
+        ln.close()
+        with pytest.raises(ConnectionRefusedError):
+            await net.dial(*ln.addr)
+        await wg.wait()
+        assert isinstance(errors[0], OSError) and errors[0].errno == errno.EBADF
+
+    runs(main)
+
+
+def test_dial_localhost_resolves() -> None:
+    async def main() -> None:
+        ln = await net.listen("localhost", 0)
+        assert ln.addr[0] == "127.0.0.1"  # a name listens on its IPv4 address (Go)
+        # "localhost" may resolve to ::1 first: that is refused, 127.0.0.1 answers.
+        c = await net.dial("localhost", ln.addr[1])
+        s = await ln.accept()
+        assert s.remote_addr == c.local_addr
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+def test_dial_timeout() -> None:
+    # A listener whose accept queue is full drops SYNs: connect hangs until the
+    # dial timeout (on loopback only).
+    backlog = socket.socket()
+    backlog.bind(("127.0.0.1", 0))
+    backlog.listen(0)
+    addr = backlog.getsockname()
+
+    async def main() -> tuple[int, float]:
+        conns: list[Conn] = []
+        try:
+            for _ in range(16):
+                t0 = time.monotonic()
+                try:
+                    conns.append(await net.dial(*addr, timeout=0.2))
+                except TimeoutError as e:
+                    assert e.errno == errno.ETIMEDOUT
+                    assert "i/o timeout" in str(e)
+                    return len(conns), time.monotonic() - t0
+            raise AssertionError("no dial timed out")
+        finally:
+            for c in conns:
+                c.close()
+
+    try:
+        _, elapsed = runs(main)
+    finally:
+        backlog.close()
+    assert 0.15 < elapsed < 2.0
+
+
+def test_dial_timeout_passed_already() -> None:
+    async def main() -> None:
+        for timeout in (0, -1.0):
+            with pytest.raises(TimeoutError):
+                await net.dial("127.0.0.1", 9, timeout=timeout)
+
+    runs(main)
+
+
+def test_bad_arguments() -> None:
+    async def main() -> None:
+        with pytest.raises(ValueError, match="invalid port"):
+            await net.dial("127.0.0.1", 70000)
+        with pytest.raises(ValueError, match="invalid port"):
+            await net.listen("127.0.0.1", "80")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="missing host"):
+            await net.dial("", 80)
+        ln, c, s = await pair()
+        with pytest.raises(ValueError, match="n must be >= 0"):
+            await c.read(-1)
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+def test_listen_on_a_used_port() -> None:
+    async def main() -> None:
+        ln = await net.listen("127.0.0.1", 0)
+        with pytest.raises(OSError) as exc:
+            await net.listen("127.0.0.1", ln.addr[1])
+        assert exc.value.errno == errno.EADDRINUSE
+        ln.close()
+
+    runs(main)
+
+
+# ---------------------------------------------------------------------------
+# Deadlines
+
+
+def test_read_deadline() -> None:
+    async def main() -> float:
+        ln, c, s = await pair()
+        s.set_read_deadline(0.1)
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError) as exc:
+            await s.read(10)
+        elapsed = time.monotonic() - t0
+        assert exc.value.errno == errno.ETIMEDOUT
+        # Expired: even ready data is not read (Go), until the deadline is moved.
+        await c.write(b"data")
+        with pytest.raises(TimeoutError):
+            await s.read(10)
+        s.set_read_deadline(None)
+        assert await s.read(10) == b"data"
+        # Writes have their own deadline.
+        await s.write(b"ok")
+        for x in (ln, c, s):
+            x.close()
+        return elapsed
+
+    assert 0.05 < runs(main) < 2.0
+
+
+def test_set_deadline_none_clears() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        s.set_deadline(0.05)
+        s.set_deadline(None)
+        wg, errors = WaitGroup(1), []
+
+        async def late_writer() -> None:
+            await syscall(time.sleep, 0.2)  # well past the cleared deadline
+            await c.write(b"late")
+
+        spawn(wg, errors, late_writer)
+        assert await s.read(10) == b"late"
+        await wg.wait()
+        assert not errors
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+def test_deadline_wakes_parked_reader() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        wg, errors, gs = WaitGroup(1), [], []
+
+        async def reader() -> None:
+            gs.append(getg())
+            await s.read(10)
+
+        spawn(wg, errors, reader)
+        await until_parked(gs)
+        s.set_read_deadline(0)  # passed already: wakes the reader now
+        await wg.wait()
+        assert isinstance(errors[0], TimeoutError)
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+def test_deadline_fired_then_cleared_is_not_an_error() -> None:
+    # The reader is woken by an expired deadline, which is cleared before it
+    # runs: it must go back to waiting (Go: "pretend it has not happened").
+    async def main() -> None:
+        ln, c, s = await pair()
+        wg, errors, gs = WaitGroup(1), [], []
+        got: list[bytes] = []
+
+        async def reader() -> None:
+            gs.append(getg())
+            got.append(await s.read(10))
+
+        spawn(wg, errors, reader)
+        await until_parked(gs)
+        s.set_read_deadline(0)
+        s.set_read_deadline(None)  # before the reader had a chance to run
+        await until_parked(gs)  # runnable now: it runs, then parks again
+        await c.write(b"data")
+        await wg.wait()
+        assert not errors
+        assert got == [b"data"]
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+def test_write_deadline() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        c.set_write_deadline(0.1)
+        chunk = b"x" * (1 << 20)
+        with pytest.raises(TimeoutError):
+            for _ in range(1000):  # the peer never reads: the buffers fill up
+                await c.write(chunk)
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+def test_accept_deadline() -> None:
+    async def main() -> None:
+        ln = await net.listen("127.0.0.1", 0)
+        ln.set_deadline(0.05)
+        with pytest.raises(TimeoutError):
+            await ln.accept()
+        ln.set_deadline(None)
+        c = await net.dial(*ln.addr)
+        s = await ln.accept()
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+# ---------------------------------------------------------------------------
+# Close
+
+
+def test_close_wakes_parked_reader() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        wg, errors, gs = WaitGroup(1), [], []
+
+        async def reader() -> None:
+            gs.append(getg())
+            await s.read(10)
+
+        spawn(wg, errors, reader)
+        await until_parked(gs)
+        s.close()
+        await wg.wait()
+        (err,) = errors
+        assert type(err) is OSError
+        assert err.errno == errno.EBADF
+        assert "use of closed network connection" in str(err)
+        # The peer sees the connection go away.
+        assert await c.read(10) == b""
+        c.close()
+        ln.close()
+
+    runs(main)
+
+
+def test_close_wakes_goroutines_queued_for_the_read_lock() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        wg, errors, gs1, gs2 = WaitGroup(2), [], [], []
+
+        async def reader(gs: list[G]) -> None:
+            gs.append(getg())
+            await s.read(10)
+
+        spawn(wg, errors, reader, gs1)
+        await until_parked(gs1)
+        spawn(wg, errors, reader, gs2)  # waits for the first reader's lock
+        await until_parked(gs2, WaitReason.Semacquire)
+        s.close()
+        await wg.wait()
+        assert [e.errno for e in errors] == [errno.EBADF, errno.EBADF]  # type: ignore[attr-defined]
+        for x in (ln, c):
+            x.close()
+
+    runs(main)
+
+
+def test_concurrent_readers_take_turns() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        n = 10
+        wg, errors = WaitGroup(n), []
+        got: list[bytes] = []
+
+        async def reader() -> None:
+            got.append(await s.read_exactly(4))
+
+        for _ in range(n):
+            spawn(wg, errors, reader)
+        for i in range(n):
+            await c.write(b"%04d" % i)
+        await wg.wait()
+        assert not errors
+        assert sorted(got) == [b"%04d" % i for i in range(n)]
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+def test_accept_woken_by_listener_close() -> None:
+    async def main() -> None:
+        ln = await net.listen("127.0.0.1", 0)
+        wg, errors, gs = WaitGroup(1), [], []
+
+        async def acceptor() -> None:
+            gs.append(getg())
+            await ln.accept()
+
+        spawn(wg, errors, acceptor)
+        await until_parked(gs)
+        ln.close()
+        await wg.wait()
+        (err,) = errors
+        assert isinstance(err, OSError) and err.errno == errno.EBADF
+        with pytest.raises(OSError, match="use of closed network connection"):
+            await ln.accept()
+
+    runs(main)
+
+
+def test_operations_on_closed_conn() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        async with c:
+            pass
+        c.close()  # idempotent
+        assert c.fileno() == -1
+        assert "closed" in repr(c)
+        for op in (c.read(1), c.read_exactly(1), c.write(b"x"), c.read_into(bytearray(1))):
+            with pytest.raises(OSError, match="use of closed network connection") as exc:
+                await op
+            assert exc.value.errno == errno.EBADF
+        with pytest.raises(OSError, match="use of closed network connection"):
+            c.set_deadline(1.0)
+        with pytest.raises(OSError, match="use of closed network connection"):
+            c.close_write()
+        async with ln:
+            pass
+        ln.close()
+        s.close()
+
+    runs(main)
+
+
+def test_addresses() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        host, port = ln.addr
+        assert host == "127.0.0.1" and port > 0
+        assert c.remote_addr == ln.addr == s.local_addr
+        assert s.remote_addr == c.local_addr
+        assert repr(c) == f"<Conn 127.0.0.1:{c.local_addr[1]}->127.0.0.1:{port}>"
+        assert repr(ln) == f"<Listener 127.0.0.1:{port}>"
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
+@pytest.mark.skipif(not HAS_IPV6, reason="no IPv6 loopback")
+def test_ipv6_addresses() -> None:
+    async def main() -> None:
+        ln, c, s = await pair("::1")
+        assert ln.addr[0] == "::1" and ln.addr[1] > 0
+        assert c.remote_addr == ln.addr
+        assert repr(ln) == f"<Listener [::1]:{ln.addr[1]}>"
+        ln2 = await net.listen("[::1]", 0)  # brackets as in Go's host:port form
+        assert ln2.addr[0] == "::1"
+        for x in (ln, ln2, c, s):
+            x.close()
+
+    runs(main)
+
+
+# ---------------------------------------------------------------------------
+# Lifetime: program exit, garbage collection, misuse
+
+
+def test_abandoned_goroutines_close_their_conns_at_exit() -> None:
+    # main returns while goroutines are parked in read and accept: run() closes
+    # them, their `async with` blocks close the sockets outside goroutine context.
+    hooked: list[Any] = []
+
+    async def main() -> None:
+        ln, c, s = await pair()
+        gs: list[G] = []
+
+        async def reader(conn: Conn) -> None:
+            async with conn:
+                gs.append(getg())
+                await conn.read(10)
+
+        async def acceptor() -> None:
+            async with ln:
+                await ln.accept()
+
+        go(reader, s)
+        go(reader, c)
+        go(acceptor)
+        await until_parked(gs)
+
+    old = sys.unraisablehook
+    sys.unraisablehook = hooked.append
+    try:
+        runs(main)
+    finally:
+        sys.unraisablehook = old
+    assert hooked == []
+
+
+def test_unclosed_conn_collected_then_fd_reused() -> None:
+    async def main() -> None:
+        ln = await net.listen("127.0.0.1", 0)
+        c = await net.dial(*ln.addr)
+        s = await ln.accept()
+        fd = c.fileno()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            del c
+            gc.collect()
+        c2 = await net.dial(*ln.addr)  # gets the same fd number
+        assert c2.fileno() == fd
+        s2 = await ln.accept()
+        await c2.write(b"ok")
+        assert await s2.read(2) == b"ok"
+        for x in (ln, s, c2, s2):
+            x.close()
+
+    runs(main)
+
+
+def test_outside_a_goroutine() -> None:
+    for coro, name in (
+        (net.listen("127.0.0.1", 0), "goroutines.net.listen"),
+        (net.dial("127.0.0.1", 1), "goroutines.net.dial"),
+    ):
+        with pytest.raises(RuntimeError, match=f"{name} called outside a goroutine"):
+            coro.send(None)
+        coro.close()
+
+
+def test_conn_closed_after_run_returns() -> None:
+    async def main() -> tuple[Listener, Conn, Conn]:
+        return await pair()
+
+    before = fds()
+    ln, c, s = run(main)
+    for x in (ln, c, s):
+        x.close()
+    assert fds() == before
+
+
+def test_no_fd_leak_across_error_paths() -> None:
+    async def main() -> None:
+        for _ in range(20):
+            ln = await net.listen("127.0.0.1", 0)
+            addr = ln.addr
+            c = await net.dial(*addr)
+            s = await ln.accept()
+            c.close()
+            assert await s.read(1) == b""
+            s.close()
+            ln.close()
+            with pytest.raises(OSError):
+                await ln.accept()
+            with pytest.raises(ConnectionRefusedError):
+                await net.dial(*addr)
+
+    runs(main, gomaxprocs=2)
