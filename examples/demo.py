@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from goroutines import Chan, Ticker, WaitGroup, go, num_goroutine, run, select, recv, syscall
+from goroutines import Chan, Ticker, WaitGroup, go, num_goroutine, recv, run, select, syscall
 from goroutines.runtime import tracehtml, tracetools
 
 
