@@ -430,7 +430,7 @@ def test_schedtrace_argument_prints_go_lines(monkeypatch: pytest.MonkeyPatch) ->
         assert m.group("procs") == "3"
         assert len(m.group("runqs").split()) == 3
         ms.append(int(m.group("ms")))
-    assert ms == sorted(ms) and ms[0] == 0
+    assert ms == sorted(ms) and ms[0] < 1000, "ms since the run started"
 
 
 @pytest.mark.timeout(20)

@@ -201,7 +201,7 @@ def _b(v: object) -> str:
 def schedtrace(sched: schedt, detailed: bool) -> None:
     """Print Go's `SCHED` line (and with detailed, every P, M and G) to stderr."""
     now = nanotime()
-    start = _starttime.setdefault(sched, now)
+    start = _starttime.setdefault(sched, now)  # run() sets it; Go: the first call
     with sched.lock:  # Go holds sched.lock too; the write happens after it is dropped
         lines = schedtrace_locked(sched, detailed, (now - start) // 1_000_000)
     sys.stderr.write("\n".join(lines) + "\n")
@@ -307,6 +307,7 @@ class Observer:
 
         sched.schedtrace = self.schedtrace
         sched.scheddetail = self.scheddetail
+        _starttime[sched] = nanotime()  # SCHED lines count ms from here
         if self.tracepath is not None:
             self.tracer = trace.start(sched, self.tracepath)
         self.restore = install_sigquit(sched)

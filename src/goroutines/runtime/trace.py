@@ -177,7 +177,12 @@ def stop(tracer: Tracer) -> None:
         enabled = bool(_tracers)
     events = tracer.events()
     with tracer.lock:
+        for buf in tracer.bufs:  # threads keep theirs until they record elsewhere
+            buf.recs.clear()
+            buf.objs.clear()
         tracer.bufs.clear()
+    if _local.sched is tracer.sched:
+        _local.sched = None
     with tracer.file as f:
         tracetools.write(f, tracetools.rawtrace(tracer.sched, tracer.start, events))
 

@@ -373,6 +373,9 @@ class Model:
 # Chrome trace events
 
 _PID_P, _PID_M = 1, 2
+# Perfetto keys threads by tid alone (a tid seen under another pid is a new
+# thread) and tid 0 is its idle "swapper": P and M tracks get distinct tids > 0.
+_TID_P, _TID_M = 1, 100_001  # + the P's or M's id
 # No \\uXXXX escapes: Perfetto's JSON reader does not decode them.
 _enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _COUNTER_SAMPLES = 50_000  # at most about this many samples per counter track
@@ -394,20 +397,21 @@ def chrome_json(model: Model) -> Iterator[str]:
     for s in model.slices:
         yield (
             f'{{"ph":"X","ts":{_us(s.start)},"dur":{_us(s.end - s.start)},"pid":{_PID_P},'
-            f'"tid":{s.p},"name":{gname[s.goid]},"cat":"goroutine",'
+            f'"tid":{_TID_P + s.p},"name":{gname[s.goid]},"cat":"goroutine",'
             f'"args":{{"goid":{s.goid},"end":{why[s.why]}}}}}'
         )
     for m, start, end, label in model.mslices:
         yield (
             f'{{"ph":"X","ts":{_us(start)},"dur":{_us(end - start)},"pid":{_PID_M},'
-            f'"tid":{m},"name":{_enc(label)},"cat":"thread"}}'
+            f'"tid":{_TID_M + m},"name":{_enc(label)},"cat":"thread"}}'
         )
     yield from _instants(model)
     for i, f in enumerate(model.flows, 1):
         common = f'"cat":"{f.kind}","name":"{f.kind}","id":{i},"pid":{_PID_P}'
-        yield f'{{"ph":"s","ts":{_us(f.src_ts)},"tid":{f.src_p},{common}}}'
+        yield f'{{"ph":"s","ts":{_us(f.src_ts)},"tid":{_TID_P + f.src_p},{common}}}'
         # "e": bind to the enclosing slice, 1 ns into the one that starts there.
-        yield f'{{"ph":"f","bp":"e","ts":{_us(f.dst_ts + 1)},"tid":{f.dst_p},{common}}}'
+        tid = _TID_P + f.dst_p
+        yield f'{{"ph":"f","bp":"e","ts":{_us(f.dst_ts + 1)},"tid":{tid},{common}}}'
     yield from _counters(model)
 
 
@@ -421,10 +425,11 @@ def _metadata(model: Model) -> Iterator[str]:
     for pid, pname in ((_PID_P, "Ps (processors)"), (_PID_M, "Ms (threads)")):
         yield meta("process_name", pid, None, {"name": pname})
         yield meta("process_sort_index", pid, None, {"sort_index": pid})
-    for pid, prefix, ids in ((_PID_P, "P", range(model.nprocs)), (_PID_M, "M", sorted(model.ms))):
+    tracks = ((_PID_P, _TID_P, "P", range(model.nprocs)), (_PID_M, _TID_M, "M", sorted(model.ms)))
+    for pid, tid, prefix, ids in tracks:
         for i in ids:
-            yield meta("thread_name", pid, i, {"name": f"{prefix}{i}"})
-            yield meta("thread_sort_index", pid, i, {"sort_index": i})
+            yield meta("thread_name", pid, tid + i, {"name": f"{prefix}{i}"})
+            yield meta("thread_sort_index", pid, tid + i, {"sort_index": i})
 
 
 def _instants(model: Model) -> Iterator[str]:
@@ -432,7 +437,7 @@ def _instants(model: Model) -> Iterator[str]:
 
     def instant(ts: int, p: int, name: str, args: str) -> str:
         return (
-            f'{{"ph":"i","ts":{_us(ts)},"pid":{_PID_P},"tid":{p},"s":"t",'
+            f'{{"ph":"i","ts":{_us(ts)},"pid":{_PID_P},"tid":{_TID_P + p},"s":"t",'
             f'"name":"{name}","args":{{{args}}}}}'
         )
 
