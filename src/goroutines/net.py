@@ -1,15 +1,16 @@
 """Package net: TCP for goroutines, on the runtime's network poller (Go's net + internal/poll).
 
-Every socket is non-blocking and registered once with the run's epoll instance,
-edge-triggered (`netpoll.poll_open`). A goroutine never blocks its M (thread):
-an operation tries the system call first, and only when the kernel answers
-EAGAIN does it park on the poller. A read, as Go's `poll.FD.Read`:
+Every socket is non-blocking (and close-on-exec, as Python makes every fd) and
+registered once with the run's epoll instance, edge-triggered
+(`netpoll.poll_open`). A goroutine never blocks its M (thread): an operation
+tries the system call first, and only when the kernel answers EAGAIN does it
+park on the poller. A read, as Go's `poll.FD.Read`:
 
-    readLock()                  one reader at a time (fdMutex); also a reference
-                                that keeps the fd open until the read returns
+    fdmu.rwlock(r)              one reader at a time; also a reference that
+                                keeps the socket open until the read returns
     poll_reset(pd, "r")         fail at once if closed or past the deadline
     loop:
-        sock.recv(n)            data or EOF: done
+        sock.recv(n)            data, or b'' at EOF: done
         EAGAIN -> netpollblock(pd, "r")
                                 pd.rg = this G, then gopark; the M goes on to run
                                 other goroutines. When data arrives, epoll reports
@@ -17,25 +18,28 @@ EAGAIN does it park on the poller. A read, as Go's `poll.FD.Read`:
                                 an idle M blocked in epoll_wait, or sysmon), which
                                 readies the G (netpollready -> injectglist); a
                                 deadline timer or close() wakes it with an error.
-        retry the recv
-    readUnlock()
+    fdmu.rwunlock(r)
 
 Readiness that arrives while nobody waits is latched in the pollDesc
-(`pd.rg = pdReady`), so no edge is lost between EAGAIN and the park.
+(`pd.rg = pdReady`), so no edge is lost between EAGAIN and the park. After a
+short read, which proves the receive queue empty, the next read waits for an
+edge before its recv (see netFD.drained): a failing recv costs an exception.
 
-`close()` never waits: it marks the fd closed, wakes every goroutine parked in
-its operations or waiting for its locks (they raise "use of closed network
-connection", OSError EBADF, as Go's ErrNetClosing), unregisters it from epoll,
-and the socket itself is closed by whoever drops the last reference: close()
-itself, or the last operation still running on another thread. That way the
-fd number is never reused under an operation in flight (Go's fdMutex + destroy).
+`close()` is synchronous and idempotent: it marks the fd closed and wakes every
+goroutine parked in its operations or queued for its locks (they raise
+OSError(EBADF, "use of closed network connection"), Go's ErrNetClosing). The
+socket is closed by whoever drops the last reference: close() itself, or the
+last operation in progress, so that the fd number is never reused under a
+system call in flight (Go's fdMutex + destroy). Meanwhile it is shut down, so
+the peer sees EOF and a listener refuses connections at once.
 
 Errors are the standard OSError subclasses: ConnectionRefusedError,
-ConnectionResetError, BrokenPipeError, TimeoutError ("i/o timeout") for a passed
-deadline or dial timeout. `read_exactly` raises IncompleteReadError, an EOFError
-as asyncio's, when the stream ends early. Host names that are not numeric
-addresses are resolved with getaddrinfo through `syscall()`, which lets sysmon
-hand the P to another M while the lookup blocks.
+ConnectionResetError, BrokenPipeError, TimeoutError(ETIMEDOUT, "i/o timeout")
+for a passed deadline or dial timeout. `read_exactly` raises
+IncompleteReadError, an EOFError with `.partial` as asyncio's, when the stream
+ends early. Host names that are not numeric addresses are resolved with
+getaddrinfo through `syscall()`, which lets sysmon hand the P to another M
+while the lookup blocks. All of it needs goroutine context, except close().
 """
 
 from __future__ import annotations
