@@ -180,17 +180,26 @@ def run(quick: bool = False) -> list[Row]:
         ("spawn+finish", "asyncio", timed(lambda: spawn_asyncio(n), n)),
         ("gosched ping-pong", "goroutines", timed(lambda: gosched_goroutines(m), 2 * m)),
         ("gosched ping-pong", "asyncio", timed(lambda: sleep0_asyncio(m), 2 * m)),
-        (f"{k} sleepers x 10ms (total ms)", "goroutines",
-         timed(lambda: sleepers_goroutines(k), 1) / 1e6),
+        (
+            f"{k} sleepers x 10ms (total ms)",
+            "goroutines",
+            timed(lambda: sleepers_goroutines(k), 1) / 1e6,
+        ),
         (f"{k} sleepers x 10ms (total ms)", "asyncio", timed(lambda: sleepers_asyncio(k), 1) / 1e6),
     ]
     block = 0.05 if quick else 0.2
     ideal = block / 0.001
     rows += [
-        ("blocking tolerance (% of ideal ticks)", "goroutines syscall()",
-         100 * ticks_goroutines(4, block, True) / ideal),
-        ("blocking tolerance (% of ideal ticks)", "goroutines unwrapped",
-         100 * ticks_goroutines(4, block, False) / ideal),
+        (
+            "blocking tolerance (% of ideal ticks)",
+            "goroutines syscall()",
+            100 * ticks_goroutines(4, block, True) / ideal,
+        ),
+        (
+            "blocking tolerance (% of ideal ticks)",
+            "goroutines unwrapped",
+            100 * ticks_goroutines(4, block, False) / ideal,
+        ),
         ("blocking tolerance (% of ideal ticks)", "asyncio", 100 * ticks_asyncio(4, block) / ideal),
         ("blocking tolerance (% of ideal ticks)", "threads", 100 * ticks_threads(4, block) / ideal),
     ]

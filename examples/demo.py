@@ -101,8 +101,11 @@ async def main(primes: int, blocks: int) -> tuple[int, int, str]:
             else:
                 hashes.append(v)
         else:
-            print(f"  progress: {nprimes} primes, {len(hashes)} blocks hashed, "
-                  f"{num_goroutine()} goroutines", flush=True)
+            print(
+                f"  progress: {nprimes} primes, {len(hashes)} blocks hashed, "
+                f"{num_goroutine()} goroutines",
+                flush=True,
+            )
     tick.stop()
     combined = hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest()[:16]
     return last, peak, combined
@@ -120,12 +123,18 @@ def demo() -> int:
     print("== sysmon prints Go's schedtrace lines to stderr every 250 ms", flush=True)
     t0 = time.monotonic()
     last, peak, combined = run(
-        main, args.primes, args.blocks, gomaxprocs=args.gomaxprocs,
-        schedtrace=250, trace=trace_path,
+        main,
+        args.primes,
+        args.blocks,
+        gomaxprocs=args.gomaxprocs,
+        schedtrace=250,
+        trace=trace_path,
     )
     dt = time.monotonic() - t0
-    print(f"\n== done in {dt:.2f}s: prime #{args.primes} is {last}; "
-          f"block digests {combined}; peak {peak} goroutines")
+    print(
+        f"\n== done in {dt:.2f}s: prime #{args.primes} is {last}; "
+        f"block digests {combined}; peak {peak} goroutines"
+    )
     model = tracetools.Model(tracetools.load(trace_path))
     print("\n== what the scheduler did (goroutines trace summary)\n")
     print(tracetools.summary(model, 15))

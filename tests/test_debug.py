@@ -259,10 +259,7 @@ def test_dump_shows_a_goroutine_in_a_syscall_from_its_thread() -> None:
         release.set()
         return dump
 
-    # schedtrace keeps sysmon out of its deep sleep: a core bug (startTheExit_locked ->
-    # wakesysmon takes sched.lock twice) hangs the exit when main's P was retaken while
-    # its thread waited for the GIL and sysmon then slept deeply. One SCHED line a minute.
-    dump = run(main, gomaxprocs=2, schedtrace=60_000)
+    dump = run(main, gomaxprocs=2)
     (block,) = [b for b in blocks(dump).values() if "[syscall]" in b]
     lines = block.splitlines()
     assert re.fullmatch(r"goroutine \d+ \[syscall\]:", lines[0])

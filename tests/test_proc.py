@@ -535,3 +535,36 @@ def test_no_false_deadlock_while_sysmon_hands_off_a_p(monkeypatch: pytest.Monkey
         return "ok"
 
     assert g.run(main, gomaxprocs=1) == "ok"
+
+
+def test_exit_after_main_blocked_its_thread() -> None:
+    """main blocks its thread without syscall(): sysmon hands its P off, all Ps
+    go idle, sysmon sleeps deeply; main then returns and the program exits."""
+
+    async def main() -> int:
+        time.sleep(0.05)
+        return 7
+
+    assert g.run(main, gomaxprocs=1) == 7
+
+
+def test_failing_finally_of_abandoned_goroutine_is_reported(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def child(started: Mailbox) -> None:
+        try:
+            started.put(None)
+            await forever()
+        finally:
+            raise ValueError("cleanup failed")
+
+    async def main() -> str:
+        mb = Mailbox()
+        g.go(child, mb)
+        await mb.get()
+        return "done"
+
+    assert g.run(main) == "done"
+    err = capsys.readouterr().err
+    assert "Exception ignored while closing goroutine 2 at program exit" in err
+    assert "ValueError: cleanup failed" in err

@@ -47,6 +47,7 @@ from __future__ import annotations
 import inspect
 import sys
 import threading
+import traceback
 import types
 from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from math import gcd
@@ -701,6 +702,10 @@ def acquirep(mp: M, pp: P) -> None:
         mp.p = pp
         pp.m = mp
         pp.status = _Prunning
+        # Even: we are in scheduler code. A P taken from a syscall or from a
+        # goroutine that would not yield comes with the odd value of its old
+        # M's step, which would look to sysmon like a goroutine not yielding.
+        pp.gstep = (pp.gstep + 1) & ~1
     if trace.enabled:
         trace.ProcStart(mp, pp)
 
@@ -1403,29 +1408,25 @@ def teardown(sched: schedt) -> None:
     if sched.sysmon is not None:
         sched.sysmon.join()
     _tls.m = None
-    for gp in sched.allgs:
-        coro = gp.coro
-        if coro is not None:
-            gp.coro = None
-            gp.send = None
-            gp.status = _Gdead
-            try:
-                coro.close()
-            except BaseException as e:  # a finally block failed: report it, as Python would
-                e.add_note(f"while closing goroutine {gp.goid} at program exit")
-                sys.unraisablehook(_Unraisable(e, coro))  # type: ignore[arg-type]
-    netpoll.netpollclose(sched)
-
-
-class _Unraisable:
-    """The argument sys.unraisablehook expects."""
-
-    def __init__(self, e: BaseException, obj: object) -> None:
-        self.exc_type = type(e)
-        self.exc_value = e
-        self.exc_traceback = e.__traceback__
-        self.err_msg = "Exception ignored while closing an abandoned goroutine"
-        self.object = obj
+    try:
+        for gp in sched.allgs:
+            coro = gp.coro
+            if coro is not None:
+                gp.coro = None
+                gp.send = None
+                gp.status = _Gdead
+                try:
+                    coro.close()
+                except Exception as e:
+                    # A finally block failed: report it and go on, as Python
+                    # does for an exception raised by a finalizer.
+                    print(
+                        f"Exception ignored while closing goroutine {gp.goid} at program exit:",
+                        file=sys.stderr,
+                    )
+                    traceback.print_exception(e, file=sys.stderr)
+    finally:
+        netpoll.netpollclose(sched)
 
 
 # ---------------------------------------------------------------------------

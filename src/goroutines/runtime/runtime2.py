@@ -171,7 +171,7 @@ class M:
 class SysmonTick:
     """What sysmon last saw of a P (Go's sysmontick)."""
 
-    __slots__ = ("gstep", "preempted", "schedtick", "schedwhen", "syscalltick", "syscallwhen")
+    __slots__ = ("gstep", "schedtick", "schedwhen", "syscalltick", "syscallwhen")
 
     def __init__(self) -> None:
         self.schedtick = 0
@@ -179,7 +179,6 @@ class SysmonTick:
         self.syscalltick = 0
         self.syscallwhen = 0
         self.gstep = 0
-        self.preempted = False
 
 
 class P:

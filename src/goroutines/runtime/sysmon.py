@@ -127,7 +127,9 @@ def retake(sched: schedt, now: int) -> int:
         if s in (_Prunning, _Psyscall):
             # Preempt G if it's running for too long.
             t = pp.schedtick
-            if pd.schedtick != t:
+            if pd.schedtick != t or pd.schedwhen == 0:
+                # A new slice, or the first look at this P (main's first slice
+                # is inherited from runnext and leaves schedtick at 0).
                 pd.schedtick = t
                 pd.schedwhen = now
                 pd.gstep = -1
@@ -212,7 +214,6 @@ def retakeRunning(sched: schedt, pp: P, gstep: int) -> bool:
         if took:
             pp.m = None
             pp.status = 0  # _Pidle
-            pp.gstep = (pp.gstep + 1) & ~1  # even: the P's next M starts in scheduler code
             mp.p = None  # type: ignore[union-attr]
     if not took:
         with sched.lock:
