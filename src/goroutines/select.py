@@ -29,9 +29,8 @@ import types
 from collections.abc import Awaitable, Generator
 from typing import Any
 
+from . import chan
 from .chan import Chan, bufget, bufput, closed_error, sudog
-from .chan import recv as chanrecv
-from .chan import send as chansend
 from .runtime.proc import _preempt_request, acquire_g, gopark, goready
 from .runtime.runtime2 import G, WaitReason
 
@@ -176,7 +175,7 @@ def selectnb(
         if cas.kind == caseRecv:
             sg = c.sendq.dequeue()
             if sg is not None:
-                ep = chanrecv(c, sg)
+                ep = chan.recv(c, sg)  # Go's recv helper; recv() here makes a case
                 selunlock(locked)
                 goready(sg.g)
                 return casi, ep, True
@@ -193,7 +192,7 @@ def selectnb(
                 raise closed_error("send on", c)
             sg = c.recvq.dequeue()
             if sg is not None:
-                chansend(c, sg, cas.elem)
+                chan.send(sg, cas.elem)
                 selunlock(locked)
                 goready(sg.g)
                 return casi, None, True
