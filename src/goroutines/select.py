@@ -151,14 +151,15 @@ def selectgo(cases: tuple[scase, ...], block: bool) -> Generator[Any, None, tupl
     pollorder, lockorder, locked = orders(cases, mp.rand.random)
     sellock(locked)
     res = selectnb(cases, pollorder, locked)
-    if res is not None:
-        if gp.preempt:
-            yield from _preempt_request.__await__()
-        return res
-    if not block:
+    if res is None:
+        if block:
+            return (yield from selectpark(cases, lockorder, locked, gp))
         selunlock(locked)
-        return -1, None, False
-    return (yield from selectpark(cases, lockorder, locked, gp))
+        res = -1, None, False
+    # No wait: still yield if sysmon asked (a polling loop must not hog the P).
+    if gp.preempt:
+        yield from _preempt_request.__await__()
+    return res
 
 
 def selectnb(
