@@ -73,7 +73,7 @@ async def selector(rng: random.Random, chans: list[Chan[Any]], out: Chan[list[An
 async def prodcons(seed: int) -> tuple[list[Any], list[Any]]:
     rng = random.Random(seed)
     chans: list[Chan[Any]] = [Chan(rng.choice([0, 0, 1, rng.randint(2, 50)])) for _ in range(3)]
-    nprod, nsel, n = rng.randint(2, 6), rng.randint(1, 4), rng.randint(100, 300)
+    nprod, nsel, n = rng.randint(2, 6), rng.randint(1, 4), rng.randint(300, 800)
     ncons = len(chans) + nsel
     done, out = Chan[None](), Chan[list[Any]](ncons)
 

