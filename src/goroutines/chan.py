@@ -285,8 +285,10 @@ def selectnbsend(c: Chan[T], ep: T) -> bool:
 
 
 def abandon(c: Chan[Any], q: waitq, mysg: sudog) -> None:
-    """Unlink the sudog of a goroutine closed while parked (abandoned at program exit),
-    so that no waker finds a dead G on a channel that may outlive this run."""
+    """Unlink the sudog of a goroutine abandoned at program exit while parked.
+
+    Otherwise a waker could find the dead G on a channel that outlives this run.
+    """
     with c.lock:
         q.dequeueSudoG(mysg)
 
