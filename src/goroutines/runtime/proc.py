@@ -1689,7 +1689,7 @@ def entersyscall(mp: M, gp: G) -> None:
         mp.syscalltick = pp.syscalltick
         pp.status = _Psyscall
     if mp.sched.sysmonwait:
-        sysmon.wakesysmon(mp.sched)
+        sysmon.wakesysmon(mp.sched, syscall=True)
 
 
 def exitsyscall(mp: M, gp: G) -> bool:

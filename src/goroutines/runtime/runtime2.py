@@ -171,9 +171,10 @@ class M:
 class SysmonTick:
     """What sysmon last saw of a P (Go's sysmontick)."""
 
-    __slots__ = ("gstep", "schedtick", "schedwhen", "syscalltick", "syscallwhen")
+    __slots__ = ("gstep", "preemptwhen", "schedtick", "schedwhen", "syscalltick", "syscallwhen")
 
     def __init__(self) -> None:
+        self.preemptwhen = 0  # when sysmon asked the goroutine at gstep to yield
         self.schedtick = 0
         self.schedwhen = 0
         self.syscalltick = 0
@@ -277,7 +278,7 @@ class schedt:
         self.gcwaiting = False
         self.stopwait = 0
         self.stopnote = Note()
-        self.sysmonwait = False
+        self.sysmonwait = 0  # how sysmon sleeps on sysmonnote (sysmon._NOWAIT/_BACKOFF/_DEEP)
         self.sysmonnote = Note()
         # How the program ends.
         self.exiting = False  # set once: every M leaves its loop

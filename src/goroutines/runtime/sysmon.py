@@ -19,6 +19,7 @@ program costs no CPU) and is woken when a P becomes busy again. On each round:
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from .osapi import nanotime, usleep
@@ -37,19 +38,50 @@ def startsysmon(sched: schedt) -> None:
     t.start()
 
 
-def wakesysmon(sched: schedt) -> None:
-    """Wake sysmon from its deep sleep, if it is in one."""
-    if not sched.sysmonwait:
+# sched.sysmonwait: how sysmon sleeps on sched.sysmonnote, and so who wakes it.
+_NOWAIT = 0
+_BACKOFF = 1  # a sleep of its 1-10 ms back-off: a syscall wakes it, to retake the P soon
+_DEEP = 2  # every P idle: anything that gives a P work wakes it
+
+
+def wakesysmon(sched: schedt, syscall: bool = False) -> None:
+    """Wake sysmon from its deep sleep (with syscall, from its back-off sleep too)."""
+    if sched.sysmonwait == _NOWAIT:
         return
     with sched.lock:
-        wakesysmon_locked(sched)
+        wakesysmon_locked(sched, syscall)
 
 
-def wakesysmon_locked(sched: schedt) -> None:
+def wakesysmon_locked(sched: schedt, syscall: bool = False) -> None:
     """wakesysmon with sched.lock held."""
-    if sched.sysmonwait:
-        sched.sysmonwait = False
+    if sched.sysmonwait == _DEEP or (syscall and sched.sysmonwait == _BACKOFF):
+        sched.sysmonwait = _NOWAIT
         sched.sysmonnote.wakeup()
+
+
+def allidle(sched: schedt) -> bool:
+    """Every P is idle (or the world is stopping): sysmon may sleep deeply."""
+    return sched.gcwaiting or sched.npidle == sched.gomaxprocs
+
+
+def sysmonsleep(sched: schedt, how: int, ns: int) -> bool:
+    """Sleep up to ns on sysmonnote; True if something woke us (or there was no need).
+
+    The condition for a deep sleep is checked under the lock that wakers take,
+    so a P that becomes busy just before cannot be missed.
+    """
+    with sched.lock:
+        if sched.exiting or (how == _DEEP and not allidle(sched)):
+            return True
+        sched.sysmonwait = how
+    woken = sched.sysmonnote.tsleep(ns)
+    with sched.lock:
+        if not woken and sched.sysmonwait == _NOWAIT:
+            # A waker cleared sysmonwait and is about to wake us: take it.
+            sched.sysmonnote.sleep()
+            woken = True
+        sched.sysmonwait = _NOWAIT
+    return woken
 
 
 def sysmon(sched: schedt) -> None:
@@ -75,24 +107,18 @@ def _sysmon(sched: schedt) -> None:
         elif idle > 50:  # start doubling the sleep after 1ms...
             delay *= 2
         delay = min(delay, 10_000)  # up to 10ms
-        usleep(delay)
+        if delay < 1000:
+            usleep(delay)
+        elif sysmonsleep(sched, _BACKOFF, delay * 1000):
+            # Go sleeps here regardless; a goroutine entering a syscall wakes us
+            # so that its P is retaken after one short tick, not up to 10 ms.
+            idle = 0
         now = nanotime()
-        if sched.schedtrace <= 0 and (sched.gcwaiting or sched.npidle == sched.gomaxprocs):
-            with sched.lock:
-                deep = (sched.gcwaiting or sched.npidle == sched.gomaxprocs) and not sched.exiting
-                if deep:
-                    next = timers.timeSleepUntil(sched.allp)
-                    deep = next == 0 or next > now
-                    if deep:
-                        sched.sysmonwait = True
-            if deep:
+        if sched.schedtrace <= 0 and allidle(sched):
+            next = timers.timeSleepUntil(sched.allp)
+            if next == 0 or next > now:
                 sleep = _MAX_DEEP_SLEEP_NS if next == 0 else min(next - now, _MAX_DEEP_SLEEP_NS)
-                woken = sched.sysmonnote.tsleep(sleep)
-                with sched.lock:
-                    if not woken and not sched.sysmonwait:
-                        # A waker cleared sysmonwait and is about to wake us: take it.
-                        sched.sysmonnote.sleep()
-                    sched.sysmonwait = False
+                sysmonsleep(sched, _DEEP, sleep)
                 idle = 0
                 delay = 20
                 now = nanotime()
@@ -135,12 +161,17 @@ def retake(sched: schedt, now: int) -> int:
                 pd.gstep = -1
             elif pd.schedwhen + forcePreemptNS <= now:
                 if s == _Prunning:
+                    # Ignored for a GIL switch interval: a thread merely waiting
+                    # for the GIL would have had it back by then.
                     ignored = pp.gstep == pd.gstep and pp.gstep & 1
+                    ignored = ignored and now - pd.preemptwhen >= _switchinterval()
                     if ignored and otherWork(sched, pp, now, pd.schedwhen):
                         # Asked to yield a tick ago and still has not.
                         if retakeRunning(sched, pp, pd.gstep):
                             n += 1
                         continue
+                    if pd.gstep != pp.gstep:
+                        pd.preemptwhen = now
                     preemptone(pp)
                     pd.gstep = pp.gstep
                 # In case of syscall, preemptone() doesn't work, because there is no M wired to P.
@@ -187,6 +218,12 @@ def handoff(sched: schedt, pp: P) -> None:
         with sched.lock:
             sched.nhandoff -= 1
             checkdead(sched)
+
+
+def _switchinterval() -> int:
+    """Python's GIL switch interval in ns (0 without the GIL)."""
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    return int(sys.getswitchinterval() * 1e9) if gil else 0
 
 
 def otherWork(sched: schedt, pp: P, now: int, since: int) -> bool:
