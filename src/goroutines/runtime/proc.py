@@ -682,7 +682,7 @@ def pidleget(sched: schedt) -> P | None:
         return None
     sched.npidle -= 1
     # A P goes back to work: sysmon must watch it (it sleeps while all are idle).
-    sysmon.wakesysmon_locked(sched)
+    sysmon.wakesysmon_locked(sched, "work")
     return sched.pidle.pop()
 
 
@@ -1030,7 +1030,7 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
             and (netpoll.netpollWaiters(sched) > 0 or pollUntil != 0)
             and netpoll.swapLastpoll(sched)
         ):
-            gp = netpollBlock(mp, pollUntil, now, wasSpinning)
+            gp = netpollBlock(mp, pollUntil, wasSpinning)
             if gp is not None:
                 return gp, False
             if mp.p is not None:
@@ -1041,13 +1041,15 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
             return None, False
 
 
-def netpollBlock(mp: M, pollUntil: int, now: int, wasSpinning: bool) -> G | None:
+def netpollBlock(mp: M, pollUntil: int, wasSpinning: bool) -> G | None:
     """Block in the poller until I/O or the next timer, then take a P if one is idle."""
     sched = mp.sched
     sched.pollUntil = pollUntil
     delay = -1
     if pollUntil != 0:
-        delay = max(0, pollUntil - now)
+        # A fresh clock (Go reuses find_runnable's `now`): spinning and stealing
+        # since then would otherwise make us oversleep, and epoll rounds up to ms.
+        delay = max(0, pollUntil - nanotime())
     glist = netpoll.netpoll(sched, delay)
     sched.pollUntil = 0
     sched.lastpoll = nanotime()
@@ -1390,7 +1392,7 @@ def startTheExit_locked(sched: schedt) -> None:
         mp.nextp = None
         mp.park.wakeup()
     netpoll.netpollBreak(sched)
-    sysmon.wakesysmon_locked(sched)
+    sysmon.wakesysmon_locked(sched, "exit")
 
 
 def teardown(sched: schedt) -> None:
@@ -1639,7 +1641,7 @@ def startTheWorld(mp: M, nprocs: int) -> None:
     with sched.lock:
         runnable = procresize(sched, mp, nprocs)
         sched.gcwaiting = False
-        sysmon.wakesysmon_locked(sched)
+        sysmon.wakesysmon_locked(sched, "stw")
     for pp in runnable:
         startm(sched, pp, False)
     # Wake up an additional proc in case we have excessive runnable goroutines
@@ -1689,7 +1691,7 @@ def entersyscall(mp: M, gp: G) -> None:
         mp.syscalltick = pp.syscalltick
         pp.status = _Psyscall
     if mp.sched.sysmonwait:
-        sysmon.wakesysmon(mp.sched, syscall=True)
+        sysmon.wakesysmon(mp.sched, "syscall")
 
 
 def exitsyscall(mp: M, gp: G) -> bool:

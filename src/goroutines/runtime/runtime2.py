@@ -279,6 +279,7 @@ class schedt:
         self.stopwait = 0
         self.stopnote = Note()
         self.sysmonwait = 0  # how sysmon sleeps on sysmonnote (sysmon._NOWAIT/_BACKOFF/_DEEP)
+        self.sysmonwakeat = 0  # nanotime when that sleep ends
         self.sysmonnote = Note()
         # How the program ends.
         self.exiting = False  # set once: every M leaves its loop

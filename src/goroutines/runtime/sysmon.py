@@ -44,19 +44,30 @@ _BACKOFF = 1  # a sleep of its 1-10 ms back-off: a syscall wakes it, to retake t
 _DEEP = 2  # every P idle: anything that gives a P work wakes it
 
 
-def wakesysmon(sched: schedt, syscall: bool = False) -> None:
-    """Wake sysmon from its deep sleep (with syscall, from its back-off sleep too)."""
+def wakesysmon(sched: schedt, why: str) -> None:
+    """Wake sysmon if it sleeps and `why` is reason enough (see wakesysmon_locked)."""
     if sched.sysmonwait == _NOWAIT:
         return
     with sched.lock:
-        wakesysmon_locked(sched, syscall)
+        wakesysmon_locked(sched, why)
 
 
-def wakesysmon_locked(sched: schedt, syscall: bool = False) -> None:
-    """wakesysmon with sched.lock held."""
-    if sched.sysmonwait == _DEEP or (syscall and sched.sysmonwait == _BACKOFF):
-        sched.sysmonwait = _NOWAIT
-        sched.sysmonnote.wakeup()
+def wakesysmon_locked(sched: schedt, why: str) -> None:
+    """Wake sysmon, sched.lock held. `why`:
+
+    "exit" or "stw": from any sleep. "syscall": from any sleep, so that the P is
+    retaken after one short tick. "work" (a P leaves the idle list): from a deep
+    sleep only, and only if sysmon would not wake within forcePreemptNS anyway:
+    a program woken by timers then does not wake sysmon, and its thread, on
+    every tick.
+    """
+    w = sched.sysmonwait
+    if w == _NOWAIT or (w == _BACKOFF and why == "work"):
+        return
+    if why == "work" and sched.sysmonwakeat - nanotime() <= forcePreemptNS:
+        return
+    sched.sysmonwait = _NOWAIT
+    sched.sysmonnote.wakeup()
 
 
 def allidle(sched: schedt) -> bool:
@@ -74,6 +85,7 @@ def sysmonsleep(sched: schedt, how: int, ns: int) -> bool:
         if sched.exiting or (how == _DEEP and not allidle(sched)):
             return True
         sched.sysmonwait = how
+        sched.sysmonwakeat = nanotime() + ns
     woken = sched.sysmonnote.tsleep(ns)
     with sched.lock:
         if not woken and sched.sysmonwait == _NOWAIT:
@@ -117,7 +129,11 @@ def _sysmon(sched: schedt) -> None:
         if sched.schedtrace <= 0 and allidle(sched):
             next = timers.timeSleepUntil(sched.allp)
             if next == 0 or next > now:
-                sleep = _MAX_DEEP_SLEEP_NS if next == 0 else min(next - now, _MAX_DEEP_SLEEP_NS)
+                # Until forcePreemptNS past the next timer: whatever that timer
+                # starts cannot have run too long before then.
+                sleep = _MAX_DEEP_SLEEP_NS
+                if next:
+                    sleep = min(next - now + forcePreemptNS, sleep)
                 sysmonsleep(sched, _DEEP, sleep)
                 idle = 0
                 delay = 20
