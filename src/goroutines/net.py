@@ -543,13 +543,33 @@ class netFD:
 # Conn and Listener
 
 
-class Conn:
-    """A TCP connection (Go's net.TCPConn). Use `async with` to close it."""
+class _Socket:
+    """What Conn and Listener share: the netFD, close, fileno, `async with`."""
 
     __slots__ = ("_fd",)
 
     def __init__(self, fd: netFD) -> None:
         self._fd = fd
+
+    def close(self) -> None:
+        """Close it; goroutines blocked in its operations raise OSError. Idempotent."""
+        self._fd.close()
+
+    def fileno(self) -> int:
+        """The socket's fd (-1 once closed)."""
+        return self._fd.sock.fileno()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Conn(_Socket):
+    """A TCP connection (Go's net.TCPConn). Use `async with` to close it."""
+
+    __slots__ = ()
 
     @property
     def local_addr(self) -> Addr:
@@ -593,32 +613,15 @@ class Conn:
         """Shut down the writing side: the peer reads EOF (Go's TCPConn.CloseWrite)."""
         self._fd.shutdown(socket.SHUT_WR)
 
-    def close(self) -> None:
-        """Close the connection; operations blocked in it raise OSError. Idempotent."""
-        self._fd.close()
-
-    def fileno(self) -> int:
-        """The socket's fd (-1 once closed)."""
-        return self._fd.sock.fileno()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = " closed" if self._fd.fdmu.closed else ""
         return f"<Conn {_fmt(self.local_addr)}->{_fmt(self.remote_addr)}{state}>"
 
 
-class Listener:
+class Listener(_Socket):
     """A TCP listener (Go's net.TCPListener). Use `async with` to close it."""
 
-    __slots__ = ("_fd",)
-
-    def __init__(self, fd: netFD) -> None:
-        self._fd = fd
+    __slots__ = ()
 
     @property
     def addr(self) -> Addr:
@@ -632,20 +635,6 @@ class Listener:
     def set_deadline(self, seconds: float | None) -> None:
         """accept() fails with TimeoutError `seconds` from now; None clears it."""
         self._fd.set_deadline(seconds, "r")
-
-    def close(self) -> None:
-        """Stop listening; a goroutine blocked in accept() raises OSError. Idempotent."""
-        self._fd.close()
-
-    def fileno(self) -> int:
-        """The socket's fd (-1 once closed)."""
-        return self._fd.sock.fileno()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = " closed" if self._fd.fdmu.closed else ""

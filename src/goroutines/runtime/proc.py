@@ -946,12 +946,7 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
         if netpoll.netpollWaiters(sched) > 0 and sched.lastpoll != 0:
             glist = netpoll.netpoll(sched, 0)
             if glist:
-                gp = glist.pop()
-                injectglist(mp, glist)
-                gp.status = _Grunnable
-                if trace.enabled:
-                    trace.GoUnblock(gp, mp)
-                return gp, False
+                return runpolled(mp, glist), False
 
         # Spinning Ms: steal work from other Ps. Limit the number of spinning Ms
         # to half the number of busy Ps, which avoids excessive CPU use when
@@ -1060,15 +1055,20 @@ def netpollBlock(mp: M, pollUntil: int, wasSpinning: bool) -> G | None:
         return None
     acquirep(mp, pp)
     if glist:
-        gp = glist.pop()
-        injectglist(mp, glist)
-        gp.status = _Grunnable
-        if trace.enabled:
-            trace.GoUnblock(gp, mp)
-        return gp
+        return runpolled(mp, glist)
     if wasSpinning:
         becomeSpinning(mp)
     return None
+
+
+def runpolled(mp: M, glist: list[G]) -> G:
+    """Of the goroutines the poller readied, keep one to run now and inject the rest."""
+    gp = glist.pop()
+    injectglist(mp, glist)
+    gp.status = _Grunnable
+    if trace.enabled:
+        trace.GoUnblock(gp, mp)
+    return gp
 
 
 def stealWork(mp: M, now: int) -> tuple[G | None, bool, int, int]:
