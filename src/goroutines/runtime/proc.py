@@ -45,6 +45,7 @@ Where Python differs from Go (see DESIGN.md):
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import threading
 import traceback
@@ -156,8 +157,6 @@ _done = _Done()
 
 def default_gomaxprocs() -> int:
     """GOMAXPROCS from the environment, else the CPU count without the GIL, else 1."""
-    import os
-
     env = os.environ.get("GOMAXPROCS")
     if env:
         try:

@@ -21,8 +21,9 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
+from . import netpoll
 from .osapi import nanotime
-from .runtime2 import P
+from .runtime2 import P, schedt
 
 
 class timer:
@@ -43,36 +44,29 @@ class timer:
         return id(self) < id(other)
 
 
-def _current_p() -> P:
+def _current() -> tuple[schedt, P]:
+    """The scheduler and P of this M; P 0 if sysmon took ours (its heap is locked anyway)."""
     from .proc import _tls
 
     mp = _tls.m
     if mp is None:
         raise RuntimeError("timers can only be used inside a goroutine: start one with run(main)")
     pp = mp.p
-    return pp if pp is not None else mp.sched.allp[0]
+    return mp.sched, pp if pp is not None else mp.sched.allp[0]
 
 
 def addtimer(t: timer, when: int, period: int = 0) -> None:
     """Put t on the current P's heap to fire at `when` (Go's addtimer)."""
     if when < 0:
         when = (1 << 63) - 1
-    pp = _current_p()
+    sched, pp = _current()
     with pp.timersLock:
         t.when = when
         t.period = period
         t.gen += 1
         t.pp = pp
         heapq.heappush(pp.timers, (when, t.gen, t))
-    from . import netpoll
-
-    netpoll.wakeNetPoller(pp_sched(), when)
-
-
-def pp_sched() -> Any:
-    from .proc import _tls
-
-    return _tls.m.sched  # type: ignore[union-attr]
+    netpoll.wakeNetPoller(sched, when)
 
 
 def deltimer(t: timer) -> bool:
