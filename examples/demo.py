@@ -113,9 +113,9 @@ async def main(primes: int, blocks: int) -> tuple[int, int, str]:
 
 def demo() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gomaxprocs", type=int, default=None)
-    ap.add_argument("--primes", type=int, default=400)
-    ap.add_argument("--blocks", type=int, default=200)
+    ap.add_argument("--gomaxprocs", type=int, default=2, help="Ps (default 2, to show stealing)")
+    ap.add_argument("--primes", type=int, default=200)
+    ap.add_argument("--blocks", type=int, default=100)
     args = ap.parse_args()
     os.makedirs("out", exist_ok=True)
     trace_path = os.path.join("out", "demo.trace.json")
