@@ -9,7 +9,6 @@ totals that must come out exact.
 from __future__ import annotations
 
 import random
-import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -17,27 +16,9 @@ from typing import Any
 import pytest
 
 from goroutines import Cond, Mutex, Once, RWMutex, Semaphore, WaitGroup, go, gosched, run
+from tests.helpers import Counter
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Counter:
-    """An int that goroutines running in parallel change (without the GIL, += is not atomic)."""
-
-    def __init__(self, value: int = 0) -> None:
-        self.value = value
-        self._lock = threading.Lock()
-
-    def add(self, delta: int) -> int:
-        """Add delta and return the new value."""
-        with self._lock:
-            self.value += delta
-            return self.value
-
-    def max(self, v: int) -> None:
-        """Raise the value to v if v is larger."""
-        with self._lock:
-            self.value = max(self.value, v)
 
 
 async def yield_n(n: int) -> None:
