@@ -812,7 +812,7 @@ def test_cond_with_rwmutex_read_locker() -> None:
             async with rw.rlocker():
                 while not ready[0]:
                     await c.wait()
-                woken.add(1)
+            woken.add(1)  # after the read lock is released, which main checks
 
         for _ in range(3):
             go(waiter)

@@ -21,9 +21,10 @@ park on the poller. A read, as Go's `poll.FD.Read`:
     fdmu.rwunlock(r)
 
 Readiness that arrives while nobody waits is latched in the pollDesc
-(`pd.rg = pdReady`), so no edge is lost between EAGAIN and the park. After a
-short read, which proves the receive queue empty, the next read waits for an
-edge before its recv (see netFD.drained): a failing recv costs an exception.
+(`pd.rg = pdReady`), so no edge is lost between EAGAIN and the park. As in
+Go, every operation tries its syscall first and parks only on EAGAIN. (Waiting
+for an edge first after a short read saves a failing recv, but it lost wakeups
+on free-threaded CPython, where another M may be handling that very edge.)
 
 `close()` is synchronous and idempotent: it marks the fd closed and wakes every
 goroutine parked in its operations or queued for its locks (they raise
@@ -55,7 +56,7 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Self
 
 from .runtime import netpoll
-from .runtime.netpoll import netpollblock, pdReady, poll_reset, pollErrTimeout, pollNoError
+from .runtime.netpoll import netpollblock, poll_reset, pollErrTimeout, pollNoError
 from .runtime.osapi import nanotime
 from .runtime.proc import acquire_g, checkpoint, getg, goparkunlock, goready, syscall
 from .runtime.runtime2 import G, WaitReason
@@ -252,7 +253,7 @@ class fdMutex:
 class netFD:
     """A socket with its pollDesc and fdMutex (Go's net.netFD embedding poll.FD)."""
 
-    __slots__ = ("drained", "fdmu", "laddr", "pd", "raddr", "sock")
+    __slots__ = ("fdmu", "laddr", "pd", "raddr", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -260,13 +261,6 @@ class netFD:
         self.pd: netpoll.pollDesc | None = None
         self.laddr: Addr = ("", 0)
         self.raddr: Addr = ("", 0)
-        # The last recv got less than it asked for, so the receive queue was
-        # empty then and any data since has raised an epoll edge: unless that
-        # edge is latched (pd.rg is pdReady), or epoll reported EOF or an error
-        # (pd.hup: a recv returns at once, and no edge may follow), the next
-        # read waits for it before its recv. That saves a recv failing with
-        # EAGAIN, which in Python costs an exception. Guarded by the read lock.
-        self.drained = False
 
     def init(self) -> None:
         """Register the socket with the poller (Go's netFD.init)."""
@@ -282,7 +276,7 @@ class netFD:
         try:
             pd = self.pd
             assert pd is not None
-            wait = self.drained and pd.rg is not pdReady and not pd.hup
+            wait = False
             res = poll_reset(pd, "r")
             if res != pollNoError:
                 raise convertErr(res)
@@ -299,7 +293,6 @@ class netFD:
                     break
                 except BlockingIOError:
                     wait = True
-            self.drained = 0 < len(data) < n
         finally:
             fdmu.rwunlock(fdmu.r)
         gp = getg()
@@ -317,7 +310,7 @@ class netFD:
         try:
             pd = self.pd
             assert pd is not None
-            wait = self.drained and pd.rg is not pdReady and not pd.hup
+            wait = False
             res = poll_reset(pd, "r")
             if res != pollNoError:
                 raise convertErr(res)
@@ -334,7 +327,6 @@ class netFD:
                     break
                 except BlockingIOError:
                     wait = True
-            self.drained = 0 < n < want
         finally:
             fdmu.rwunlock(fdmu.r)
         gp = getg()
@@ -352,7 +344,7 @@ class netFD:
         try:
             pd = self.pd
             assert pd is not None
-            wait = self.drained and pd.rg is not pdReady and not pd.hup
+            wait = False
             res = poll_reset(pd, "r")
             if res != pollNoError:
                 raise convertErr(res)
@@ -376,14 +368,12 @@ class netFD:
                     wait = True
                     continue
                 if m == 0:
-                    self.drained = False
                     raise IncompleteReadError(bytes(buf[:got]), n)
                 if not got and m < n:
                     buf = memoryview(bytearray(n))
                     buf[:m] = data
                 got += m
-                wait = got < n  # a short recv drained the socket
-            self.drained = False
+                wait = False
         finally:
             fdmu.rwunlock(fdmu.r)
         gp = getg()

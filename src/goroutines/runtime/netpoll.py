@@ -43,7 +43,6 @@ class pollDesc:
     __slots__ = (
         "closing",
         "fd",
-        "hup",
         "lock",
         "poller",
         "rd",
@@ -66,7 +65,6 @@ class pollDesc:
         # Sticky: epoll reported EOF or an error (RDHUP, HUP, ERR), so a read
         # would return at once, and no further edge is to be expected
         # (Go's pollDesc records EPOLLERR likewise).
-        self.hup = False
         self.rg: G | str | None = None  # None, pdReady, or the G parked to read
         self.wg: G | str | None = None
         self.rd = 0  # read deadline (nanotime), 0 for none, -1 once expired
@@ -231,8 +229,6 @@ def netpollready(glist: list[G], pd: pollDesc, ev: int) -> None:
     caller takes the collected goroutines off the waiter count.
     """
     with pd.lock:
-        if ev & _POLLHUP:
-            pd.hup = True
         if ev & _POLLRD:
             old = pd.rg
             if old is not pdReady:

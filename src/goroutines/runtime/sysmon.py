@@ -19,13 +19,16 @@ program costs no CPU) and is woken when a P becomes busy again. On each round:
 
 from __future__ import annotations
 
-import sys
 import threading
 
 from .osapi import nanotime, usleep
 from .runtime2 import P, _Prunning, _Psyscall, schedt
 
 forcePreemptNS = 10_000_000  # a goroutine may run 10 ms before it is asked to yield
+# How long a goroutine may ignore that request before its P goes to another M:
+# time for a thread waiting for the GIL to get it back (one switch interval),
+# or for a CPU-bound goroutine to reach its next checkpoint().
+preemptGraceNS = 5_000_000
 _MAX_DEEP_SLEEP_NS = 60_000_000_000  # Go: forcegcperiod / 2
 
 
@@ -177,10 +180,8 @@ def retake(sched: schedt, now: int) -> int:
                 pd.gstep = -1
             elif pd.schedwhen + forcePreemptNS <= now:
                 if s == _Prunning:
-                    # Ignored for a GIL switch interval: a thread merely waiting
-                    # for the GIL would have had it back by then.
                     ignored = pp.gstep == pd.gstep and pp.gstep & 1
-                    ignored = ignored and now - pd.preemptwhen >= _switchinterval()
+                    ignored = ignored and now - pd.preemptwhen >= preemptGraceNS
                     if ignored and otherWork(sched, pp, now, pd.schedwhen):
                         # Asked to yield a tick ago and still has not.
                         if retakeRunning(sched, pp, pd.gstep):
@@ -234,12 +235,6 @@ def handoff(sched: schedt, pp: P) -> None:
         with sched.lock:
             sched.nhandoff -= 1
             checkdead(sched)
-
-
-def _switchinterval() -> int:
-    """Python's GIL switch interval in ns (0 without the GIL)."""
-    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-    return int(sys.getswitchinterval() * 1e9) if gil else 0
 
 
 def otherWork(sched: schedt, pp: P, now: int, since: int) -> bool:
