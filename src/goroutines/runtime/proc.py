@@ -491,8 +491,11 @@ def runqempty(pp: P) -> bool:
 
 def runqput(sched: schedt, pp: P, gp: G, next: bool) -> None:
     """Put gp on our own P's local queue; with next, in runnext, kicking the old one out."""
-    with pp.lock:
+    pp.lock.acquire()
+    try:
         runqput_locked(sched, pp, gp, next)
+    finally:
+        pp.lock.release()
 
 
 def runqput_locked(sched: schedt, pp: P, gp: G, next: bool) -> None:
@@ -546,7 +549,8 @@ def runqget(pp: P) -> tuple[G | None, bool]:
     """
     if pp.runnext is None and pp.runqhead == pp.runqtail:
         return None, False
-    with pp.lock:
+    pp.lock.acquire()
+    try:
         gp = pp.runnext
         if gp is not None:
             pp.runnext = None
@@ -556,6 +560,8 @@ def runqget(pp: P) -> tuple[G | None, bool]:
             return None, False
         pp.runqhead = h + 1
         return pp.runq[h % RUNQ_SIZE], False
+    finally:
+        pp.lock.release()
 
 
 def runqgrab(pp: P, stealRunNextG: bool) -> list[G]:
@@ -612,9 +618,12 @@ def globrunqput(sched: schedt, gp: G) -> None:
     seen runnable and on no queue (an M without a P calls this, and
     stop-the-world does not wait for such Ms).
     """
-    with sched.lock:
+    sched.lock.acquire()
+    try:
         gp.status = _Grunnable
         sched.runq.append(gp)
+    finally:
+        sched.lock.release()
 
 
 def globrunqget_locked(sched: schedt, pp: P, max: int) -> list[G]:
@@ -644,11 +653,14 @@ def take_batch(sched: schedt, pp: P, batch: list[G]) -> G | None:
 
 def globrunqget(sched: schedt, pp: P, max: int) -> G | None:
     """A G from the global queue, with a batch moved to pp's local queue."""
-    with sched.lock:
+    sched.lock.acquire()
+    try:
         runq = sched.runq
         if len(runq) == 1:  # the common case of a lone goroutine: no batch to build
             return runq.popleft()
         batch = globrunqget_locked(sched, pp, max)
+    finally:
+        sched.lock.release()
     return take_batch(sched, pp, batch)
 
 
@@ -1148,10 +1160,13 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
             req = e
         # Back on the scheduler side: is the P still ours, or did sysmon hand it
         # to another M because this goroutine did not yield in time?
-        with lock:
+        lock.acquire()  # (acquire/try/finally: half the cost of `with` on this path)
+        try:
             owned = pp.m is mp
             if owned:
                 pp.gstep = (pp.gstep + 1) & ~1  # even: back in the scheduler
+        finally:
+            lock.release()
         if req is _PARK:
             if park_m(mp, gp):  # waitunlockf said no: run it on (Go: execute(gp, true))
                 exc = None
@@ -1249,13 +1264,16 @@ def goready(gp: G) -> None:
         trace.GoUnblock(gp, mp)
     sched = gp.sched
     if mp is not None and mp.sched is sched and (pp := mp.p) is not None:
-        with pp.lock:
+        pp.lock.acquire()
+        try:
             # Only the owner adds to a P's queue; sysmon may have handed ours
             # to another M while this goroutine ran.
             queued = pp.m is mp
             if queued:
                 gp.status = _Grunnable
                 runqput_locked(sched, pp, gp, True)
+        finally:
+            pp.lock.release()
         if queued:
             wakep(sched)
             return
