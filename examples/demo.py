@@ -120,7 +120,7 @@ def demo() -> int:
     os.makedirs("out", exist_ok=True)
     trace_path = os.path.join("out", "demo.trace.json")
     print(f"== running: prime sieve ({args.primes} primes) + worker pool ({args.blocks} blocks)")
-    print("== sysmon prints Go's schedtrace lines to stderr every 250 ms", flush=True)
+    print("== sysmon prints Go's schedtrace lines to stderr every 100 ms", flush=True)
     t0 = time.monotonic()
     last, peak, combined = run(
         main,
