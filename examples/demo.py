@@ -127,7 +127,7 @@ def demo() -> int:
         args.primes,
         args.blocks,
         gomaxprocs=args.gomaxprocs,
-        schedtrace=250,
+        schedtrace=100,
         trace=trace_path,
     )
     dt = time.monotonic() - t0
