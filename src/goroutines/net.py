@@ -53,13 +53,15 @@ import threading
 import types
 from collections import deque
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from .runtime import netpoll
 from .runtime.netpoll import netpollblock, poll_reset, pollErrTimeout, pollNoError
 from .runtime.osapi import nanotime
 from .runtime.proc import acquire_g, checkpoint, getg, goparkunlock, goready, syscall
 from .runtime.runtime2 import G, WaitReason
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -270,69 +272,41 @@ class netFD:
         """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""
         if n < 0:
             raise ValueError(f"read: n must be >= 0, got {n}")
+        return await self._read(self.sock.recv, n, n == 0, b"")
+
+    async def read_into(self, b: Buffer) -> int:
+        """Read into a writable buffer, up to its size; 0 at EOF (Go's FD.Read)."""
+        buf = memoryview(b).cast("B")
+        return await self._read(self.sock.recv_into, buf, len(buf) == 0, 0)
+
+    async def _read(self, recv: Callable[[Any], T], arg: Any, nothing: bool, empty: T) -> T:
+        """Go's FD.Read: recv(arg) under the read lock, parking while it would block."""
         fdmu = self.fdmu
         if not fdmu.rwlock(fdmu.r):
             await fdmu.rwlockslow(fdmu.r)
         try:
             pd = self.pd
             assert pd is not None
-            wait = False
             res = poll_reset(pd, "r")
             if res != pollNoError:
                 raise convertErr(res)
-            if n == 0:
-                return b""
-            recv = self.sock.recv
+            if nothing:
+                return empty
             while True:
-                if wait:
-                    res = await netpollblock(pd, "r")
-                    if res != pollNoError:
-                        raise convertErr(res)
                 try:
-                    data = recv(n)
+                    data = recv(arg)
                     break
                 except BlockingIOError:
-                    wait = True
+                    pass  # park outside the handler: errors must not chain to it
+                res = await netpollblock(pd, "r")
+                if res != pollNoError:
+                    raise convertErr(res)
         finally:
             fdmu.rwunlock(fdmu.r)
         gp = getg()
         if gp is not None and gp.preempt:
             await _preempt()
         return data
-
-    async def read_into(self, b: Buffer) -> int:
-        """Read into a writable buffer, up to its size; 0 at EOF (Go's FD.Read)."""
-        buf = memoryview(b).cast("B")
-        want = len(buf)
-        fdmu = self.fdmu
-        if not fdmu.rwlock(fdmu.r):
-            await fdmu.rwlockslow(fdmu.r)
-        try:
-            pd = self.pd
-            assert pd is not None
-            wait = False
-            res = poll_reset(pd, "r")
-            if res != pollNoError:
-                raise convertErr(res)
-            if want == 0:
-                return 0
-            recv_into = self.sock.recv_into
-            while True:
-                if wait:
-                    res = await netpollblock(pd, "r")
-                    if res != pollNoError:
-                        raise convertErr(res)
-                try:
-                    n = recv_into(buf)
-                    break
-                except BlockingIOError:
-                    wait = True
-        finally:
-            fdmu.rwunlock(fdmu.r)
-        gp = getg()
-        if gp is not None and gp.preempt:
-            await _preempt()
-        return n
 
     async def read_exactly(self, n: int) -> bytes:
         """Exactly n bytes; IncompleteReadError at an early EOF (Go's io.ReadFull)."""
