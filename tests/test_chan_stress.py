@@ -133,11 +133,13 @@ async def close_race(seed: int) -> tuple[list[Any], list[Any]]:
         g.go(sender, sid)
     for _ in range(nrecv):
         g.go(receiver)
+    # One value through before the close, whatever the scheduling: a sender
+    # has run (with several Ps the goroutines may start late).
+    received: list[Any] = [await c.recv()]
     for _ in range(rng.randint(50, 400)):
         await g.gosched()
     c.close()
     sent: list[Any] = []
-    received: list[Any] = []
     for _ in range(nsend):
         sent += await delivered.recv() or []
     for _ in range(nrecv):
