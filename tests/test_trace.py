@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from goroutines import Deadlock, go, gosched, run, syscall
-from goroutines.runtime import proc, trace, tracehtml, tracetools
-from goroutines.runtime.runtime2 import G, WaitReason
+from goroutines.runtime import trace, tracehtml, tracetools
+from goroutines.runtime.runtime2 import WaitReason
+from tests.test_debug import Parker  # goroutines parked on one lock, readied by unpark_all
 
 
 @pytest.fixture(autouse=True)
@@ -30,34 +31,6 @@ def no_thread_leak() -> Iterator[None]:
     left = [t.name for t in threading.enumerate() if t.name.startswith("goroutines-")]
     assert not left, f"runtime threads still alive after the test: {left}"
     assert not trace.enabled
-
-
-class Parker:
-    """Goroutines parked on one lock (goparkunlock), readied by unpark_all."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.parked: list[G] = []
-
-    async def park(self, reason: WaitReason) -> None:
-        self.lock.acquire()
-        g = proc.getg()
-        assert g is not None
-        self.parked.append(g)
-        await proc.goparkunlock(self.lock, reason)
-
-    async def wait_parked(self, n: int) -> None:
-        while True:
-            with self.lock:
-                if len(self.parked) >= n:
-                    return
-            await gosched()
-
-    def unpark_all(self) -> None:
-        with self.lock:
-            gs, self.parked = self.parked, []
-        for g in gs:
-            proc.goready(g)
 
 
 NWORKERS, NPARKED = 6, 4
