@@ -539,6 +539,36 @@ def test_deadline_wakes_parked_reader() -> None:
     runs(main)
 
 
+def test_io_wakes_an_m_blocked_until_a_timer() -> None:
+    # The idle M waits for the read deadline's timer (30 s) in netpoll with a
+    # timeout, the precise select() on the epoll fd: data written by another
+    # thread meanwhile must wake it at once, not when the timer is due.
+    async def main() -> tuple[bytes, float]:
+        ln, c, s = await pair()
+        s.set_read_deadline(30)
+        sched = getg().sched
+        t0 = time.monotonic()
+
+        def write_once_the_m_blocks() -> None:
+            end = time.monotonic() + 10
+            while sched.lastpoll != 0 and time.monotonic() < end:
+                time.sleep(0.001)  # a bounded wait for the M to block in netpoll
+            os.write(c.fileno(), b"wake")
+
+        writer = threading.Thread(target=write_once_the_m_blocks)
+        writer.start()
+        data = await s.read(10)
+        elapsed = time.monotonic() - t0
+        writer.join()
+        for x in (ln, c, s):
+            x.close()
+        return data, elapsed
+
+    data, elapsed = runs(main)
+    assert data == b"wake"
+    assert elapsed < 20  # woken by the data, not by the 30 s deadline
+
+
 def test_deadline_fired_then_cleared_is_not_an_error() -> None:
     # The reader is woken by an expired deadline, which is cleared before it
     # runs: it must go back to waiting (Go: "pretend it has not happened").

@@ -11,6 +11,8 @@ The scheduler calls `netpoll(0)` from `find_runnable` before stealing; an M with
 nothing to do blocks in `netpoll(delay)` until I/O or the next timer (only one M
 at a time: `sched.lastpoll` is 0 while one does), and sysmon polls when nobody
 did for 10 ms. Ready goroutines are handed back as a list for `injectglist`.
+A wait with a timeout selects on the epoll fd itself (readable when an event is
+pending) because epoll_wait counts whole milliseconds and timers would be late.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from . import proc  # a cycle (proc imports us): only used at call time
 from .osapi import nanotime
 from .runtime2 import G, WaitReason, schedt
 from .timers import addtimer, deltimer, timer
+
+_FD_SETSIZE = 1024  # select() takes only fds below this
 
 pdReady = "pdReady"  # rg/wg: I/O readiness arrived while nobody waited
 
@@ -94,9 +98,11 @@ class Poller:
         if hasattr(select, "epoll"):
             self.ep = select.epoll()
             self.ep.register(self.rfd, select.EPOLLIN)
+            self.epfd = self.ep.fileno()
             self.sel = None
         else:  # pragma: no cover - off Linux
             self.ep = None
+            self.epfd = -1
             self.sel = selectors.DefaultSelector()
             self.sel.register(self.rfd, selectors.EVENT_READ)
 
@@ -174,6 +180,13 @@ def netpoll(sched: schedt, delay: int) -> list[G]:
     timeout = -1.0 if delay < 0 else delay / 1e9
     ready: list[tuple[int, int]]
     if poller.ep is not None:
+        if delay > 0 and poller.epfd < _FD_SETSIZE:
+            # epoll_wait counts whole milliseconds (CPython rounds up), which
+            # makes every short timer late; the epoll fd is readable when an
+            # event is pending, and select() waits with microsecond precision.
+            if not select.select((poller.epfd,), (), (), timeout)[0]:
+                return []
+            timeout = 0
         ready = poller.ep.poll(timeout)
     else:  # pragma: no cover - off Linux
         assert poller.sel is not None
