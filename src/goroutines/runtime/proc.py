@@ -632,13 +632,14 @@ def globrunqget_locked(sched: schedt, pp: P, max: int) -> list[G]:
     The first G is to run; the caller puts the rest on pp's local queue with
     `take_batch` once it has dropped sched.lock (lock order).
     """
-    size = len(sched.runq)
+    runq = sched.runq
+    size = len(runq)
     if size == 0:
         return []
     n = min(size, size // sched.gomaxprocs + 1, RUNQ_SIZE // 2)
     if max > 0:
         n = min(n, max)
-    pop = sched.runq.popleft
+    pop = runq.popleft
     return [pop() for _ in range(n)]
 
 
@@ -653,14 +654,15 @@ def take_batch(sched: schedt, pp: P, batch: list[G]) -> G | None:
 
 def globrunqget(sched: schedt, pp: P, max: int) -> G | None:
     """A G from the global queue, with a batch moved to pp's local queue."""
-    sched.lock.acquire()
+    lock = sched.lock
+    lock.acquire()
     try:
         runq = sched.runq
-        if len(runq) == 1:  # the common case of a lone goroutine: no batch to build
-            return runq.popleft()
+        if len(runq) == 1 or max == 1:  # the common case: no batch to build
+            return runq.popleft() if runq else None
         batch = globrunqget_locked(sched, pp, max)
     finally:
-        sched.lock.release()
+        lock.release()
     return take_batch(sched, pp, batch)
 
 
@@ -899,13 +901,20 @@ def schedule(mp: M) -> None:
             execute(mp, gp, False)
             continue
         pp = mp.p
-        if mp.spinning and not runqempty(pp):  # type: ignore[arg-type]
-            throw("schedule: spinning with local work")
-        gp, inherit = find_runnable(mp)
-        if gp is None:
-            return
+        assert pp is not None
+        gp = None
         if mp.spinning:
-            resetspinning(mp)
+            if not runqempty(pp):
+                throw("schedule: spinning with local work")
+        elif not (sched.gcwaiting or pp.timers or (pp.schedtick % 61 == 0 and sched.runq)):
+            # The common case, find_runnable's first look inlined: our own queue.
+            gp, inherit = runqget(pp)
+        if gp is None:
+            gp, inherit = find_runnable(mp)
+            if gp is None:
+                return
+            if mp.spinning:
+                resetspinning(mp)
         if gp.lockedm is not None:
             startlockedm(mp, gp)
             continue
@@ -1137,8 +1146,7 @@ def checkRunqsNoP(sched: schedt, allpSnapshot: list[P]) -> P | None:
 
 def execute(mp: M, gp: G, inheritTime: bool) -> None:
     """Run gp on the current M until it stops at an await, then carry out its request (Go)."""
-    pp = mp.p
-    assert pp is not None
+    pp: P = mp.p  # type: ignore[assignment]  # schedule() made sure we hold one
     mp.curg = gp
     gp.m = mp
     gp.status = _Grunning
@@ -1147,15 +1155,18 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
         pp.schedtick += 1
     if trace.enabled:
         trace.GoStart(pp, gp)
-    send = gp.send
-    assert send is not None
+    send: Callable[[Any], Any] = gp.send  # type: ignore[assignment]
     exc = gp.throwexc
-    gp.throwexc = None
+    if exc is not None:
+        gp.throwexc = None
+        send = gp.coro.throw  # type: ignore[union-attr]
     lock = pp.lock
+    step = pp.gstep  # even here; only we change it while the P is ours
     while True:
-        pp.gstep = (pp.gstep + 1) | 1  # odd: goroutine code runs (see P.gstep)
+        step += 1
+        pp.gstep = step  # odd: goroutine code runs (see P.gstep)
         try:
-            req = send(None) if exc is None else gp.coro.throw(exc)  # type: ignore[union-attr]
+            req = send(exc)
         except BaseException as e:
             req = e
         # Back on the scheduler side: is the P still ours, or did sysmon hand it
@@ -1164,27 +1175,30 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
         try:
             owned = pp.m is mp
             if owned:
-                pp.gstep = (pp.gstep + 1) & ~1  # even: back in the scheduler
+                step += 1
+                pp.gstep = step  # even: back in the scheduler
         finally:
             lock.release()
         if req is _PARK:
             if park_m(mp, gp):  # waitunlockf said no: run it on (Go: execute(gp, true))
                 exc = None
+                send = gp.send  # type: ignore[assignment]
                 if owned:
                     continue
                 gosched_m(mp, gp, False)  # without our P, it waits on the global queue
         elif req is _GOSCHED or req is _PREEMPT:
             gosched_m(mp, gp, req is _PREEMPT)
-        elif req is _EXITSYSCALL:
-            exitsyscall0(mp, gp)
         elif isinstance(req, BaseException):
             goexit0(mp, gp, req, pp if owned else None)
+        elif req is _EXITSYSCALL:
+            exitsyscall0(mp, gp)
         else:
             exc = TypeError(
                 f"goroutine {gp.goid} awaited something that is not a goroutines operation "
                 f"(it yielded {req!r}); asyncio/trio awaitables cannot be used inside goroutines"
             )
             if owned:
+                send = gp.coro.throw  # type: ignore[union-attr]
                 continue
             # Our P is gone; let the error surface when the goroutine runs next.
             gp.throwexc = exc
@@ -1312,12 +1326,16 @@ def gosched_m(mp: M, gp: G, preempted: bool) -> None:
     if trace.enabled:
         trace.GoSched(mp.p, gp, preempted)
     sched = mp.sched
-    with sched.lock:
+    lock = sched.lock
+    lock.acquire()
+    try:
         # dropg, the status and the queue change together: this M may have no P,
         # and stop-the-world does not wait for such Ms.
-        dropg(mp, gp)
+        mp.curg = gp.m = None
         gp.status = _Grunnable
         sched.runq.append(gp)
+    finally:
+        lock.release()
     if sched.npidle:
         wakep(sched)
 
