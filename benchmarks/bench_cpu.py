@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import goroutines as g
@@ -71,29 +72,29 @@ def run_asyncio(parts: list[tuple[int, int]]) -> int:
     return asyncio.run(main())
 
 
-def ms(fn: object, repeat: int) -> tuple[float, int]:
-    """Best wall time of `repeat` calls of fn, in ms, and its result."""
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        v = fn()  # type: ignore[operator]
-        best = min(best, (time.perf_counter() - t0) * 1e3)
-    return best, v
-
-
 def run(quick: bool = False) -> list[Row]:
+    """Each implementation once per round, best of the rounds: interleaved, so that
+    a noisy neighbour slows all of them alike instead of one."""
     parts = chunks(400_000 if quick else 4_000_000, 8)
     want = work(0, parts[-1][1])
-    r = 1 if quick else 3
-    t1, v1 = ms(lambda: run_goroutines(parts, 1), r)
-    t2, v2 = ms(lambda: run_goroutines(parts, 2), r)
-    tt, vt = ms(lambda: run_threads(parts), r)
-    ta, va = ms(lambda: run_asyncio(parts), r)
-    assert v1 == v2 == vt == va == want, "a CPU job computed the wrong sum"
+    impls: dict[str, Callable[[], int]] = {
+        "g1": lambda: run_goroutines(parts, 1),
+        "g2": lambda: run_goroutines(parts, 2),
+        "pool": lambda: run_threads(parts),
+        "asyncio": lambda: run_asyncio(parts),
+    }
+    best = dict.fromkeys(impls, float("inf"))
+    for _ in range(1 if quick else 5):
+        for name, fn in impls.items():
+            t0 = time.perf_counter()
+            v = fn()
+            best[name] = min(best[name], (time.perf_counter() - t0) * 1e3)
+            assert v == want, f"the CPU job computed the wrong sum on {name}"
     w = "CPU-bound job, 8 chunks (ms)"
+    t1, t2 = best["g1"], best["g2"]
     return [
         (w, "goroutines GOMAXPROCS=1", t1),
         (w, f"goroutines GOMAXPROCS=2 ({t1 / t2:.2f}x)", t2),
-        (w, "ThreadPoolExecutor(2)", tt),
-        (w, "asyncio", ta),
+        (w, "ThreadPoolExecutor(2)", best["pool"]),
+        (w, "asyncio", best["asyncio"]),
     ]
