@@ -52,7 +52,7 @@ import socket
 import threading
 import types
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from .runtime import netpoll
@@ -199,7 +199,7 @@ class fdMutex:
             return
         side.held = False
         self.ref -= 1
-        destroy = self.lastref()
+        destroy = self.lastref() if self.closed else None
         lock.release()
         if destroy is not None:
             destroy()
@@ -268,16 +268,16 @@ class netFD:
         """Register the socket with the poller (Go's netFD.init)."""
         self.pd = netpoll.poll_open(self.sock.fileno())
 
-    async def read(self, n: int) -> bytes:
+    def read(self, n: int) -> Coroutine[Any, Any, bytes]:
         """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""
         if n < 0:
             raise ValueError(f"read: n must be >= 0, got {n}")
-        return await self._read(self.sock.recv, n, n == 0, b"")
+        return self._read(self.sock.recv, n, n == 0, b"")
 
-    async def read_into(self, b: Buffer) -> int:
+    def read_into(self, b: Buffer) -> Coroutine[Any, Any, int]:
         """Read into a writable buffer, up to its size; 0 at EOF (Go's FD.Read)."""
         buf = memoryview(b).cast("B")
-        return await self._read(self.sock.recv_into, buf, len(buf) == 0, 0)
+        return self._read(self.sock.recv_into, buf, len(buf) == 0, 0)
 
     async def _read(self, recv: Callable[[Any], T], arg: Any, nothing: bool, empty: T) -> T:
         """Go's FD.Read: recv(arg) under the read lock, parking while it would block."""

@@ -269,11 +269,11 @@ def netpollunblock(glist: list[G], pd: pollDesc, attr: str, ioready: bool) -> No
         glist.append(old)
 
 
-def netpollcheckerr(pd: pollDesc, attr: str) -> int:
+def netpollcheckerr(pd: pollDesc, reading: bool) -> int:
     """Why a wait on pd cannot start: closing, deadline passed, or pollNoError (pd.lock held)."""
     if pd.closing:
         return pollErrClosing
-    if (pd.rd if attr == "rg" else pd.wd) < 0:
+    if (pd.rd if reading else pd.wd) < 0:
         return pollErrTimeout
     return pollNoError
 
@@ -382,38 +382,50 @@ def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
     retries its syscall and parks again.
     """
     _, gp = proc.acquire_g("netpollblock")
-    poller = pd.poller
-    attr = "rg" if mode == "r" else "wg"
-    pd.lock.acquire()
-    old = getattr(pd, attr)
-    if old is pdReady:
-        setattr(pd, attr, None)
-        pd.lock.release()
-        return pollNoError
-    if old is not None:
-        pd.lock.release()
-        what = "read" if mode == "r" else "write"
+    reading = mode == "r"
+    lock = pd.lock
+    lock.acquire()
+    old = pd.rg if reading else pd.wg
+    err = pollNoError
+    if old is pdReady:  # readiness came first: take it instead of waiting
+        old = None
+    elif old is not None:
+        lock.release()
+        what = "read" if reading else "write"
         raise RuntimeError(f"fd {pd.fd}: two goroutines wait to {what} at once")
-    err = netpollcheckerr(pd, attr)
-    if err != pollNoError:
-        pd.lock.release()
+    else:
+        err = netpollcheckerr(pd, reading)
+        old = gp if err == pollNoError else None
+    if reading:
+        pd.rg = old
+    else:
+        pd.wg = old
+    if old is None:
+        lock.release()
         return err
-    setattr(pd, attr, gp)
+    poller = pd.poller
     netpollAdjustWaiters(poller, 1)
     try:
-        yield from proc.goparkunlock(pd.lock, WaitReason.IOWait).__await__()
+        yield from proc.goparkunlock(lock, WaitReason.IOWait).__await__()
     except BaseException:
         # The coroutine was closed while parked (run() abandons goroutines at
         # exit): a later close or readiness must not goready a dead G.
-        with pd.lock:
-            if getattr(pd, attr) is gp:
-                setattr(pd, attr, None)
+        with lock:
+            if (pd.rg if reading else pd.wg) is gp:
+                if reading:
+                    pd.rg = None
+                else:
+                    pd.wg = None
                 netpollAdjustWaiters(poller, -1)
         raise
-    with pd.lock:
-        old = getattr(pd, attr)
-        setattr(pd, attr, None)
-        return pollNoError if old is pdReady else netpollcheckerr(pd, attr)
+    lock.acquire()
+    if reading:
+        old, pd.rg = pd.rg, None
+    else:
+        old, pd.wg = pd.wg, None
+    err = pollNoError if old is pdReady else netpollcheckerr(pd, reading)
+    lock.release()
+    return err
 
 
 def set_deadline(pd: pollDesc, deadline: float | None, mode: str) -> None:

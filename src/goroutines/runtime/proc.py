@@ -970,8 +970,10 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
 
         # Spinning Ms: steal work from other Ps. Limit the number of spinning Ms
         # to half the number of busy Ps, which avoids excessive CPU use when
-        # GOMAXPROCS>1 but the program parallelism is low.
-        if mp.spinning or 2 * sched.nmspinning < sched.gomaxprocs - sched.npidle:
+        # GOMAXPROCS>1 but the program parallelism is low. With one P there is
+        # no other P to steal from (Go spins anyway; here it costs locks).
+        gomaxprocs = sched.gomaxprocs
+        if mp.spinning or (gomaxprocs > 1 and 2 * sched.nmspinning < gomaxprocs - sched.npidle):
             if not mp.spinning:
                 becomeSpinning(mp)
             gp, newWork, w, now = stealWork(mp, now)
