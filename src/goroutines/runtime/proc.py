@@ -54,7 +54,7 @@ from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from math import gcd
 from typing import Any, NoReturn, TypeVar
 
-from . import netpoll, sysmon, timers, trace
+from . import netpoll, signals, sysmon, timers, trace
 from .debug import Observer, creation_line, tracebackothers
 from .errors import Deadlock, Goexit
 from .osapi import nanotime, ncpu, osyield
@@ -201,6 +201,7 @@ def run(
     nprocs = default_gomaxprocs() if gomaxprocs is None else check_gomaxprocs(gomaxprocs)
     obs = Observer(schedtrace, scheddetail, trace)
     sched, m0 = schedinit(nprocs)
+    restore = signals.install_sigint(sched)
     try:
         obs.start(sched)
         pp = sched.allp[0]
@@ -211,10 +212,16 @@ def run(
         sysmon.startsysmon(sched)
         mstart(m0)
     finally:
-        teardown(sched)
-        obs.stop()
+        try:
+            teardown(sched)
+            obs.stop()
+        finally:
+            if restore is not None:
+                restore()
     if sched.fatal is not None:
         raise sched.fatal
+    if sched.sigint:
+        raise KeyboardInterrupt  # Ctrl-C came while the runtime tore the program down
     result: T = sched.result
     return result
 
@@ -815,6 +822,7 @@ def stopm(mp: M) -> bool:
             return False
     if trace.enabled:
         trace.MStop(mp)
+    signals.deliver(mp)
     mp.blocked = True
     mp.park.sleep()
     mp.blocked = False
@@ -892,6 +900,8 @@ def schedule(mp: M) -> None:
     """Find a runnable goroutine and execute it, forever (Go's schedule, as a loop)."""
     sched = mp.sched
     while not sched.exiting:
+        if sched.sigint:
+            signals.deliver(mp)
         if mp.p is None and not reacquirep(mp):
             return
         if mp.lockedg is not None:
@@ -1067,6 +1077,7 @@ def netpollBlock(mp: M, pollUntil: int, wasSpinning: bool) -> G | None:
         # A fresh clock (Go reuses find_runnable's `now`): spinning and stealing
         # since then would otherwise make us oversleep, and epoll rounds up to ms.
         delay = max(0, pollUntil - nanotime())
+    signals.deliver(mp)
     glist = netpoll.netpoll(sched, delay)
     sched.pollUntil = 0
     sched.lastpoll = nanotime()
@@ -1523,6 +1534,7 @@ def stoplockedm(mp: M) -> G | None:
             checkdead(sched)
             if sched.exiting:
                 return None
+    signals.deliver(mp)
     mp.blocked = True
     mp.park.sleep()
     mp.blocked = False

@@ -284,6 +284,7 @@ class schedt:
         # How the program ends.
         self.exiting = False  # set once: every M leaves its loop
         self.fatal: BaseException | None = None  # a panic, a deadlock or Ctrl-C, re-raised by run
+        self.sigint = False  # Ctrl-C came while m0 ran runtime code: m0 raises it (signals.py)
         self.result: Any = None  # main's return value
         self.main: G | None = None
         self.m0: M | None = None
