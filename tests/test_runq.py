@@ -142,7 +142,7 @@ def test_goid_batches_and_g_reuse() -> None:
     def make(pp: P) -> G:
         coro = body()
         with pp.lock:
-            g = proc.newproc1(sched, pp, coro, body, 1, None)
+            g = proc.newproc1(sched, pp, coro, body, 1, None, 0)
         coro.close()
         return g
 

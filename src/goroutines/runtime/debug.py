@@ -57,8 +57,8 @@ def creation_line(gp: G) -> str:
     """`created by FUNC in goroutine N` and its file:line (Go's printcreatedby)."""
     if gp.createdat is None:
         return "created by goroutines.run"
-    code, line = gp.createdat
-    where = f"{code.co_filename}:{line}"
+    code = gp.createdat
+    where = f"{code.co_filename}:{gp.createdline}"
     return f"created by {code.co_qualname} in goroutine {gp.parentgoid}\n\t{where}"
 
 

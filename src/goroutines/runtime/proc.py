@@ -206,7 +206,7 @@ def run(
         obs.start(sched)
         pp = sched.allp[0]
         coro = main(*args, **kwargs)
-        sched.main = newproc1(sched, pp, coro, main, 0, None)
+        sched.main = newproc1(sched, pp, coro, main, 0, None, 0)
         runqput(sched, pp, sched.main, True)
         sched.mainStarted = True
         sysmon.startsysmon(sched)
@@ -383,36 +383,33 @@ def go(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any) -
     if mp is None or mp.curg is None:
         raise RuntimeError("go() called outside a goroutine: start one with goroutines.run(main)")
     check_async(fn, "go")
-    coro = fn(*args, **kwargs)
     f = sys._getframe(1)
-    newproc(mp, coro, fn, (f.f_code, f.f_lineno))
+    newproc(mp, fn(*args, **kwargs), fn, f.f_code, f.f_lineno)
 
 
 def newproc(
-    mp: M,
-    coro: Coroutine[Any, Any, Any],
-    fn: Callable[..., Any],
-    createdat: tuple[types.CodeType, int] | None,
-) -> G:
-    """Create a G running `coro` and put it on runnext, then wakep (Go's newproc)."""
+    mp: M, coro: Coroutine[Any, Any, Any], fn: Callable[..., Any], code: types.CodeType, line: int
+) -> None:
+    """A G running `coro`, from go() at code:line, on runnext; then wakep (Go's newproc)."""
     sched = mp.sched
-    parent = mp.curg
-    parentgoid = parent.goid if parent is not None else 0
+    parentgoid = mp.curg.goid  # type: ignore[union-attr]  # go() checked we are in a goroutine
     pp = mp.p
     newg = None
     if pp is not None:
-        with pp.lock:
+        lock = pp.lock
+        lock.acquire()
+        try:
             # Our P's free list and goid cache are ours only while sysmon has not
             # handed the P to another M (a goroutine that never yields).
             if pp.m is mp:
-                newg = newproc1(sched, pp, coro, fn, parentgoid, createdat)
+                newg = newproc1(sched, pp, coro, fn, parentgoid, code, line)
                 runqput_locked(sched, pp, newg, True)
+        finally:
+            lock.release()
     if newg is None:
-        newg = newproc1(sched, None, coro, fn, parentgoid, createdat)
-        globrunqput(sched, newg)
+        globrunqput(sched, newproc1(sched, None, coro, fn, parentgoid, code, line))
     if sched.mainStarted:
         wakep(sched)
-    return newg
 
 
 def newproc1(
@@ -421,7 +418,8 @@ def newproc1(
     coro: Coroutine[Any, Any, Any],
     fn: Callable[..., Any],
     parentgoid: int,
-    createdat: tuple[types.CodeType, int] | None,
+    code: types.CodeType | None,
+    line: int,
 ) -> G:
     """A runnable G for `coro`, reused from a free list when possible (Go's newproc1).
 
@@ -437,7 +435,8 @@ def newproc1(
     newg.send = coro.send
     newg.startfn = fn
     newg.parentgoid = parentgoid
-    newg.createdat = createdat
+    newg.createdat = code
+    newg.createdline = line
     newg.waitreason = WaitReason.Zero
     if pp is None:
         with sched.lock:

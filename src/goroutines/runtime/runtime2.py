@@ -82,6 +82,7 @@ class G:
     __slots__ = (
         "coro",
         "createdat",
+        "createdline",
         "goid",
         "lockedm",
         "m",
@@ -118,7 +119,10 @@ class G:
         self.preempt = False  # sysmon asks the goroutine to yield at its next runtime await
         self.startfn: Callable[..., Any] | None = None
         self.parentgoid = 0
-        self.createdat: tuple[types.CodeType, int] | None = None  # code and line of go()
+        # Where go() was called: the calling code and line (two fields, not a
+        # tuple: one object less for the cyclic GC to track per goroutine).
+        self.createdat: types.CodeType | None = None
+        self.createdline = 0
         self.waiting: Any = None  # the sudog list it waits on (channels, select)
         self.selectdone = False  # set once a case of a parked select has won
         self.timer: Any = None  # the timer that sleep() parks on

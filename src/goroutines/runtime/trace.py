@@ -217,7 +217,8 @@ def GoCreate(newg: G) -> None:
     """traceGoCreate: newg was created by the running goroutine (or by run())."""
     loc = _local
     buf = loc.buf if loc.sched is newg.sched else _bind(newg.sched)
-    buf.objs.append((newg.startfn, newg.createdat))
+    at = None if newg.createdat is None else (newg.createdat, newg.createdline)
+    buf.objs.append((newg.startfn, at))
     buf.recs.extend(
         _pack(nanotime(), EvGoCreate, newg.goid, newg.parentgoid, len(buf.objs) - 1, 0, 0)
     )
