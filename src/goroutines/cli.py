@@ -148,10 +148,10 @@ def panicked(e: BaseException) -> None:
 
 
 def goroutine_tb(tb: types.TracebackType | None) -> types.TracebackType | None:
-    """The part of a traceback in the goroutine's code: what follows the scheduler's execute."""
+    """The part of a traceback in the goroutine's code: what follows run() re-raising it."""
     start = tb
     while tb is not None:
-        if tb.tb_frame.f_code is proc.execute.__code__:
+        if tb.tb_frame.f_code is proc.run.__code__:
             start = tb.tb_next
         tb = tb.tb_next
     return start

@@ -1181,6 +1181,10 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
             req = send(exc)
         except BaseException as e:
             req = e
+            # Drop this frame from the traceback: through `req`, the exception
+            # would hold the frame that holds it, a cycle that only the cyclic
+            # GC frees; every finished goroutine (StopIteration) made one.
+            e.__traceback__ = e.__traceback__.tb_next  # type: ignore[union-attr]
         # Back on the scheduler side: is the P still ours, or did sysmon hand it
         # to another M because this goroutine did not yield in time?
         lock.acquire()  # (acquire/try/finally: half the cost of `with` on this path)
