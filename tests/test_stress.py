@@ -85,39 +85,45 @@ async def stress(
     return got, sorted(stopped), (sorted(ran) == sorted(cids) and ran) or []
 
 
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("procs", [1, 2, 4, 8])
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_tokens_delivered_exactly_once(procs: int, seed: int) -> None:
-    nodes, tokens, hops = 40, 300, 20
-    got, stopped, ran = g.run(stress, seed, nodes, tokens, hops, gomaxprocs=procs)
+def run_stress(seed: int, procs: int, nodes: int, tokens: int, hops: int, **opts: Any) -> None:
+    """Run `stress` with run()'s options and check that every token and carrier arrived once."""
+    got, stopped, ran = g.run(stress, seed, nodes, tokens, hops, gomaxprocs=procs, **opts)
     assert sorted(got) == list(range(tokens)), "a token was lost or delivered twice"
     assert stopped == list(range(nodes))
     assert len(ran) == len(set(ran)) and ran, "a carrier goroutine ran twice or not at all"
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("procs", [1, 2, 4, 8])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_tokens_delivered_exactly_once(procs: int, seed: int) -> None:
+    run_stress(seed, procs, nodes=40, tokens=300, hops=20)
+
+
+async def leaf(box: Mailbox, i: int) -> None:
+    if i % 3 == 0:
+        await g.gosched()
+    box.put(i)
+
+
+async def branch(box: Mailbox, base: int) -> None:
+    for j in range(50):
+        g.go(leaf, box, base + j)
+
+
+async def spawn_storm(procs: int) -> list[int]:
+    """Thousands of goroutines spawning children while GOMAXPROCS changes."""
+    box = Mailbox()
+    for b in range(60):
+        g.go(branch, box, b * 50)
+        if b % 20 == 10:
+            g.gomaxprocs(procs + b % 3)
+    out = [await box.get() for _ in range(3000)]
+    checkinvariants()
+    return sorted(out)
+
+
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("procs", [2, 4])
 def test_spawn_storm_with_resizes(procs: int) -> None:
-    """Thousands of goroutines spawning children while GOMAXPROCS changes."""
-
-    async def leaf(box: Mailbox, i: int) -> None:
-        if i % 3 == 0:
-            await g.gosched()
-        box.put(i)
-
-    async def branch(box: Mailbox, base: int) -> None:
-        for j in range(50):
-            g.go(leaf, box, base + j)
-
-    async def main() -> list[int]:
-        box = Mailbox()
-        for b in range(60):
-            g.go(branch, box, b * 50)
-            if b % 20 == 10:
-                g.gomaxprocs(procs + b % 3)
-        out = [await box.get() for _ in range(3000)]
-        checkinvariants()
-        return sorted(out)
-
-    assert g.run(main, gomaxprocs=procs) == list(range(3000))
+    assert g.run(spawn_storm, procs, gomaxprocs=procs) == list(range(3000))

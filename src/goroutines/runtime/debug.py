@@ -29,6 +29,9 @@ Go's runtime has three windows on a running program, and so does this one:
 
   * the execution trace (trace.py), started with the other two by `Observer`,
     which `run()` creates from its arguments and the environment.
+
+`Observer` also starts GODEBUG=schedcheck=1's checks of the scheduler's
+invariants at every transition (schedcheck.py), which use the trace's hooks.
 """
 
 from __future__ import annotations
@@ -41,10 +44,13 @@ import threading
 import types
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .osapi import nanotime
 from .runtime2 import G, _Gdead, _Gidle, _Grunning, _Gsyscall, _Gwaiting, gStatusStrings, schedt
+
+if TYPE_CHECKING:
+    from .schedcheck import Checker
 
 _MAX_FRAMES = 100  # Go prints at most 100 frames of a goroutine too
 _awaitable_types = (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)
@@ -252,12 +258,23 @@ def schedtrace_locked(sched: schedt, detailed: bool, ms: int) -> list[str]:
 # Settings from run()'s arguments and the environment (Go's parsedebugvars)
 
 
-def parsedebugvars(godebug: str) -> tuple[int, bool]:
-    """schedtrace (ms) and scheddetail from a GODEBUG value; other keys are ignored, as in Go."""
-    schedtrace, scheddetail = 0, False
+class DebugVars(NamedTuple):
+    """The GODEBUG settings of the scheduler (Go's debug struct)."""
+
+    schedtrace: int  # milliseconds between SCHED lines; 0 for none
+    scheddetail: bool  # SCHED lines list every P, M and G
+    schedcheck: bool  # check the invariants at every transition (schedcheck.py)
+
+
+def parsedebugvars(godebug: str) -> DebugVars:
+    """The DebugVars of a GODEBUG value; other keys are ignored, as in Go.
+
+    Each value is a non-negative integer; for the flags, any positive one is on.
+    """
+    values = dict.fromkeys(DebugVars._fields, 0)
     for field in godebug.split(","):
         key, _, value = field.strip().partition("=")
-        if key not in ("schedtrace", "scheddetail"):
+        if key not in values:
             continue
         try:
             n = int(value)
@@ -267,11 +284,8 @@ def parsedebugvars(godebug: str) -> tuple[int, bool]:
             raise ValueError(
                 f"GODEBUG={godebug!r}: {key} must be a non-negative integer, got {value!r}"
             )
-        if key == "schedtrace":
-            schedtrace = n
-        else:
-            scheddetail = n > 0
-    return schedtrace, scheddetail
+        values[key] = n
+    return DebugVars(values["schedtrace"], values["scheddetail"] > 0, values["schedcheck"] > 0)
 
 
 def check_schedtrace(ms: object) -> int:
@@ -284,7 +298,7 @@ def check_schedtrace(ms: object) -> int:
 
 
 class Observer:
-    """The observability of one run(): schedtrace settings, the SIGQUIT dump, the trace.
+    """The observability of one run(): schedtrace, the SIGQUIT dump, the trace, schedcheck.
 
     Built from run()'s arguments before anything starts, so that a bad setting
     is an error at once; `start` arms it on the new scheduler, `stop` writes the
@@ -292,33 +306,45 @@ class Observer:
     """
 
     def __init__(
-        self, schedtrace: int | None, scheddetail: bool | None, tracepath: str | None
+        self,
+        schedtrace: int | None,
+        scheddetail: bool | None,
+        tracepath: str | None,
+        schedcheck: bool | None,
     ) -> None:
-        envtrace, envdetail = parsedebugvars(os.environ.get("GODEBUG", ""))
-        self.schedtrace = envtrace if schedtrace is None else check_schedtrace(schedtrace)
-        self.scheddetail = envdetail if scheddetail is None else bool(scheddetail)
+        env = parsedebugvars(os.environ.get("GODEBUG", ""))
+        self.schedtrace = env.schedtrace if schedtrace is None else check_schedtrace(schedtrace)
+        self.scheddetail = env.scheddetail if scheddetail is None else bool(scheddetail)
+        self.schedcheck = env.schedcheck if schedcheck is None else bool(schedcheck)
         self.tracepath = tracepath or os.environ.get("GOROUTINES_TRACE") or None
         self.tracer: Any = None
+        self.checker: Checker | None = None
         self.restore: Callable[[], None] | None = None
 
     def start(self, sched: schedt) -> None:
         """Arm everything on a scheduler that has not started any goroutine yet."""
-        from . import trace
+        from . import schedcheck, trace
 
         sched.schedtrace = self.schedtrace
         sched.scheddetail = self.scheddetail
         _starttime[sched] = nanotime()  # SCHED lines count ms from here
         if self.tracepath is not None:
             self.tracer = trace.start(sched, self.tracepath)
+        if self.schedcheck:
+            self.checker = schedcheck.Checker(sched)
+            trace.startcheck(self.checker)
         self.restore = install_sigquit(sched)
 
     def stop(self) -> None:
-        """After teardown: restore SIGQUIT's handler, then write the trace."""
+        """After teardown: restore SIGQUIT's handler, stop checking, then write the trace."""
         from . import trace
 
         if self.restore is not None:
             self.restore()
             self.restore = None
+        if self.checker is not None:
+            checker, self.checker = self.checker, None
+            trace.stopcheck(checker)
         if self.tracer is not None:
             tracer, self.tracer = self.tracer, None
             trace.stop(tracer)

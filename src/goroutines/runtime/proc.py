@@ -186,20 +186,21 @@ def run(
     schedtrace: int | None = None,
     scheddetail: bool | None = None,
     trace: str | None = None,
+    schedcheck: bool | None = None,
     **kwargs: Any,
 ) -> T:
     """Run `main(*args, **kwargs)` as goroutine 1 on a fresh runtime and return its result.
 
     schedinit, procresize, newproc(main), then this thread becomes m0 and runs
     the scheduler until main returns (Go's rt0_go -> runtime.main).
-    schedtrace (ms) and scheddetail default to GODEBUG's, trace (a path for the
-    execution trace) to GOROUTINES_TRACE's (debug.Observer).
+    schedtrace (ms), scheddetail and schedcheck default to GODEBUG's, trace (a
+    path for the execution trace) to GOROUTINES_TRACE's (debug.Observer).
     """
     if _tls.m is not None:
         raise RuntimeError("run() called from inside a goroutine: use go() to start goroutines")
     check_async(main, "run")
     nprocs = default_gomaxprocs() if gomaxprocs is None else check_gomaxprocs(gomaxprocs)
-    obs = Observer(schedtrace, scheddetail, trace)
+    obs = Observer(schedtrace, scheddetail, trace, schedcheck)
     sched, m0 = schedinit(nprocs)
     restore = signals.install_sigint(sched)
     try:

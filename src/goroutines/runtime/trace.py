@@ -17,6 +17,11 @@ The scheduler calls a hook at every transition worth seeing, each guarded by
 
 `run(..., trace=PATH)` (or GOROUTINES_TRACE=PATH) starts a `Tracer` for that
 run's scheduler; several runs may trace at once, each into its own file.
+`run(..., schedcheck=True)` (or GODEBUG=schedcheck=1) registers a
+schedcheck.Checker for the run with `startcheck`: each hook then also calls the
+checker's method of the same name, which checks the scheduler's invariants at
+that transition. A run may be traced, checked, both or neither; `enabled` is
+on while any run is either, and each hook finds its run's tracer and checker.
 
 Recording must be cheap and safe without a GIL. Every thread appends to its own
 buffer, found through a thread-local, so no two threads ever write the same
@@ -38,12 +43,16 @@ from __future__ import annotations
 
 import struct
 import threading
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .osapi import nanotime
 from .runtime2 import G, M, P, WaitReason, schedt
 
-enabled = False  # some run is being traced; hooks then find out whether it is theirs
+if TYPE_CHECKING:
+    from .schedcheck import Checker
+
+enabled = False  # some run is traced or checked; hooks then find out whether it is theirs
 
 Event = tuple[Any, ...]  # a decoded event: (nanotime, event kind, args...)
 
@@ -147,14 +156,15 @@ class _Local(threading.local):
 
 _local = _Local()
 _tracers: dict[schedt, Tracer] = {}
-_tracers_lock = threading.Lock()
+_checkers: dict[schedt, Checker] = {}
+_lock = threading.Lock()  # guards changes to _tracers, _checkers and enabled
 
 
 def start(sched: schedt, path: str) -> Tracer:
     """Trace `sched` into `path` (opened now, so that a bad path fails before the run)."""
     global enabled
     tracer = Tracer(sched, path)
-    with _tracers_lock:
+    with _lock:
         _tracers[sched] = tracer
         enabled = True
     # schedinit already gave m0 its P: record the state the trace starts from.
@@ -172,9 +182,9 @@ def stop(tracer: Tracer) -> None:
     global enabled
     from . import tracetools
 
-    with _tracers_lock:
+    with _lock:
         _tracers.pop(tracer.sched, None)
-        enabled = bool(_tracers)
+        enabled = bool(_tracers or _checkers)
     events = tracer.events()
     with tracer.lock:
         for buf in tracer.bufs:  # threads keep theirs until they record elsewhere
@@ -185,6 +195,22 @@ def stop(tracer: Tracer) -> None:
         _local.sched = None
     with tracer.file as f:
         tracetools.write(f, tracetools.rawtrace(tracer.sched, tracer.start, events))
+
+
+def startcheck(checker: Checker) -> None:
+    """Send the hooks of `checker.sched` to `checker` as well, until stopcheck."""
+    global enabled
+    with _lock:
+        _checkers[checker.sched] = checker
+        enabled = True
+
+
+def stopcheck(checker: Checker) -> None:
+    """Stop checking the checker's run."""
+    global enabled
+    with _lock:
+        _checkers.pop(checker.sched, None)
+        enabled = bool(_tracers or _checkers)
 
 
 def _bind(sched: schedt) -> Buffer:
@@ -205,12 +231,24 @@ def _recs(sched: schedt) -> bytearray:
     return loc.recs if loc.sched is sched else _bind(sched).recs
 
 
-def _precs(pp: P) -> bytearray:
-    """The calling thread's records for the run that owns P `pp` (hooks without a G or M)."""
-    for sched in list(_tracers):
+def _runof(pp: P, runs: Iterable[schedt]) -> schedt | None:
+    """Of `runs`, the one whose Ps include `pp` (for the hooks without a G or M)."""
+    for sched in list(runs):
         if pp in sched.allp:
-            return _recs(sched)
-    return bytearray()
+            return sched
+    return None
+
+
+def _precs(pp: P) -> bytearray:
+    """The calling thread's records for the run that owns P `pp`."""
+    sched = _runof(pp, _tracers)
+    return bytearray() if sched is None else _recs(sched)
+
+
+def _pchecker(pp: P) -> Checker | None:
+    """The checker of the run that owns P `pp`, if that run is checked."""
+    sched = _runof(pp, _checkers)
+    return None if sched is None else _checkers.get(sched)
 
 
 def GoCreate(newg: G) -> None:
@@ -222,6 +260,8 @@ def GoCreate(newg: G) -> None:
     buf.recs.extend(
         _pack(nanotime(), EvGoCreate, newg.goid, newg.parentgoid, len(buf.objs) - 1, 0, 0)
     )
+    if _checkers and (chk := _checkers.get(newg.sched)):
+        chk.GoCreate(newg)
 
 
 def GoStart(pp: P, gp: G) -> None:
@@ -238,6 +278,8 @@ def GoStart(pp: P, gp: G) -> None:
             len(gp.sched.runq),
         )
     )
+    if _checkers and (chk := _checkers.get(gp.sched)):
+        chk.GoStart(pp, gp)
 
 
 def GoPark(pp: P | None, gp: G) -> None:
@@ -246,6 +288,8 @@ def GoPark(pp: P | None, gp: G) -> None:
     _recs(gp.sched).extend(
         _pack(nanotime(), EvGoPark, gp.goid, p, _reason_index[gp.waitreason], 0, 0)
     )
+    if _checkers and (chk := _checkers.get(gp.sched)):
+        chk.GoPark(pp, gp)
 
 
 def GoUnblock(gp: G, mp: M | None) -> None:
@@ -263,56 +307,78 @@ def GoUnblock(gp: G, mp: M | None) -> None:
             0,
         )
     )
+    if _checkers and (chk := _checkers.get(gp.sched)):
+        chk.GoUnblock(gp, mp)
 
 
 def GoSched(pp: P | None, gp: G, preempted: bool) -> None:
     """traceGoSched/traceGoPreempt: gp went to the global run queue."""
     p = -1 if pp is None else pp.id
     _recs(gp.sched).extend(_pack(nanotime(), EvGoSched, gp.goid, p, preempted, 0, 0))
+    if _checkers and (chk := _checkers.get(gp.sched)):
+        chk.GoSched(pp, gp, preempted)
 
 
 def GoEnd(pp: P | None, gp: G) -> None:
     """traceGoEnd: gp finished."""
     p = -1 if pp is None else pp.id
     _recs(gp.sched).extend(_pack(nanotime(), EvGoEnd, gp.goid, p, 0, 0, 0))
+    if _checkers and (chk := _checkers.get(gp.sched)):
+        chk.GoEnd(pp, gp)
 
 
 def GoSysCall(pp: P | None, gp: G) -> None:
     """traceGoSysCall: gp enters a blocking call."""
     p = -1 if pp is None else pp.id
     _recs(gp.sched).extend(_pack(nanotime(), EvGoSysCall, gp.goid, p, 0, 0, 0))
+    if _checkers and (chk := _checkers.get(gp.sched)):
+        chk.GoSysCall(pp, gp)
 
 
 def GoSysExit(mp: M, gp: G) -> None:
     """traceGoSysExit: gp's blocking call returned on mp."""
     _recs(gp.sched).extend(_pack(nanotime(), EvGoSysExit, gp.goid, mp.id, 0, 0, 0))
+    if _checkers and (chk := _checkers.get(gp.sched)):
+        chk.GoSysExit(mp, gp)
 
 
 def Steal(pp: P, p2: P, n: int) -> None:
     """pp stole n goroutines from p2's run queue."""
     _precs(pp).extend(_pack(nanotime(), EvSteal, pp.id, p2.id, n, 0, 0))
+    if _checkers and (chk := _pchecker(pp)):
+        chk.Steal(pp, p2, n)
 
 
 def ProcSteal(pp: P) -> None:
     """traceProcSteal: sysmon took pp from its M (a syscall or a hog) to hand it off."""
     _precs(pp).extend(_pack(nanotime(), EvProcSteal, pp.id, 0, 0, 0, 0))
+    if _checkers and (chk := _pchecker(pp)):
+        chk.ProcSteal(pp)
 
 
 def ProcStart(mp: M, pp: P) -> None:
     """traceProcStart: mp acquired pp."""
     _recs(mp.sched).extend(_pack(nanotime(), EvProcStart, pp.id, mp.id, 0, 0, 0))
+    if _checkers and (chk := _checkers.get(mp.sched)):
+        chk.ProcStart(mp, pp)
 
 
 def ProcStop(mp: M, pp: P) -> None:
     """traceProcStop: mp is about to release pp."""
     _recs(mp.sched).extend(_pack(nanotime(), EvProcStop, pp.id, mp.id, 0, 0, 0))
+    if _checkers and (chk := _checkers.get(mp.sched)):
+        chk.ProcStop(mp, pp)
 
 
 def MStart(mp: M) -> None:
     """mp's thread starts, or wakes from stopm."""
     _recs(mp.sched).extend(_pack(nanotime(), EvMStart, mp.id, 0, 0, 0, 0))
+    if _checkers and (chk := _checkers.get(mp.sched)):
+        chk.MStart(mp)
 
 
 def MStop(mp: M) -> None:
     """mp parks in stopm."""
     _recs(mp.sched).extend(_pack(nanotime(), EvMStop, mp.id, 0, 0, 0, 0))
+    if _checkers and (chk := _checkers.get(mp.sched)):
+        chk.MStop(mp)
