@@ -34,8 +34,12 @@ Where Python differs from Go (see DESIGN.md):
     goroutine that is still running.
   * No atomics: the fields Go updates atomically are guarded by `P.lock` (run
     queue, and the P ownership handshake with sysmon) or `schedt.lock` (the rest).
-    Lock order: a P's lock may be held while taking `sched.lock`, never the other
-    way round, and no M holds two P locks at once.
+    Lock order: no M holds two P locks at once, and only a P's owner nests the
+    P's lock and `sched.lock`, in either order (newproc and runqputslow take
+    `sched.lock` inside; releasep/acquirep in find_runnable and procresize take
+    the P's lock inside `sched.lock`). Everyone else (stealers, sysmon, checks)
+    takes a P's lock with no other lock held and nothing nested, so the two
+    orders never meet on one P in two threads.
   * A goroutine that never awaits cannot be preempted, so sysmon treats it like a
     goroutine in a syscall and hands its P to another M; the M then takes the
     `exitsyscall` slow path when the goroutine finally stops. Every path that reads
