@@ -386,21 +386,18 @@ def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
     lock = pd.lock
     lock.acquire()
     old = pd.rg if reading else pd.wg
-    err = pollNoError
-    if old is pdReady:  # readiness came first: take it instead of waiting
-        old = None
-    elif old is not None:
+    if old is not None and old is not pdReady:
         lock.release()
         what = "read" if reading else "write"
         raise RuntimeError(f"fd {pd.fd}: two goroutines wait to {what} at once")
-    else:
-        err = netpollcheckerr(pd, reading)
-        old = gp if err == pollNoError else None
+    # Readiness that came first is taken instead of waiting; else we wait, if we may.
+    err = pollNoError if old is pdReady else netpollcheckerr(pd, reading)
+    waiter = gp if old is None and err == pollNoError else None
     if reading:
-        pd.rg = old
+        pd.rg = waiter
     else:
-        pd.wg = old
-    if old is None:
+        pd.wg = waiter
+    if waiter is None:
         lock.release()
         return err
     poller = pd.poller

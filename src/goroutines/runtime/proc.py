@@ -1178,10 +1178,10 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
         gp.throwexc = None
         send = gp.coro.throw  # type: ignore[union-attr]
     lock = pp.lock
-    step = pp.gstep  # even here; only we change it while the P is ours
     while True:
-        step += 1
-        pp.gstep = step  # odd: goroutine code runs (see P.gstep)
+        # From the P's own value, not a count of ours: exitsyscall may have
+        # taken this P back through acquirep, which moved it on.
+        pp.gstep = (pp.gstep + 1) | 1  # odd: goroutine code runs (see P.gstep)
         try:
             req = send(exc)
         except BaseException as e:
@@ -1196,8 +1196,7 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
         try:
             owned = pp.m is mp
             if owned:
-                step += 1
-                pp.gstep = step  # even: back in the scheduler
+                pp.gstep = (pp.gstep + 1) & ~1  # even: back in the scheduler
         finally:
             lock.release()
         if req is _PARK:
