@@ -66,9 +66,6 @@ class pollDesc:
         self.poller = poller
         self.lock = threading.Lock()
         self.closing = False
-        # Sticky: epoll reported EOF or an error (RDHUP, HUP, ERR), so a read
-        # would return at once, and no further edge is to be expected
-        # (Go's pollDesc records EPOLLERR likewise).
         self.rg: G | str | None = None  # None, pdReady, or the G parked to read
         self.wg: G | str | None = None
         self.rd = 0  # read deadline (nanotime), 0 for none, -1 once expired
