@@ -70,6 +70,24 @@ class Locker(Protocol):
     def unlock(self) -> None: ...
 
 
+class _LockerContext:
+    """`async with x:` for a Locker: lock() on the way in, unlock() on the way out."""
+
+    __slots__ = ()
+
+    def __aenter__(self: Locker) -> Awaitable[None]:
+        return self.lock()
+
+    def __aexit__(
+        self: Locker,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Awaitable[None]:
+        self.unlock()
+        return _done
+
+
 # ---------------------------------------------------------------------------
 # Mutex
 
@@ -103,7 +121,7 @@ mutexWaiterShift = 3  # state >> mutexWaiterShift is the number of waiters
 starvationThresholdNs = 1_000_000
 
 
-class Mutex:
+class Mutex(_LockerContext):
     """A mutual exclusion lock: `await mu.lock()`, `mu.unlock()`, `async with mu:` (Go's Mutex).
 
     A locked Mutex is not associated with a particular goroutine: one goroutine
@@ -233,18 +251,6 @@ class Mutex:
         self._state = (new - (1 << mutexWaiterShift)) | mutexWoken
         return False
 
-    def __aenter__(self) -> Awaitable[None]:
-        return self.lock()
-
-    def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Awaitable[None]:
-        self.unlock()
-        return _done
-
     def __repr__(self) -> str:
         with self._lock:
             state = self._state
@@ -268,7 +274,7 @@ def _mutexStateString(state: int) -> str:
 rwmutexMaxReaders = 1 << 30
 
 
-class RWMutex:
+class RWMutex(_LockerContext):
     """A reader/writer mutual exclusion lock (Go's RWMutex).
 
     Any number of readers (`await rlock()`/`runlock()`, `async with mu.rlocker():`)
@@ -379,18 +385,6 @@ class RWMutex:
         """The read side as a Locker: `async with rw.rlocker():` reads (Go's RLocker)."""
         return self._rlocker
 
-    def __aenter__(self) -> Awaitable[None]:
-        return self.lock()
-
-    def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Awaitable[None]:
-        self.unlock()
-        return _done
-
     def __repr__(self) -> str:
         with self._lock:
             rc, rw = self._readerCount, self._readerWait
@@ -401,7 +395,7 @@ class RWMutex:
         return f"<RWMutex {state} at {id(self):#x}>"
 
 
-class _RLocker:
+class _RLocker(_LockerContext):
     """RWMutex.rlocker(): lock is rlock, unlock is runlock."""
 
     __slots__ = ("_rw",)
@@ -416,18 +410,6 @@ class _RLocker:
     def unlock(self) -> None:
         """rw.runlock()."""
         self._rw.runlock()
-
-    def __aenter__(self) -> Awaitable[None]:
-        return self._rw.rlock()
-
-    def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Awaitable[None]:
-        self._rw.runlock()
-        return _done
 
 
 # ---------------------------------------------------------------------------

@@ -266,6 +266,15 @@ def netpollunblock(glist: list[G], pd: pollDesc, attr: str, ioready: bool) -> No
         glist.append(old)
 
 
+def swapg(pd: pollDesc, reading: bool, new: G | str | None) -> G | str | None:
+    """Store `new` in pd.rg (reading) or pd.wg and return what was there (pd.lock held)."""
+    if reading:
+        old, pd.rg = pd.rg, new
+    else:
+        old, pd.wg = pd.wg, new
+    return old
+
+
 def netpollcheckerr(pd: pollDesc, reading: bool) -> int:
     """Why a wait on pd cannot start: closing, deadline passed, or pollNoError (pd.lock held)."""
     if pd.closing:
@@ -390,10 +399,7 @@ def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
     # Readiness that came first is taken instead of waiting; else we wait, if we may.
     err = pollNoError if old is pdReady else netpollcheckerr(pd, reading)
     waiter = gp if old is None and err == pollNoError else None
-    if reading:
-        pd.rg = waiter
-    else:
-        pd.wg = waiter
+    swapg(pd, reading, waiter)
     if waiter is None:
         lock.release()
         return err
@@ -406,17 +412,11 @@ def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
         # exit): a later close or readiness must not goready a dead G.
         with lock:
             if (pd.rg if reading else pd.wg) is gp:
-                if reading:
-                    pd.rg = None
-                else:
-                    pd.wg = None
+                swapg(pd, reading, None)
                 netpollAdjustWaiters(poller, -1)
         raise
     lock.acquire()
-    if reading:
-        old, pd.rg = pd.rg, None
-    else:
-        old, pd.wg = pd.wg, None
+    old = swapg(pd, reading, None)
     err = pollNoError if old is pdReady else netpollcheckerr(pd, reading)
     lock.release()
     return err
