@@ -486,9 +486,10 @@ def gfput(sched: schedt, pp: P | None, gp: G) -> None:
     gfree = pp.gFree
     gfree.append(gp)
     if len(gfree) >= _GFREE_LOCAL_MAX:
+        n = len(gfree) - _GFREE_BATCH + 1  # keep fewer than a batch, as Go's loop does
         with sched.lock:
-            while len(gfree) >= _GFREE_BATCH:
-                sched.gFree.append(gfree.pop())
+            sched.gFree.extend(gfree[-n:])
+        del gfree[-n:]
 
 
 # ---------------------------------------------------------------------------
@@ -921,8 +922,11 @@ def schedule(mp: M) -> None:
             if not runqempty(pp):
                 throw("schedule: spinning with local work")
         elif not (sched.gcwaiting or pp.timers or (pp.schedtick % 61 == 0 and sched.runq)):
-            # The common case, find_runnable's first look inlined: our own queue.
+            # The common case, find_runnable's first looks inlined: our own
+            # queue, then the global one (where gosched puts goroutines).
             gp, inherit = runqget(pp)
+            if gp is None and sched.runq:
+                gp = globrunqget(sched, pp, 0)
         if gp is None:
             gp, inherit = find_runnable(mp)
             if gp is None:
