@@ -568,3 +568,30 @@ def test_failing_finally_of_abandoned_goroutine_is_reported(
     err = capsys.readouterr().err
     assert "Exception ignored while closing goroutine 2 at program exit" in err
     assert "ValueError: cleanup failed" in err
+
+
+def test_one_p_never_spins(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With one P, the M that is about to release it has just looked at every
+    # queue: readying a goroutine must not make it spin before it goes idle.
+    spins: list[Any] = []
+    become = proc.becomeSpinning
+    monkeypatch.setattr(proc, "becomeSpinning", lambda mp: spins.append(mp) or become(mp))
+
+    async def main() -> int:
+        c = g.Chan[int]()
+
+        async def echo() -> None:
+            async for _ in c:
+                pass
+
+        g.go(echo)
+        for i in range(20):
+            await c.send(i)  # readies echo: goready -> wakep
+            await g.sleep(0.0002)  # the M goes idle until the timer
+        c.close()
+        mp = proc._tls.m
+        assert mp is not None
+        return mp.sched.needspinning
+
+    assert g.run(main, gomaxprocs=1) == 0
+    assert spins == []

@@ -760,11 +760,13 @@ def wakep(sched: schedt) -> None:
     if sched.nmspinning != 0:  # racy pre-check; Go's CAS(0, 1) follows under the lock
         return
     if sched.npidle == 0:
-        # No P to start an M for (always so with GOMAXPROCS=1): record the need
-        # without the lock, as pidlegetSpinning would. A racy miss only costs
-        # parallelism: the work is on a running P's queue, or on the global
-        # queue, which an M checks under sched.lock before its P goes idle.
-        sched.needspinning = 1
+        # No P to start an M for: record the need without the lock, as
+        # pidlegetSpinning would. A racy miss only costs parallelism: the work
+        # is on a running P's queue, or on the global queue, which an M checks
+        # under sched.lock before its P goes idle. With one P there is nobody
+        # to spin for: the M that releases it has just looked at every queue.
+        if sched.gomaxprocs > 1:
+            sched.needspinning = 1
         return
     with sched.lock:
         if sched.nmspinning != 0 or sched.exiting:
