@@ -170,6 +170,19 @@ async def miscount_idle_ps() -> None:
     await g.gosched()
 
 
+async def reuse_a_goid() -> None:
+    """Rewind our P's goid cache, so that the next goroutine gets goroutine 2's id again."""
+    other = await parked_goroutine()
+    mp = acquire_g("reuse_a_goid")[0]
+    assert mp.p is not None
+    mp.p.goidcache = other.goid
+    g.go(noop)
+
+
+async def noop() -> None:
+    """A goroutine body that does nothing."""
+
+
 FATAL = r"goroutines runtime: fatal error: schedcheck: "
 # Patterns of the messages. With one P, goroutine 1 (main) runs on P 0 and M 0;
 # the parked one is goroutine 2.
@@ -190,6 +203,7 @@ CORRUPTIONS: list[tuple[Callable[[], Coroutine[Any, Any, None]], str]] = [
     ),
     (flip_my_status, r"GoSched: a G that yields is _Grunning \(goroutine 1 waiting, P 0, M 0\)"),
     (miscount_idle_ps, r"GoSched: npidle == len\(pidle\) \(npidle=1\)"),
+    (reuse_a_goid, r"GoCreate: a goid is handed out once \(goroutine 2 runnable\)"),
 ]
 
 

@@ -194,7 +194,8 @@ class Checker:
     def __init__(self, sched: schedt) -> None:
         self.sched = sched
         self.lock = threading.Lock()  # guards goids; no other lock is taken while held
-        self.goids: set[int] = set()  # every goid handed out: grows with the goroutines made
+        # Every goid handed out, one bit each (goids are dense: 1, 2, 3, ...).
+        self.goids = bytearray()
 
     def report(self, hook: str, v: Violation, raising: bool) -> None:
         """Stop the program with a runtime fatal error naming the hook and the invariant.
@@ -215,9 +216,12 @@ class Checker:
     def GoCreate(self, newg: G) -> None:
         need(newg.goid > 0 and newg.m is None, "a new G has a goid and no M", newg)
         need(newg.status in (_Grunnable, _Gidle, _Gdead), "a new G is runnable or not yet", newg)
+        i, bit = divmod(newg.goid, 8)
         with self.lock:
-            fresh = newg.goid not in self.goids
-            self.goids.add(newg.goid)
+            if i >= len(self.goids):
+                self.goids.extend(bytes(i + 1 - len(self.goids) + len(self.goids) // 2))
+            fresh = not self.goids[i] & 1 << bit
+            self.goids[i] |= 1 << bit
         need(fresh, "a goid is handed out once", newg)
         with self.sched.lock:
             need(newg not in self.sched.gFree, "a new G is off the free list", newg)
