@@ -8,7 +8,7 @@ Go's faketime and testing/synctest replace nanotime and notesleep).
 from __future__ import annotations
 
 import os
-import threading
+import queue
 import time
 
 nanotime = time.monotonic_ns
@@ -35,32 +35,44 @@ def ncpu() -> int:
 class Note:
     """A one-shot wakeup for one sleeping thread (Go's note: notesleep/notewakeup).
 
-    A lock held while the note is clear: `sleep` blocks until `wakeup` releases
-    it and consumes the wakeup, so the note is clear again afterwards (Go's
-    notesleep followed by noteclear). Two wakeups without a sleep between them is
-    a bug, reported as Go reports it.
+    A queue that holds the wakeup until the sleeper takes it, so the note is
+    clear again afterwards (Go's notesleep followed by noteclear). Two wakeups
+    without a sleep between them is a bug, reported as Go reports it.
+
+    Not a threading.Lock held while the note is clear: on free-threaded CPython
+    a Lock's acquire() first spins, calling sched_yield() up to 40 times, and
+    while other threads run Python on every core each yield gives the core away
+    for a whole time slice. A timed wait of 1 ms then took ~57 ms, which left
+    sysmon blind for that long (no preemption: 60-90 ms time slices).
+    SimpleQueue.get parks at once.
     """
 
-    __slots__ = ("_lock",)
+    __slots__ = ("_q",)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
+        self._q: queue.SimpleQueue[None] = queue.SimpleQueue()
 
     def sleep(self) -> None:
         """Block until woken (notesleep + noteclear)."""
-        self._lock.acquire()
+        self._q.get()
 
     def tsleep(self, ns: int) -> bool:
         """Block until woken or `ns` nanoseconds pass; True if woken (notetsleep)."""
         if ns < 0:
-            self._lock.acquire()
+            self._q.get()
             return True
-        return self._lock.acquire(timeout=ns / 1e9)
+        try:
+            self._q.get(timeout=ns / 1e9)
+        except queue.Empty:
+            return False
+        return True
 
     def wakeup(self) -> None:
-        """Wake the sleeper, or the next one to sleep (notewakeup)."""
-        try:
-            self._lock.release()
-        except RuntimeError:
-            raise RuntimeError("notewakeup - double wakeup") from None
+        """Wake the sleeper, or the next one to sleep (notewakeup).
+
+        The double-wakeup check is racy where Go's is atomic: it can miss two
+        wakers that race, never report a wakeup that was not doubled.
+        """
+        if self._q.qsize():
+            raise RuntimeError("notewakeup - double wakeup")
+        self._q.put(None)

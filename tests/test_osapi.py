@@ -1,0 +1,77 @@
+"""osapi.Note: the one-shot thread wakeup that Ms and sysmon sleep on."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+from goroutines.runtime.osapi import Note
+
+
+def test_wakeup_before_sleep_is_kept_and_consumed() -> None:
+    n = Note()
+    n.wakeup()
+    n.sleep()  # returns at once: the wakeup waited for us
+    assert n.tsleep(0) is False  # and it was consumed: the note is clear again
+
+
+def test_tsleep_times_out_false_and_is_woken_true() -> None:
+    n = Note()
+    assert n.tsleep(1_000_000) is False
+    woke = threading.Event()
+
+    def sleeper() -> None:
+        if n.tsleep(60_000_000_000):
+            woke.set()
+
+    t = threading.Thread(target=sleeper)
+    t.start()
+    n.wakeup()
+    t.join(10)
+    assert woke.is_set()
+
+
+def test_double_wakeup_is_reported() -> None:
+    n = Note()
+    n.wakeup()
+    with pytest.raises(RuntimeError, match="notewakeup - double wakeup"):
+        n.wakeup()
+
+
+def _spin(running: threading.Semaphore, stop: threading.Event) -> None:
+    running.release()
+    while not stop.is_set():
+        s = 0
+        for i in range(20_000):
+            s += i * i % 7
+
+
+@pytest.mark.skipif(
+    getattr(sys, "_is_gil_enabled", lambda: True)(), reason="threads run at once only without GIL"
+)
+def test_timed_sleep_is_not_delayed_by_busy_threads() -> None:
+    # A threading.Lock-based note spun through 40 sched_yield() calls before
+    # parking; with every core running Python, each yield gave the core away
+    # for a time slice and a 1 ms tsleep took ~57 ms (sysmon went blind).
+    running, stop = threading.Semaphore(0), threading.Event()
+    busy = [
+        threading.Thread(target=_spin, args=(running, stop)) for _ in range(os.cpu_count() or 2)
+    ]
+    for t in busy:
+        t.start()
+    try:
+        for _ in busy:
+            running.acquire()
+        n = Note()
+        t0 = time.perf_counter()
+        assert n.tsleep(1_000_000) is False
+        took = time.perf_counter() - t0
+    finally:
+        stop.set()
+        for t in busy:
+            t.join()
+    assert took < 0.025, f"a 1 ms timed note sleep took {took * 1e3:.1f} ms"
