@@ -24,6 +24,7 @@ from typing import Any
 
 import bench_chan  # benchmarks/ is sys.path[0] when this file runs as a script
 import bench_core
+import bench_net
 
 # name -> (run n operations, operations per unit of n)
 WORKLOADS: dict[str, tuple[Callable[[int], Any], int]] = {
@@ -31,6 +32,7 @@ WORKLOADS: dict[str, tuple[Callable[[int], Any], int]] = {
     "spawn+finish": (bench_core.spawn_goroutines, 1),
     "ping-pong round trip": (lambda n: bench_chan.gr_run(bench_chan.gr_pingpong, n), 1),
     "prodcons buf=100 item": (lambda n: bench_chan.gr_run(bench_chan.gr_prodcons, n, 100), 1),
+    "tcp echo round trip": (lambda n: bench_net.bench_goroutines(10, n // 10), 1),
 }
 
 
