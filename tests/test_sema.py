@@ -46,6 +46,19 @@ def listed(nl: notifyList) -> list[int]:
     return out
 
 
+async def queue_a_waiter(s: Sema, reason: WaitReason = WaitReason.Semacquire) -> list[bool]:
+    """Start a goroutine that acquires s and return once it is queued; [True] once it has it."""
+    done: list[bool] = []
+
+    async def waiter() -> None:
+        await semacquire1(s, False, reason)
+        done.append(True)
+
+    go(waiter)
+    await wait_until(lambda: queued(s))
+    return done
+
+
 def test_table_has_251_roots_and_an_address_always_maps_to_one() -> None:
     assert semTabSize == 251 and len(semtable) == 251
     a, b = Sema(), Sema()
@@ -130,14 +143,7 @@ def test_lifo_queues_at_the_head() -> None:
 def test_waiter_parks_with_the_reason_and_frees_the_thread() -> None:
     async def main() -> tuple[int, str, int]:
         s = Sema()
-        done: list[bool] = []
-
-        async def waiter() -> None:
-            await semacquire1(s, False, WaitReason.SyncRWMutexLock)
-            done.append(True)
-
-        go(waiter)
-        await wait_until(lambda: queued(s))
+        done = await queue_a_waiter(s, WaitReason.SyncRWMutexLock)
         gp = queued(s)[0].g
         status, reason = gp.status, gp.waitreason.value
         semrelease(s)
@@ -151,14 +157,7 @@ def test_waiter_parks_with_the_reason_and_frees_the_thread() -> None:
 def test_without_handoff_a_running_goroutine_can_take_the_count() -> None:
     async def main() -> tuple[int, bool, int, list[bool]]:
         s = Sema()
-        done: list[bool] = []
-
-        async def waiter() -> None:
-            await semacquire(s)
-            done.append(True)
-
-        go(waiter)
-        await wait_until(lambda: queued(s))
+        done = await queue_a_waiter(s)
         semrelease1(s, False)  # wakes the waiter, which is runnable but not running
         value_after_release = s.value
         barged = semacquire(s) is proc._done  # we take the count first
@@ -175,14 +174,7 @@ def test_without_handoff_a_running_goroutine_can_take_the_count() -> None:
 def test_handoff_gives_the_count_to_the_woken_waiter() -> None:
     async def main() -> tuple[int, int, bool, list[bool]]:
         s = Sema()
-        done: list[bool] = []
-
-        async def waiter() -> None:
-            await semacquire(s)
-            done.append(True)
-
-        go(waiter)
-        await wait_until(lambda: queued(s))
+        done = await queue_a_waiter(s)
         sd = queued(s)[0]
         semrelease1(s, True)
         value, ticket = s.value, sd.ticket
