@@ -351,6 +351,61 @@ def test_short_read_then_more_data() -> None:
     runs(main)
 
 
+class CountingSocket:
+    """A socket that counts the recvs failing with EAGAIN, for netFD.sock."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.eagain = 0
+
+    def recv(self, n: int) -> bytes:
+        try:
+            return self.sock.recv(n)
+        except BlockingIOError:
+            self.eagain += 1
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+@pytest.mark.parametrize("gomaxprocs", [1, 2])
+def test_read_after_a_short_read_parks_before_its_recv(gomaxprocs: int) -> None:
+    # A server reading requests with a large buffer: each read returns less
+    # than asked, which proves the queue empty, so the next read waits for an
+    # edge instead of paying a recv that fails with EAGAIN.
+    async def main() -> None:
+        ln, c, s = await pair()
+        counting = CountingSocket(s._fd.sock)
+        s._fd.sock = counting  # type: ignore[assignment]
+        for i in range(200):
+            go(c.write, b"%d" % i)
+            assert await s.read(4096) == b"%d" % i
+        assert counting.eagain <= 1  # the first read had no short read before it
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main, gomaxprocs)
+
+
+def test_read_after_urgent_data() -> None:
+    # recv stops short at the urgent mark with data queued after it, and no
+    # edge follows: EPOLLPRI must keep the next read from parking first.
+    async def main() -> None:
+        ln, c, s = await pair()
+        _, c2, s2 = await pair()
+        c._fd.sock.send(b"abc", socket.MSG_OOB)  # "c" is urgent, out of band
+        c._fd.sock.send(b"de")
+        go(c2.write, b"x")
+        assert await s2.read(1) == b"x"  # parked: the poller ran and saw it all
+        assert await s.read(10) == b"ab"
+        assert await s.read(10) == b"de"
+        for x in (ln, c, s, c2, s2):
+            x.close()
+
+    runs(main)
+
+
 # ---------------------------------------------------------------------------
 # Dial
 

@@ -22,9 +22,13 @@ park on the poller. A read, as Go's `poll.FD.Read`:
 
 Readiness that arrives while nobody waits is latched in the pollDesc
 (`pd.rg = pdReady`), so no edge is lost between EAGAIN and the park. As in
-Go, every operation tries its syscall first and parks only on EAGAIN. (Waiting
-for an edge first after a short read saves a failing recv, but it lost wakeups
-on free-threaded CPython, where another M may be handling that very edge.)
+Go, an operation tries its syscall first and parks only on EAGAIN, with one
+exception: after a recv that found the receive queue empty (EAGAIN, or fewer
+bytes than asked for), the next read parks first unless readiness has been
+latched since (`pd.rempty`, see `netpoll.poll_reset`). A server reading
+requests with a large buffer otherwise pays a failing recv, an exception in
+Python, on every request. EOF, errors and urgent data mark the fd (`pd.hup`)
+and turn this off: after them a recv can succeed with no edge to follow.
 
 `close()` is synchronous and idempotent: it marks the fd closed and wakes every
 goroutine parked in its operations or queued for its locks (they raise
@@ -272,15 +276,16 @@ class netFD:
         """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""
         if n < 0:
             raise ValueError(f"read: n must be >= 0, got {n}")
-        return self._read(self.sock.recv, n, n == 0, b"")
+        return self._read(self.sock.recv, n, n, b"")
 
     def read_into(self, b: Buffer) -> Coroutine[Any, Any, int]:
         """Read into a writable buffer, up to its size; 0 at EOF (Go's FD.Read)."""
         buf = memoryview(b).cast("B")
-        return self._read(self.sock.recv_into, buf, len(buf) == 0, 0)
+        return self._read(self.sock.recv_into, buf, len(buf), 0)
 
-    async def _read(self, recv: Callable[[Any], T], arg: Any, nothing: bool, empty: T) -> T:
-        """Go's FD.Read: recv(arg) under the read lock, parking while it would block."""
+    async def _read(self, recv: Callable[[Any], T], arg: Any, size: int, empty: T) -> T:
+        """Go's FD.Read: recv(arg) for up to size bytes under the read lock, parking
+        while it would block (first, when the last recv left the queue empty)."""
         fdmu = self.fdmu
         if not fdmu.rwlock(fdmu.r):
             await fdmu.rwlockslow(fdmu.r)
@@ -290,17 +295,21 @@ class netFD:
             res = poll_reset(pd, "r")
             if res != pollNoError:
                 raise convertErr(res)
-            if nothing:
+            if not size:
                 return empty
             while True:
-                try:
-                    data = recv(arg)
-                    break
-                except BlockingIOError:
-                    pass  # park outside the handler: errors must not chain to it
+                if not pd.rempty:
+                    try:
+                        data = recv(arg)
+                        break
+                    except BlockingIOError:
+                        pass  # park outside the handler: errors must not chain to it
                 res = await netpollblock(pd, "r")
                 if res != pollNoError:
                     raise convertErr(res)
+                pd.rempty = False
+            m = data if isinstance(data, int) else len(data)  # type: ignore[arg-type]
+            pd.rempty = 0 < m < size and not pd.hup  # 0 is EOF: no edge follows it
         finally:
             fdmu.rwunlock(fdmu.r)
         gp = getg()
@@ -318,7 +327,6 @@ class netFD:
         try:
             pd = self.pd
             assert pd is not None
-            wait = False
             res = poll_reset(pd, "r")
             if res != pollNoError:
                 raise convertErr(res)
@@ -328,10 +336,11 @@ class netFD:
             buf = memoryview(b"")
             got = 0
             while got < n:
-                if wait:
+                if pd.rempty:
                     res = await netpollblock(pd, "r")
                     if res != pollNoError:
                         raise convertErr(res)
+                    pd.rempty = False
                 try:
                     if got:
                         m = self.sock.recv_into(buf[got:])
@@ -339,15 +348,15 @@ class netFD:
                         data = self.sock.recv(n)
                         m = len(data)
                 except BlockingIOError:
-                    wait = True
+                    pd.rempty = True
                     continue
                 if m == 0:
                     raise IncompleteReadError(bytes(buf[:got]), n)
                 if not got and m < n:
                     buf = memoryview(bytearray(n))
                     buf[:m] = data
+                pd.rempty = m < n - got and not pd.hup
                 got += m
-                wait = False
         finally:
             fdmu.rwunlock(fdmu.r)
         gp = getg()

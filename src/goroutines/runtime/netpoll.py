@@ -47,9 +47,11 @@ class pollDesc:
     __slots__ = (
         "closing",
         "fd",
+        "hup",
         "lock",
         "poller",
         "rd",
+        "rempty",
         "rg",
         "rseq",
         "rt",
@@ -67,6 +69,17 @@ class pollDesc:
         self.lock = threading.Lock()
         self.closing = False
         self.rg: G | str | None = None  # None, pdReady, or the G parked to read
+        # The reader's last recv found the receive queue empty (EAGAIN or a short
+        # read) after rg was last cleared, so any data since has latched rg or
+        # will wake a parked reader: the next read parks before its recv, which
+        # saves a recv failing with EAGAIN (an exception in Python). Cleared
+        # whenever the reader takes a latched pdReady; only the reader, holding
+        # the fd's read lock, touches it. See poll_reset.
+        self.rempty = False
+        # Sticky: epoll reported EOF, an error or urgent data, after which a
+        # recv returns at once with no further edge to expect: rempty is never
+        # set again (Go's pollDesc records EPOLLERR likewise).
+        self.hup = False
         self.wg: G | str | None = None
         self.rd = 0  # read deadline (nanotime), 0 for none, -1 once expired
         self.wd = 0
@@ -207,9 +220,10 @@ def netpoll(sched: schedt, delay: int) -> list[G]:
 
 
 # The events that make a reader / a writer runnable (Go's netpoll_epoll.go),
-# and those that mean EOF or an error.
+# and those after which a read may succeed with no edge to follow (EOF, an
+# error, urgent data: a recv stops short at its mark).
 if hasattr(select, "epoll"):
-    _POLLHUP = select.EPOLLRDHUP | select.EPOLLERR | select.EPOLLHUP
+    _POLLHUP = select.EPOLLRDHUP | select.EPOLLERR | select.EPOLLHUP | select.EPOLLPRI
     _POLLRD = select.EPOLLIN | _POLLHUP
     _POLLWR = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
 else:  # pragma: no cover - a selector's events, level-triggered: no edge is missed
@@ -239,6 +253,8 @@ def netpollready(glist: list[G], pd: pollDesc, ev: int) -> None:
     caller takes the collected goroutines off the waiter count.
     """
     with pd.lock:
+        if ev & _POLLHUP:
+            pd.hup = True  # before rg: whoever sees the latch sees this too
         if ev & _POLLRD:
             old = pd.rg
             if old is not pdReady:
@@ -298,7 +314,8 @@ def poll_open(fd: int) -> pollDesc:
         _evict(stale)
     if poller.ep is not None:
         poller.ep.register(
-            fd, select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
+            fd,
+            select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLPRI | select.EPOLLET,
         )
     else:  # pragma: no cover - off Linux (level-triggered; the latch keeps it correct)
         assert poller.sel is not None
@@ -344,7 +361,10 @@ def poll_reset(pd: pollDesc, mode: str) -> int:
     An operation fails at once once its deadline has passed, even with data
     ready, as in Go. A readiness latched for an earlier operation is dropped:
     the caller tries the syscall next anyway, and a stale pdReady would only
-    cost a second failing syscall before it parks.
+    cost a second failing syscall before it parks. A reader whose last recv
+    found the queue empty (pd.rempty) keeps rg as it is and parks first:
+    dropping a latch it has not seen could drop the edge of new data that
+    another M has just reported, and nothing would wake it.
     """
     if pd.closing:
         return pollErrClosing
@@ -355,6 +375,7 @@ def poll_reset(pd: pollDesc, mode: str) -> int:
             # No pd.lock, as Go's atomic store: besides netpoll, which only
             # stores pdReady, only this reader (holding the fd's read lock) does.
             pd.rg = None
+            pd.rempty = False  # what the latch announced is for recv to take
     else:
         if pd.wd < 0:
             return pollErrTimeout
