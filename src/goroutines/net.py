@@ -540,11 +540,7 @@ class _Socket:
 
 
 class Conn(_Socket):
-    """A TCP connection (Go's net.TCPConn). Use `async with` to close it.
-
-    read, read_into, read_exactly and write hand back netFD's coroutine for the
-    caller to await: one coroutine frame less on every operation.
-    """
+    """A TCP connection (Go's net.TCPConn). Use `async with` to close it."""
 
     __slots__ = ()
 
@@ -558,21 +554,21 @@ class Conn(_Socket):
         """The (host, port) of the peer."""
         return self._fd.raddr
 
-    def read(self, n: int) -> Coroutine[Any, Any, bytes]:
+    async def read(self, n: int) -> bytes:
         """What is available, 1 to n bytes, parking until some is; b'' at EOF (or for n == 0)."""
-        return self._fd.read(n)
+        return await self._fd.read(n)
 
-    def read_into(self, buf: Buffer) -> Coroutine[Any, Any, int]:
+    async def read_into(self, buf: Buffer) -> int:
         """Read into a writable buffer, up to its size; 0 at EOF (Go's Conn.Read)."""
-        return self._fd.read_into(buf)
+        return await self._fd.read_into(buf)
 
-    def read_exactly(self, n: int) -> Coroutine[Any, Any, bytes]:
+    async def read_exactly(self, n: int) -> bytes:
         """Exactly n bytes; IncompleteReadError (an EOFError) if the stream ends first."""
-        return self._fd.read_exactly(n)
+        return await self._fd.read_exactly(n)
 
-    def write(self, data: Buffer) -> Coroutine[Any, Any, int]:
+    async def write(self, data: Buffer) -> int:
         """Write all of data, parking while the socket's buffer is full; returns its length."""
-        return self._fd.write(data)
+        return await self._fd.write(data)
 
     def set_deadline(self, seconds: float | None) -> None:
         """Reads and writes fail with TimeoutError `seconds` from now; None clears it."""
