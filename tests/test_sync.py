@@ -95,7 +95,7 @@ def test_mutex_lock_fast_path_allocates_nothing() -> None:
     async def main() -> tuple[bool, int]:
         mu = Mutex()
         aw = mu.lock()
-        fast = aw in (proc._done, proc._preempt_request)  # shared, not a new coroutine
+        fast = aw in (proc._done, proc._PREEMPT)  # shared, not a new coroutine
         await aw
         return fast, mu._state
 
@@ -552,7 +552,7 @@ def test_waitgroup_wait_on_zero_returns_at_once() -> None:
         wg = WaitGroup()
         aw = wg.wait()
         await aw
-        return aw in (proc._done, proc._preempt_request)
+        return aw in (proc._done, proc._PREEMPT)
 
     assert run(main) is True
 

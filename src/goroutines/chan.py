@@ -47,7 +47,7 @@ from collections.abc import Awaitable, Generator
 from typing import Any, Generic, TypeVar, cast
 
 from .runtime.errors import ChannelClosed
-from .runtime.proc import _done, _preempt_request, _tls, acquire_g, gopark, goready
+from .runtime.proc import _PREEMPT, _done, _tls, acquire_g, gopark, goready
 from .runtime.runtime2 import G, WaitReason
 
 T = TypeVar("T")
@@ -63,7 +63,6 @@ _selectDoneLock = threading.Lock()
 
 # proc's shared awaitables, typed as what `await` makes of them.
 _DONE = cast(Awaitable[None], _done)
-_PREEMPT = cast(Awaitable[None], _preempt_request)
 
 
 class sudog:
@@ -266,7 +265,7 @@ def chansendpark(c: Chan[T], gp: G, ep: T) -> Generator[Any, None, None]:
     mysg = sudog(gp, ep, c, False)
     c.sendq.enqueue(mysg)
     try:
-        yield from gopark(chanparkcommit, c, WaitReason.ChanSend).__await__()
+        yield gopark(chanparkcommit, c, WaitReason.ChanSend, gp)
     except GeneratorExit:
         abandon(c, c.sendq, mysg)
         raise
@@ -335,7 +334,7 @@ def chanrecvpark(c: Chan[T], gp: G) -> Generator[Any, None, tuple[Any, bool]]:
     mysg = sudog(gp, None, c, False)
     c.recvq.enqueue(mysg)
     try:
-        yield from gopark(chanparkcommit, c, WaitReason.ChanReceive).__await__()
+        yield gopark(chanparkcommit, c, WaitReason.ChanReceive, gp)
     except GeneratorExit:
         abandon(c, c.recvq, mysg)
         raise
@@ -355,7 +354,7 @@ def chanrecv1(c: Chan[T]) -> Generator[Any, None, T | None]:
     if ep is _EMPTY:
         return (yield from chanrecvpark(c, gp))[0]  # type: ignore[no-any-return]
     if gp.preempt:
-        yield from _preempt_request.__await__()
+        yield _PREEMPT
     return None if ep is _CLOSED else ep
 
 
@@ -371,7 +370,7 @@ def chanrecv2(c: Chan[T]) -> Generator[Any, None, tuple[T | None, bool]]:
     if ep is _EMPTY:
         return (yield from chanrecvpark(c, gp))
     if gp.preempt:
-        yield from _preempt_request.__await__()
+        yield _PREEMPT
     return (None, False) if ep is _CLOSED else (ep, True)
 
 
@@ -390,7 +389,7 @@ def chanrange(c: Chan[T]) -> Generator[Any, None, T]:
             raise StopAsyncIteration
         return ep  # type: ignore[no-any-return]
     if gp.preempt:
-        yield from _preempt_request.__await__()
+        yield _PREEMPT
     if ep is _CLOSED:
         raise StopAsyncIteration
     return ep  # type: ignore[no-any-return]

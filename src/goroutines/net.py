@@ -176,7 +176,7 @@ class fdMutex:
         gp.param = None
         side.waitq.append(gp)
         try:
-            yield from goparkunlock(self.lock, WaitReason.Semacquire).__await__()
+            yield goparkunlock(self.lock, WaitReason.Semacquire, gp)
         except BaseException:
             # Closed while parked (run() abandons goroutines at exit): leave the
             # queue, or pass on the side (and its reference) if we were handed it.

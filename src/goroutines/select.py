@@ -31,7 +31,7 @@ from typing import Any
 
 from . import chan
 from .chan import Chan, bufget, bufput, closed_error, sudog
-from .runtime.proc import _preempt_request, acquire_g, gopark, goready
+from .runtime.proc import _PREEMPT, acquire_g, gopark, goready
 from .runtime.runtime2 import G, WaitReason
 
 __all__ = ["recv", "select", "send"]
@@ -94,7 +94,7 @@ def select(*cases: scase, default: bool = False) -> Awaitable[tuple[int, Any, bo
 @types.coroutine
 def block() -> Generator[Any, None, tuple[int, Any, bool]]:
     """An empty select: park forever (Go's block)."""
-    yield from gopark(None, None, WaitReason.SelectNoCases).__await__()
+    yield gopark(None, None, WaitReason.SelectNoCases)
     raise SystemError("goroutines runtime: fatal error: select (no cases) woke up")
 
 
@@ -158,7 +158,7 @@ def selectgo(cases: tuple[scase, ...], block: bool) -> Generator[Any, None, tupl
         res = -1, None, False
     # No wait: still yield if sysmon asked (a polling loop must not hog the P).
     if gp.preempt:
-        yield from _preempt_request.__await__()
+        yield _PREEMPT
     return res
 
 
@@ -221,7 +221,7 @@ def selectpark(
     gp.waiting = waiting
     gp.param = None
     try:
-        yield from gopark(selparkcommit, locked, WaitReason.Select).__await__()
+        yield gopark(selparkcommit, locked, WaitReason.Select, gp)
     except GeneratorExit:
         # Abandoned at program exit: unlink every sudog (pass 3 with no winner).
         sellock(locked)

@@ -48,10 +48,9 @@ from .runtime.sema import (
     semrelease1,
 )
 
-# proc's no-op and preemption awaitables, typed as what they are to `await`
-# (proc annotates their __await__ as Iterator, which mypy does not take as Awaitable).
+# proc's no-op awaitable, typed as what it is to `await`
+# (proc annotates its __await__ as Iterator, which mypy does not take as Awaitable).
 _done: Awaitable[None] = proc._done
-_preempt: Awaitable[None] = proc._preempt_request
 
 
 def _checkpoint(what: str) -> Awaitable[None]:
@@ -59,7 +58,7 @@ def _checkpoint(what: str) -> Awaitable[None]:
     gp: G | None = getg()
     if gp is None:
         gp = acquire_g(what)[1]  # raises the RuntimeError naming `what`
-    return _preempt if gp.preempt else _done
+    return proc._PREEMPT if gp.preempt else _done
 
 
 class Locker(Protocol):

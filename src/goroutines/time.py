@@ -53,7 +53,7 @@ def sleep(seconds: float) -> Any:
         gp.timer = timer(goroutineReady, gp)
     else:
         gp.timer.arg = gp
-    req: _Request = gopark(resetForSleep, nanotime() + ns, WaitReason.Sleep)
+    req: _Request = gopark(resetForSleep, nanotime() + ns, WaitReason.Sleep, gp)
     return req
 
 

@@ -427,7 +427,7 @@ def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
     poller = pd.poller
     netpollAdjustWaiters(poller, 1)
     try:
-        yield from proc.goparkunlock(lock, WaitReason.IOWait).__await__()
+        yield proc.goparkunlock(lock, WaitReason.IOWait, gp)
     except BaseException:
         # The coroutine was closed while parked (run() abandons goroutines at
         # exit): a later close or readiness must not goready a dead G.

@@ -83,12 +83,6 @@ from .runtime2 import (
 
 T = TypeVar("T")
 
-# Requests a goroutine yields to its M (Go: the functions passed to mcall).
-_PARK = "park"  # park_m: block on a wait structure, then run waitunlockf
-_GOSCHED = "gosched"  # gosched_m: go to the global run queue
-_PREEMPT = "preempt"  # gopreempt_m: like gosched, asked for by sysmon
-_EXITSYSCALL = "exitsyscall"  # exitsyscall0: no P was free after a syscall
-
 _GFREE_LOCAL_MAX = 64  # gfput moves Gs to the global list past this many (Go)
 _GFREE_BATCH = 32  # and gfget/gfput move batches of this size
 _GOID_BATCH = 16  # goids a P takes from sched.goidgen at once (Go's _GoidCacheBatch)
@@ -126,21 +120,29 @@ def throw(msg: str) -> NoReturn:
 
 
 class _Request:
-    """An awaitable that yields one request to the M and returns when resumed."""
+    """A request a goroutine makes of its M (Go: the function passed to mcall).
 
-    __slots__ = ("_req",)
+    `await` it; a generator-based coroutine may `yield` it instead, which saves
+    the delegation. Either way the M receives the request object itself.
+    """
 
-    def __init__(self, req: str) -> None:
-        self._req = (req,)
+    __slots__ = ("_self", "name")
 
-    def __await__(self) -> Generator[str, None, None]:
-        return iter(self._req)  # type: ignore[return-value]  # a tuple iterator: no frame
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._self = (self,)
+
+    def __await__(self) -> Generator[_Request, None, None]:
+        return iter(self._self)  # type: ignore[return-value]  # a tuple iterator: no frame
+
+    def __repr__(self) -> str:
+        return f"<request {self.name}>"
 
 
-_park_request = _Request(_PARK)
-_gosched_request = _Request(_GOSCHED)
-_preempt_request = _Request(_PREEMPT)
-_exitsyscall_request = _Request(_EXITSYSCALL)
+_PARK = _Request("park")  # park_m: block on a wait structure, then run waitunlockf
+_GOSCHED = _Request("gosched")  # gosched_m: go to the global run queue
+_PREEMPT = _Request("preempt")  # gopreempt_m: like gosched, asked for by sysmon
+_EXITSYSCALL = _Request("exitsyscall")  # exitsyscall0: no P was free after a syscall
 
 
 class _Done:
@@ -1244,18 +1246,23 @@ def dropg(mp: M, gp: G) -> None:
 # Parking and readying
 
 
-def gopark(unlockf: Callable[[G, Any], bool] | None, lock: Any, reason: WaitReason) -> _Request:
+def gopark(
+    unlockf: Callable[[G, Any], bool] | None, lock: Any, reason: WaitReason, gp: G | None = None
+) -> _Request:
     """Park the current goroutine: `await gopark(...)` (Go's gopark).
 
     After the coroutine has stopped, the M sets the G waiting and calls
     unlockf(gp, lock); if that returns False the G runs on at once. Whoever
     later calls goready(gp) must find gp through a structure guarded by `lock`.
+    A caller that has the current G passes it as gp: that saves looking up
+    this thread's M, a thread-local (~400 machine instructions).
     """
-    gp = acquire_g("gopark")[1]
+    if gp is None:
+        gp = acquire_g("gopark")[1]
     gp.waitunlockf = unlockf
     gp.waitlock = lock
     gp.waitreason = reason
-    return _park_request
+    return _PARK
 
 
 def parkunlock_c(gp: G, lock: Any) -> bool:
@@ -1264,9 +1271,9 @@ def parkunlock_c(gp: G, lock: Any) -> bool:
     return True
 
 
-def goparkunlock(lock: Any, reason: WaitReason) -> _Request:
-    """Park the current goroutine and release `lock` once it has stopped."""
-    return gopark(parkunlock_c, lock, reason)
+def goparkunlock(lock: Any, reason: WaitReason, gp: G | None = None) -> _Request:
+    """Park the current goroutine (gp, if given) and release `lock` once it has stopped."""
+    return gopark(parkunlock_c, lock, reason, gp)
 
 
 def park_m(mp: M, gp: G) -> bool:
@@ -1369,13 +1376,13 @@ def gosched_m(mp: M, gp: G, preempted: bool) -> None:
 def gosched() -> _Request:
     """`await gosched()`: yield the processor; the goroutine goes to the global queue."""
     acquire_g("gosched")
-    return _gosched_request
+    return _GOSCHED
 
 
 def checkpoint() -> _Request | _Done:
     """`await checkpoint()`: yield only if sysmon asked this goroutine to (it ran > 10 ms)."""
     _, gp = acquire_g("checkpoint")
-    return _preempt_request if gp.preempt else _done
+    return _PREEMPT if gp.preempt else _done
 
 
 def goexit() -> NoReturn:

@@ -46,16 +46,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 from . import proc
-from .proc import acquire_g, goready
+from .proc import acquire_g, goparkunlock, goready
 from .runtime2 import G, WaitReason
 
-# proc annotates its awaitables' __await__ as Iterator, which mypy does not accept
-# as Awaitable; these are the same objects typed as what they are to `await`.
-goparkunlock: Callable[[threading.Lock, WaitReason], Awaitable[None]]
-goparkunlock = proc.goparkunlock
+# proc annotates _done's __await__ as Iterator, which mypy does not accept as
+# Awaitable; this is the same object typed as what it is to `await`.
 _done: Awaitable[None] = proc._done
 
 semTabSize = 251  # prime, so as not to correlate with any user patterns (Go)
@@ -166,7 +164,7 @@ async def _semacquireSlow(root: semaRoot, addr: Sema, lifo: bool, reason: WaitRe
         root.queue(addr, s, lifo)
         # Any semrelease from now on finds s under root.lock, which stays held
         # until this goroutine has stopped.
-        await goparkunlock(root.lock, reason)
+        await goparkunlock(root.lock, reason, s.g)
         if s.ticket != 0:
             return  # handoff: the releaser took the count for us
         # A running goroutine took the count before we ran: queue again (Go).
@@ -227,7 +225,7 @@ async def notifyListWait(nl: notifyList, t: int) -> None:
     else:
         nl.tail.next = s
     nl.tail = s
-    await goparkunlock(nl.lock, WaitReason.SyncCondWait)
+    await goparkunlock(nl.lock, WaitReason.SyncCondWait, gp)
 
 
 def notifyListNotifyAll(nl: notifyList) -> None:
