@@ -242,8 +242,11 @@ def drainWakeup(poller: Poller) -> None:
 
 def netpollAdjustWaiters(poller: Poller, delta: int) -> None:
     """Count goroutines parked on I/O up or down (Go's netpollAdjustWaiters)."""
-    with poller.lock:
+    poller.lock.acquire()
+    try:
         poller.waiters += delta
+    finally:
+        poller.lock.release()
 
 
 def netpollready(glist: list[G], pd: pollDesc, ev: int) -> None:
@@ -252,7 +255,8 @@ def netpollready(glist: list[G], pd: pollDesc, ev: int) -> None:
     netpollunblock with ioready, inlined: this runs for every event. The
     caller takes the collected goroutines off the waiter count.
     """
-    with pd.lock:
+    pd.lock.acquire()
+    try:
         if ev & _POLLHUP:
             pd.hup = True  # before rg: whoever sees the latch sees this too
         if ev & _POLLRD:
@@ -267,6 +271,8 @@ def netpollready(glist: list[G], pd: pollDesc, ev: int) -> None:
                 pd.wg = pdReady
                 if old is not None:
                     glist.append(old)  # type: ignore[arg-type]
+    finally:
+        pd.lock.release()
 
 
 def netpollunblock(glist: list[G], pd: pollDesc, attr: str, ioready: bool) -> None:

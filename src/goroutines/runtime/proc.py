@@ -542,7 +542,8 @@ def runqputslow(sched: schedt, pp: P, gp: G) -> None:
 
 def runqputbatch(sched: schedt, pp: P, batch: list[G]) -> None:
     """Put a batch on the local queue, the part that does not fit on the global one."""
-    with pp.lock:
+    pp.lock.acquire()
+    try:
         t = pp.runqtail
         room = RUNQ_SIZE - (t - pp.runqhead)
         runq = pp.runq
@@ -550,6 +551,8 @@ def runqputbatch(sched: schedt, pp: P, batch: list[G]) -> None:
             runq[t % RUNQ_SIZE] = gp
             t += 1
         pp.runqtail = t
+    finally:
+        pp.lock.release()
     if len(batch) > room:
         with sched.lock:
             sched.runq.extend(batch[room:])
@@ -1340,12 +1343,15 @@ def injectglist(mp: M | None, glist: Iterable[G]) -> None:
     pp = mp.p if mp is not None else None
     # Without a P all go to the global queue; with one, as many as there are
     # idle Ps to pick them up, and the rest to our own queue.
-    with sched.lock:
+    sched.lock.acquire()
+    try:
         npidle = sched.npidle
         n = len(glist) if pp is None else min(npidle, len(glist))
         for gp in glist[:n]:
             gp.status = _Grunnable  # under the queue's lock, as globrunqput does
         sched.runq.extend(glist[:n])
+    finally:
+        sched.lock.release()
     for _ in range(min(npidle, n)):
         startm(sched, None, False)
     if pp is not None and len(glist) > n:

@@ -146,9 +146,12 @@ def semacquire1(addr: Sema, lifo: bool, reason: WaitReason) -> Awaitable[None]:
     awaitable; otherwise a coroutine that queues and parks when it is awaited.
     """
     root = rootFor(addr)
-    with root.lock:
+    root.lock.acquire()
+    try:
         if cansemacquire(addr):
             return _done
+    finally:
+        root.lock.release()
     return _semacquireSlow(root, addr, lifo, reason)
 
 
@@ -178,13 +181,16 @@ def semrelease(addr: Sema) -> None:
 def semrelease1(addr: Sema, handoff: bool) -> None:
     """semrelease; with handoff the woken waiter gets the count itself (Go's semrelease1)."""
     root = rootFor(addr)
-    with root.lock:
+    root.lock.acquire()
+    try:
         addr.value += 1
         s = root.dequeue(addr)
         if s is None:
             return  # easy case: no waiters
         if handoff and cansemacquire(addr):
             s.ticket = 1
+    finally:
+        root.lock.release()
     goready(s.g)  # outside the lock: it may start an M (wakep)
 
 
@@ -205,9 +211,12 @@ class notifyList:
 
 def notifyListAdd(nl: notifyList) -> int:
     """Take a ticket that a later notifyListWait waits for (Go's notifyListAdd)."""
-    with nl.lock:
+    nl.lock.acquire()
+    try:
         t = nl.wait
         nl.wait = t + 1
+    finally:
+        nl.lock.release()
     return t
 
 
@@ -230,7 +239,8 @@ async def notifyListWait(nl: notifyList, t: int) -> None:
 
 def notifyListNotifyAll(nl: notifyList) -> None:
     """Notify every ticket taken so far (Go's notifyListNotifyAll)."""
-    with nl.lock:
+    nl.lock.acquire()
+    try:
         if nl.wait == nl.notify:
             return  # no new waiters since the last notification
         s = nl.head
@@ -238,6 +248,8 @@ def notifyListNotifyAll(nl: notifyList) -> None:
         # Any waiter with an older ticket is on the list or will see that it
         # has been notified when it tries to add itself.
         nl.notify = nl.wait
+    finally:
+        nl.lock.release()
     while s is not None:
         nxt = s.next
         s.next = None
@@ -247,7 +259,8 @@ def notifyListNotifyAll(nl: notifyList) -> None:
 
 def notifyListNotifyOne(nl: notifyList) -> None:
     """Notify the oldest ticket not yet notified (Go's notifyListNotifyOne)."""
-    with nl.lock:
+    nl.lock.acquire()
+    try:
         t = nl.notify
         if t == nl.wait:
             return  # no waiter since the last notification
@@ -268,6 +281,8 @@ def notifyListNotifyOne(nl: notifyList) -> None:
                     nl.tail = p
                 break
             p, s = s, s.next
+    finally:
+        nl.lock.release()
     if s is not None:
         s.next = None
         goready(s.g)
