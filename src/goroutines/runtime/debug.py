@@ -47,7 +47,17 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .osapi import nanotime
-from .runtime2 import G, _Gdead, _Gidle, _Grunning, _Gsyscall, _Gwaiting, gStatusStrings, schedt
+from .runtime2 import (
+    G,
+    _Gdead,
+    _Gidle,
+    _Grunning,
+    _Gsyscall,
+    _Gwaiting,
+    funcline,
+    gStatusStrings,
+    schedt,
+)
 
 if TYPE_CHECKING:
     from .schedcheck import Checker
@@ -64,7 +74,7 @@ def creation_line(gp: G) -> str:
     if gp.createdat is None:
         return "created by goroutines.run"
     code = gp.createdat
-    where = f"{code.co_filename}:{gp.createdline}"
+    where = f"{code.co_filename}:{funcline(code, gp.createdpc)}"
     return f"created by {code.co_qualname} in goroutine {gp.parentgoid}\n\t{where}"
 
 

@@ -391,13 +391,13 @@ def go(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any) -
         raise RuntimeError("go() called outside a goroutine: start one with goroutines.run(main)")
     check_async(fn, "go")
     f = sys._getframe(1)
-    newproc(mp, fn(*args, **kwargs), fn, f.f_code, f.f_lineno)
+    newproc(mp, fn(*args, **kwargs), fn, f.f_code, f.f_lasti)
 
 
 def newproc(
-    mp: M, coro: Coroutine[Any, Any, Any], fn: Callable[..., Any], code: types.CodeType, line: int
+    mp: M, coro: Coroutine[Any, Any, Any], fn: Callable[..., Any], code: types.CodeType, pc: int
 ) -> None:
-    """A G running `coro`, from go() at code:line, on runnext; then wakep (Go's newproc)."""
+    """A G running `coro`, from go() at offset pc of code, on runnext; then wakep (Go's newproc)."""
     sched = mp.sched
     parentgoid = mp.curg.goid  # type: ignore[union-attr]  # go() checked we are in a goroutine
     pp = mp.p
@@ -409,12 +409,12 @@ def newproc(
             # Our P's free list and goid cache are ours only while sysmon has not
             # handed the P to another M (a goroutine that never yields).
             if pp.m is mp:
-                newg = newproc1(sched, pp, coro, fn, parentgoid, code, line)
+                newg = newproc1(sched, pp, coro, fn, parentgoid, code, pc)
                 runqput_locked(sched, pp, newg, True)
         finally:
             lock.release()
     if newg is None:
-        globrunqput(sched, newproc1(sched, None, coro, fn, parentgoid, code, line))
+        globrunqput(sched, newproc1(sched, None, coro, fn, parentgoid, code, pc))
     if sched.mainStarted:
         wakep(sched)
 
@@ -426,7 +426,7 @@ def newproc1(
     fn: Callable[..., Any],
     parentgoid: int,
     code: types.CodeType | None,
-    line: int,
+    pc: int,
 ) -> G:
     """A runnable G for `coro`, reused from a free list when possible (Go's newproc1).
 
@@ -443,7 +443,7 @@ def newproc1(
     newg.startfn = fn
     newg.parentgoid = parentgoid
     newg.createdat = code
-    newg.createdline = line
+    newg.createdpc = pc
     newg.waitreason = WaitReason.Zero
     if pp is None:
         with sched.lock:

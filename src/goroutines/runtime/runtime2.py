@@ -76,13 +76,21 @@ class WaitReason(enum.Enum):
     StoppingTheWorld = "stopping the world"
 
 
+def funcline(code: types.CodeType, pc: int) -> int:
+    """The source line of the instruction at byte offset pc of code (Go's funcline)."""
+    for start, end, line in code.co_lines():
+        if start <= pc < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
 class G:
     """A goroutine. `coro` is its stack; `send` is gogo."""
 
     __slots__ = (
         "coro",
         "createdat",
-        "createdline",
+        "createdpc",
         "goid",
         "lockedm",
         "m",
@@ -119,10 +127,12 @@ class G:
         self.preempt = False  # sysmon asks the goroutine to yield at its next runtime await
         self.startfn: Callable[..., Any] | None = None
         self.parentgoid = 0
-        # Where go() was called: the calling code and line (two fields, not a
-        # tuple: one object less for the cyclic GC to track per goroutine).
+        # Where go() was called: the calling code and the byte offset of the
+        # call in it (Go's gopc; funcline makes it a line only when one is
+        # printed, as that costs ~1000 machine instructions). Two fields, not a
+        # tuple: one object less for the cyclic GC to track per goroutine.
         self.createdat: types.CodeType | None = None
-        self.createdline = 0
+        self.createdpc = 0
         self.waiting: Any = None  # the sudog list it waits on (channels, select)
         self.selectdone = False  # set once a case of a parked select has won
         self.timer: Any = None  # the timer that sleep() parks on

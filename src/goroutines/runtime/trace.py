@@ -47,7 +47,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .osapi import nanotime
-from .runtime2 import G, M, P, WaitReason, schedt
+from .runtime2 import G, M, P, WaitReason, funcline, schedt
 
 if TYPE_CHECKING:
     from .schedcheck import Checker
@@ -255,7 +255,11 @@ def GoCreate(newg: G) -> None:
     """traceGoCreate: newg was created by the running goroutine (or by run())."""
     loc = _local
     buf = loc.buf if loc.sched is newg.sched else _bind(newg.sched)
-    at = None if newg.createdat is None else (newg.createdat, newg.createdline)
+    at = (
+        None
+        if newg.createdat is None
+        else (newg.createdat, funcline(newg.createdat, newg.createdpc))
+    )
     buf.objs.append((newg.startfn, at))
     buf.recs.extend(
         _pack(nanotime(), EvGoCreate, newg.goid, newg.parentgoid, len(buf.objs) - 1, 0, 0)
