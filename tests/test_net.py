@@ -388,6 +388,25 @@ def test_read_after_a_short_read_parks_before_its_recv(gomaxprocs: int) -> None:
     runs(main, gomaxprocs)
 
 
+def test_parked_first_read_times_out_then_reads_what_came_since() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        await c.write(b"ab")
+        assert await s.read(10) == b"ab"  # short: the next read parks first
+        s.set_read_deadline(0.05)
+        with pytest.raises(TimeoutError):
+            await s.read(10)
+        await c.write(b"cd")
+        s.set_read_deadline(None)
+        assert await s.read(10) == b"cd"
+        c.close()
+        assert await s.read(10) == b""
+        for x in (ln, s):
+            x.close()
+
+    runs(main)
+
+
 def test_read_after_urgent_data() -> None:
     # recv stops short at the urgent mark with data queued after it, and no
     # edge follows: EPOLLPRI must keep the next read from parking first.
