@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from .runtime import proc
 from .runtime.osapi import nanotime
-from .runtime.proc import acquire_g, check_async, getg, throw
+from .runtime.proc import _tls, acquire_g, check_async, throw
 from .runtime.runtime2 import G, WaitReason
 from .runtime.sema import (
     Sema,
@@ -57,7 +57,8 @@ _done: Awaitable[None] = proc._done
 
 def _checkpoint(what: str) -> Awaitable[None]:
     """What a fast path returns: proc.checkpoint() without an allocation."""
-    gp: G | None = getg()
+    mp = _tls.m  # getg inlined: every fast path calls this
+    gp: G | None = None if mp is None else mp.curg
     if gp is None:
         gp = acquire_g(what)[1]  # raises the RuntimeError naming `what`
     return proc._PREEMPT if gp.preempt else _done
