@@ -1381,13 +1381,18 @@ def gosched_m(mp: M, gp: G, preempted: bool) -> None:
 
 def gosched() -> _Request:
     """`await gosched()`: yield the processor; the goroutine goes to the global queue."""
-    acquire_g("gosched")
+    mp = _tls.m  # acquire_g inlined, as in checkpoint: a call and a tuple less
+    if mp is None or mp.curg is None:
+        acquire_g("gosched")  # raises
     return _GOSCHED
 
 
 def checkpoint() -> _Request | _Done:
     """`await checkpoint()`: yield only if sysmon asked this goroutine to (it ran > 10 ms)."""
-    _, gp = acquire_g("checkpoint")
+    mp = _tls.m
+    gp = None if mp is None else mp.curg
+    if gp is None:
+        gp = acquire_g("checkpoint")[1]  # raises
     return _PREEMPT if gp.preempt else _done
 
 
