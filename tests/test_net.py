@@ -17,8 +17,9 @@ import pytest
 
 from goroutines import go, gosched, net, run, syscall
 from goroutines.net import Conn, IncompleteReadError, Listener
+from goroutines.runtime import netpoll
 from goroutines.runtime.proc import getg, goparkunlock, goready
-from goroutines.runtime.runtime2 import G, WaitReason, _Gwaiting
+from goroutines.runtime.runtime2 import G, WaitReason, _Gwaiting, schedt
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -611,6 +612,19 @@ def test_deadline_wakes_parked_reader() -> None:
             x.close()
 
     runs(main)
+
+
+def test_no_m_claims_the_poller_once_the_program_exits() -> None:
+    # startTheExit breaks the poller once; the M blocked in it drains that
+    # wakeup. An M that claimed the poller after it would block forever and
+    # run() would hang joining it (seen on 3.13t with 4 Ps, about 1 run in 20).
+    sched = schedt()
+    sched.lastpoll = 1
+    assert netpoll.swapLastpoll(sched)  # claimed: lastpoll 0 while it polls
+    sched.lastpoll = 1
+    sched.exiting = True
+    assert not netpoll.swapLastpoll(sched)
+    assert sched.lastpoll == 1
 
 
 def test_io_wakes_an_m_blocked_until_a_timer() -> None:

@@ -149,9 +149,15 @@ def netpollWaiters(sched: schedt) -> int:
 
 
 def swapLastpoll(sched: schedt) -> bool:
-    """Claim the right to block in netpoll: lastpoll 0 means an M is blocked in it."""
+    """Claim the right to block in netpoll: lastpoll 0 means an M is blocked in it.
+
+    Refused once the program exits: startTheExit breaks the poller once, and the
+    M blocked in it then drains that wakeup, so an M that blocked after it would
+    sleep forever and run() would wait for it. (Only the claimant drains, so a
+    break sent after a claim always reaches the claimant.)
+    """
     with sched.lock:
-        if sched.lastpoll == 0:
+        if sched.lastpoll == 0 or sched.exiting:
             return False
         sched.lastpoll = 0
         return True
