@@ -273,7 +273,7 @@ class schedt:
         self.midle: list[M] = []  # idle Ms waiting for work
         self.mlockedidle: set[M] = set()  # idle Ms waiting for their locked goroutine
         self.nmsys = 0  # system Ms (sysmon) not counted for deadlock
-        self.nhandoff = 0  # Ps sysmon is handing to another M: they count as running
+        self.nhandoff = 0  # Ms sysmon counts as running: a P it hands off, a poll it injects
         self.pidle: list[P] = []  # idle Ps
         self.npidle = 0
         self.nmspinning = 0  # Ms looking for work

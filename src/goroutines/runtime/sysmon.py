@@ -111,7 +111,7 @@ def sysmon(sched: schedt) -> None:
 
 def _sysmon(sched: schedt) -> None:
     from . import debug, netpoll, timers
-    from .proc import injectglist
+    from .proc import checkdead, injectglist
 
     lasttrace = 0
     idle = 0  # how many cycles in succession we had not woken somebody up
@@ -149,9 +149,20 @@ def _sysmon(sched: schedt) -> None:
             with sched.lock:
                 if sched.lastpoll == lastpoll:
                     sched.lastpoll = now
-            glist = netpoll.netpoll(sched, 0)
-            if glist:
-                injectglist(None, glist)
+                # Count as a running M until what we poll is injected (Go's
+                # incidlelocked(-1)): netpoll takes the goroutines off the
+                # waiter count, so an M going idle before they are runnable
+                # would find no M running, nobody waiting on I/O, and report a
+                # deadlock.
+                sched.nhandoff += 1
+            try:
+                glist = netpoll.netpoll(sched, 0)
+                if glist:
+                    injectglist(None, glist)
+            finally:
+                with sched.lock:
+                    sched.nhandoff -= 1
+                    checkdead(sched)
         # Retake Ps blocked in syscalls and preempt long running Gs.
         if retake(sched, now) != 0:
             idle = 0
