@@ -242,21 +242,32 @@ def test_dump_header_minutes_runnable_and_locked_to_thread() -> None:
 
 
 def test_dump_shows_a_goroutine_in_a_syscall_from_its_thread() -> None:
-    entered, release = threading.Event(), threading.Event()
+    # The flags change under cond's lock, which the blocking thread lets go of
+    # only inside wait_for: once main sees `entered`, that thread is waiting
+    # there (an Event set just before the wait let the dump catch it a line
+    # early on free-threaded CPython).
+    cond = threading.Condition()
+    state = {"entered": False, "released": False}
 
     def blocking() -> None:
-        entered.set()
-        release.wait()  # L:blocking
+        with cond:
+            state["entered"] = True
+            cond.wait_for(lambda: state["released"])  # L:blocking
 
     async def sys_g() -> None:
         await syscall(blocking)  # L:sys_g
 
     async def main() -> str:
         go(sys_g)
-        while not entered.is_set():
+        while True:
+            with cond:  # held by the blocking thread only until it waits
+                if state["entered"]:
+                    break
             await gosched()
         dump = dump_goroutines()
-        release.set()
+        with cond:
+            state["released"] = True
+            cond.notify()
         return dump
 
     dump = run(main, gomaxprocs=2)
@@ -270,7 +281,7 @@ def test_dump_shows_a_goroutine_in_a_syscall_from_its_thread() -> None:
         ("_syscall(...)", f"\t{proc.__file__}:{lineof_in(proc.__file__, 'return fn(*args')}"),
         (f"{test}.sys_g(...)", f"\t{HERE}:{lineof('sys_g')}"),
     ]
-    assert "Event.wait(...)" in [f for f, _ in frames[:-3]], "the blocking call's own frames"
+    assert "Condition.wait(...)" in [f for f, _ in frames[:-3]], "the blocking call's own frames"
 
 
 def test_dump_outside_a_goroutine_is_a_runtime_error_naming_run() -> None:
