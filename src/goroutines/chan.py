@@ -44,7 +44,7 @@ from __future__ import annotations
 import threading
 import types
 from collections.abc import Awaitable, Generator
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from .runtime.errors import ChannelClosed
 from .runtime.proc import _PREEMPT, _done, _tls, acquire_g, gopark, goready
@@ -60,9 +60,6 @@ _CLOSED: Any = object()  # closed and drained (lock released)
 # M may be doing the same under another channel's lock. Without a CAS, this one
 # lock makes the test-and-set atomic; it is held for a few bytecodes only.
 _selectDoneLock = threading.Lock()
-
-# proc's shared awaitables, typed as what `await` makes of them.
-_DONE = cast(Awaitable[None], _done)
 
 
 class sudog:
@@ -249,7 +246,7 @@ def chansend(c: Chan[T], ep: T) -> Awaitable[None]:
         gp = acquire_g("Chan.send")[1]  # raises: not in a goroutine
     c.lock.acquire()
     if chansendnb(c, ep):
-        return _PREEMPT if gp.preempt else _DONE
+        return _PREEMPT if gp.preempt else _done
     # Blocking takes a generator. Let it take the lock again, so that a send
     # that is never awaited cannot leave the channel locked.
     c.lock.release()

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from .runtime import proc
 from .runtime.osapi import nanotime
-from .runtime.proc import _tls, acquire_g, check_async, throw
+from .runtime.proc import _done, _tls, acquire_g, check_async, throw
 from .runtime.runtime2 import G, WaitReason
 from .runtime.sema import (
     Sema,
@@ -49,10 +49,6 @@ from .runtime.sema import (
     semacquire1,
     semrelease1,
 )
-
-# proc's no-op awaitable, typed as what it is to `await`
-# (proc annotates its __await__ as Iterator, which mypy does not take as Awaitable).
-_done: Awaitable[None] = proc._done
 
 
 def _checkpoint(what: str) -> Awaitable[None]:

@@ -48,13 +48,8 @@ import threading
 from collections import deque
 from collections.abc import Awaitable
 
-from . import proc
-from .proc import acquire_g, goparkunlock, goready
+from .proc import _done, acquire_g, goparkunlock, goready
 from .runtime2 import G, WaitReason
-
-# proc annotates _done's __await__ as Iterator, which mypy does not accept as
-# Awaitable; this is the same object typed as what it is to `await`.
-_done: Awaitable[None] = proc._done
 
 semTabSize = 251  # prime, so as not to correlate with any user patterns (Go)
 
