@@ -35,10 +35,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Protocol
 
-from .runtime import proc
 from .runtime.osapi import nanotime
-from .runtime.proc import _done, _tls, acquire_g, check_async, throw
-from .runtime.runtime2 import G, WaitReason
+from .runtime.proc import _done, check_async, checkpointfor, throw
+from .runtime.runtime2 import WaitReason
 from .runtime.sema import (
     Sema,
     notifyList,
@@ -49,15 +48,6 @@ from .runtime.sema import (
     semacquire1,
     semrelease1,
 )
-
-
-def _checkpoint(what: str) -> Awaitable[None]:
-    """What a fast path returns: proc.checkpoint() without an allocation."""
-    mp = _tls.m  # getg inlined: every fast path calls this
-    gp: G | None = None if mp is None else mp.curg
-    if gp is None:
-        gp = acquire_g(what)[1]  # raises the RuntimeError naming `what`
-    return proc._PREEMPT if gp.preempt else _done
 
 
 class Locker(Protocol):
@@ -135,7 +125,7 @@ class Mutex(_LockerContext):
 
     def lock(self) -> Awaitable[None]:
         """`await mu.lock()`: lock the mutex, waiting while another goroutine holds it."""
-        cp = _checkpoint("Mutex.lock")
+        cp = checkpointfor("Mutex.lock")
         self._lock.acquire()
         try:
             # Fast path: grab unlocked mutex (Go: CAS(state, 0, mutexLocked)).
@@ -312,7 +302,7 @@ class RWMutex(_LockerContext):
 
     def rlock(self) -> Awaitable[None]:
         """`await rw.rlock()`: lock for reading, waiting while a writer holds or waits for it."""
-        cp = _checkpoint("RWMutex.rlock")
+        cp = checkpointfor("RWMutex.rlock")
         self._lock.acquire()
         try:
             # Go: readerCount.Add(1) < 0 means a writer is pending.
@@ -356,7 +346,7 @@ class RWMutex(_LockerContext):
 
     def lock(self) -> Awaitable[None]:
         """`await rw.lock()`: lock for writing, waiting for the holders to leave (Go's Lock)."""
-        cp = _checkpoint("RWMutex.lock")
+        cp = checkpointfor("RWMutex.lock")
         # First, resolve competition with other writers (Lock's fast path).
         if not self._w.try_lock():
             return self._lockSlow()
@@ -484,7 +474,7 @@ class WaitGroup:
 
     def wait(self) -> Awaitable[None]:
         """`await wg.wait()`: wait until the counter is zero (Go's Wait)."""
-        cp = _checkpoint("WaitGroup.wait")
+        cp = checkpointfor("WaitGroup.wait")
         self._lock.acquire()
         try:
             if self._v == 0:
@@ -533,7 +523,7 @@ class Once:
     def do(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> Awaitable[None]:
         """`await once.do(fn)`: run the async function fn if no do() of this Once has."""
         check_async(fn, "Once.do")
-        cp = _checkpoint("Once.do")
+        cp = checkpointfor("Once.do")
         self._lock.acquire()
         try:
             done = self._done
@@ -639,7 +629,7 @@ class Semaphore:
 
     def acquire(self) -> Awaitable[None]:
         """`await sem.acquire()`: take a permit, waiting until one is free."""
-        cp = _checkpoint("Semaphore.acquire")
+        cp = checkpointfor("Semaphore.acquire")
         self._lock.acquire()
         try:
             # _waiters > 0 only while every permit is held, so a free permit
