@@ -1,11 +1,27 @@
-"""Helpers shared by the sync and sema tests."""
+"""Helpers shared by the tests."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sized
 
 from goroutines import gosched
+
+
+def stress_seeds() -> list[int]:
+    """The seeds the stress tests run with: 1-3, or 1-N with GOROUTINES_STRESS_SEEDS=N (soaks)."""
+    raw = os.environ.get("GOROUTINES_STRESS_SEEDS", "3")
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"GOROUTINES_STRESS_SEEDS must be an integer, got {raw!r}") from None
+    if n < 1:
+        raise ValueError(f"GOROUTINES_STRESS_SEEDS must be >= 1, got {n}")
+    return list(range(1, n + 1))
+
+
+SEEDS = stress_seeds()
 
 
 class Counter:

@@ -12,9 +12,9 @@ import pytest
 
 import goroutines as g
 from goroutines import Chan, ChannelClosed, recv, select, send
+from tests.helpers import SEEDS
 
 PROCS = [1, 2, 4, 8]
-SEEDS = [1, 2, 3]
 
 
 def check_exactly_once(sent: list[Any], received: list[Any]) -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from goroutines import gosched, run
 from goroutines.net import Conn
-
-from .test_net import WaitGroup, pair, spawn
+from tests.helpers import SEEDS
+from tests.test_net import WaitGroup, pair, spawn
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -67,7 +67,7 @@ def plan(rng: random.Random) -> tuple[bytes, list[tuple[int, int]], list[tuple[s
 
 
 @pytest.mark.parametrize("procs", [1, 2, 4])
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_every_byte_arrives_once_in_order(procs: int, seed: int) -> None:
     rng = random.Random(seed)
     plans = [plan(rng) for _ in range(CONNS)]

@@ -34,6 +34,7 @@ from goroutines.runtime.runtime2 import (
     schedt,
 )
 from goroutines.runtime.schedcheck import Checker
+from tests.helpers import SEEDS
 from tests.test_debug import Parker
 from tests.test_net import echo_server
 from tests.test_stress import run_stress, spawn_storm, stress
@@ -54,7 +55,7 @@ def no_checks_left() -> Iterator[None]:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("procs", [1, 2, 4, 8])
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_stress_passes_with_schedcheck(procs: int, seed: int) -> None:
     run_stress(seed, procs, nodes=40, tokens=300, hops=20, schedcheck=True)
 

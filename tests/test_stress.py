@@ -16,6 +16,7 @@ import pytest
 
 import goroutines as g
 from goroutines.runtime.invariants import checkinvariants
+from tests.helpers import SEEDS
 from tests.mailbox import Mailbox
 
 STOP = object()
@@ -95,7 +96,7 @@ def run_stress(seed: int, procs: int, nodes: int, tokens: int, hops: int, **opts
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("procs", [1, 2, 4, 8])
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_tokens_delivered_exactly_once(procs: int, seed: int) -> None:
     run_stress(seed, procs, nodes=40, tokens=300, hops=20)
 
