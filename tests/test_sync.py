@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 import goroutines.sync as gsync
 from goroutines import (
+    Chan,
     Cond,
     Deadlock,
     Mutex,
@@ -20,6 +22,7 @@ from goroutines import (
     run,
 )
 from goroutines.runtime import proc
+from goroutines.runtime.runtime2 import G, _Gwaiting
 from goroutines.runtime.sema import Sema, rootFor
 from goroutines.sync import (
     mutexLocked,
@@ -949,3 +952,65 @@ def test_reprs_name_the_state() -> None:
     assert rw.startswith("<RWMutex 1 readers")
     assert wg.startswith("<WaitGroup counter=2 waiters=0")
     assert sem.startswith("<Semaphore 1/2 held, 0 waiting")
+
+
+# ---------------------------------------------------------------------------
+# Program exit
+
+
+async def blocking_wait(kind: str) -> tuple[Callable[[], Awaitable[object]], Callable[[], object]]:
+    """A wait on a primitive of `kind` that blocks, and the release that would end it."""
+    if kind == "WaitGroup":
+        wg = WaitGroup()
+        wg.add(1)
+        return wg.wait, wg.done
+    if kind == "Mutex":
+        mu = Mutex()
+        await mu.lock()
+        return mu.lock, mu.unlock
+    if kind == "RWMutex":
+        rw = RWMutex()
+        await rw.lock()
+        return rw.rlock, rw.unlock
+    if kind == "Cond":
+        cmu = Mutex()
+        await cmu.lock()
+        cond = Cond(cmu)
+        return cond.wait, cond.signal
+    sem = Semaphore(1)
+    await sem.acquire()
+    return sem.acquire, sem.release
+
+
+@pytest.mark.parametrize("kind", ["WaitGroup", "Mutex", "RWMutex", "Cond", "Semaphore"])
+def test_a_release_in_a_finally_block_at_exit_readies_no_closed_waiter(
+    kind: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A panic ends the program while main waits; run() then closes main first
+    # (goroutine 1), and the releaser's finally block (Python's `defer
+    # wg.Done()`) releases what main waited on: main must have left the queue.
+    released: list[str] = []
+
+    async def releaser(release: Callable[[], object], gs: list[G | None]) -> None:
+        gs.append(proc.getg())
+        try:
+            await Chan[None]().recv()  # parked until the program ends
+        finally:
+            release()
+            released.append(kind)
+
+    async def panic_once_both_parked(gs: list[G | None]) -> None:
+        await wait_until(lambda: len(gs) == 2 and all(gp and gp.status == _Gwaiting for gp in gs))
+        raise ValueError("boom")
+
+    async def main() -> None:
+        wait, release = await blocking_wait(kind)
+        gs = [proc.getg()]
+        go(releaser, release, gs)
+        go(panic_once_both_parked, gs)
+        await wait()
+
+    with pytest.raises(ValueError, match="boom"):
+        run(main, gomaxprocs=1)
+    assert released == [kind]
+    assert "Exception ignored" not in capfd.readouterr().err

@@ -101,12 +101,17 @@ class semaRoot:
         else:
             q.append(s)
 
-    def dequeue(self, addr: Sema) -> sudog | None:
-        """Remove and return the first goroutine waiting on addr (Go's dequeue)."""
+    def dequeue(self, addr: Sema, s: sudog | None = None) -> sudog | None:
+        """Remove and return the first goroutine waiting on addr (Go's dequeue), or s if queued."""
         q = self.waiters.get(addr)
         if q is None:
             return None
-        s = q.popleft()
+        if s is None:
+            s = q.popleft()
+        elif s in q:
+            q.remove(s)
+        else:
+            return None
         if not q:
             del self.waiters[addr]
         return s
@@ -162,7 +167,15 @@ async def _semacquireSlow(root: semaRoot, addr: Sema, lifo: bool, reason: WaitRe
         root.queue(addr, s, lifo)
         # Any semrelease from now on finds s under root.lock, which stays held
         # until this goroutine has stopped.
-        await goparkunlock(root.lock, reason, s.g)
+        try:
+            await goparkunlock(root.lock, reason, s.g)
+        except BaseException:
+            # Closed while parked (run() abandons goroutines at exit): leave the
+            # queue, or a finally block's release (wg.done(), mu.unlock()) would
+            # ready a dead goroutine.
+            with root.lock:
+                root.dequeue(addr, s)
+            raise
         if s.ticket != 0:
             return  # handoff: the releaser took the count for us
         # A running goroutine took the count before we ran: queue again (Go).
@@ -229,7 +242,14 @@ async def notifyListWait(nl: notifyList, t: int) -> None:
     else:
         nl.tail.next = s
     nl.tail = s
-    await goparkunlock(nl.lock, WaitReason.SyncCondWait, gp)
+    try:
+        await goparkunlock(nl.lock, WaitReason.SyncCondWait, gp)
+    except BaseException:
+        # Closed while parked (run() abandons goroutines at exit): leave the
+        # list, or a finally block's signal() would ready a dead goroutine.
+        with nl.lock:
+            unlinkTicket(nl, t)
+        raise
 
 
 def notifyListNotifyAll(nl: notifyList) -> None:
@@ -260,27 +280,36 @@ def notifyListNotifyOne(nl: notifyList) -> None:
         if t == nl.wait:
             return  # no waiter since the last notification
         nl.notify = t + 1
-        # Find the waiter with ticket t. It may not have parked yet: then it will
-        # see the new notify number and not park. Goroutines take tickets before
-        # they queue, so the list is only roughly ordered, but t is near the head.
-        p: sudog | None = None
-        s = nl.head
-        while s is not None:
-            if s.ticket == t:
-                n = s.next
-                if p is None:
-                    nl.head = n
-                else:
-                    p.next = n
-                if n is None:
-                    nl.tail = p
-                break
-            p, s = s, s.next
+        # The waiter with ticket t may not have parked yet: then it will see
+        # the new notify number and not park.
+        s = unlinkTicket(nl, t)
     finally:
         nl.lock.release()
     if s is not None:
-        s.next = None
         goready(s.g)
+
+
+def unlinkTicket(nl: notifyList, t: int) -> sudog | None:
+    """Take the waiter with ticket t off the list, if it is there; nl.lock held.
+
+    Goroutines take tickets before they queue, so the list is only roughly
+    ordered, but the oldest tickets are near the head.
+    """
+    p: sudog | None = None
+    s = nl.head
+    while s is not None:
+        if s.ticket == t:
+            n = s.next
+            if p is None:
+                nl.head = n
+            else:
+                p.next = n
+            if n is None:
+                nl.tail = p
+            s.next = None
+            return s
+        p, s = s, s.next
+    return None
 
 
 __all__ = [
