@@ -12,7 +12,7 @@ import pytest
 
 import goroutines as g
 from goroutines.runtime import proc
-from goroutines.runtime.runtime2 import WaitReason
+from goroutines.runtime.runtime2 import WaitReason, _Grunnable, _Gsyscall
 from tests.mailbox import Mailbox
 
 
@@ -446,6 +446,42 @@ def test_lock_os_thread_pins_goroutine() -> None:
     me, seen, clashes = g.run(main, gomaxprocs=2)
     assert seen == {me}
     assert clashes == [0, 0, 0]
+
+
+@pytest.mark.parametrize("schedcheck", [False, True])
+def test_locked_goroutine_that_lost_its_p_in_a_syscall_keeps_its_m(schedcheck: bool) -> None:
+    # The locked goroutine's syscall outlasts a sysmon tick, so its P goes to
+    # another M (for main); it returns while main holds that P, so it is
+    # queued globally and its M must wait for it alone (Go's exitsyscall0 ->
+    # stoplockedm), not join the idle Ms that startm hands other Ps to.
+    threads: list[int] = []
+
+    async def locked(ev: threading.Event, gs: list[Any], done: g.Chan[None]) -> None:
+        g.lock_os_thread()
+        gs.append(proc.getg())
+        threads.append(threading.get_ident())
+        await g.syscall(ev.wait)
+        threads.append(threading.get_ident())
+        for _ in range(20):
+            await g.gosched()
+            threads.append(threading.get_ident())
+        await done.send(None)
+
+    async def main() -> tuple[bool, bool]:
+        ev, gs, done = threading.Event(), [], g.Chan[None]()
+        g.go(locked, ev, gs, done)
+        while not gs or gs[0].status != _Gsyscall or gs[0].m.p is not None:
+            await g.gosched()  # sysmon hands the syscall's P off to run us
+        lm = gs[0].lockedm
+        ev.set()
+        while gs[0].status != _Grunnable or not lm.blocked:
+            os.sched_yield()  # hold the P until the locked M has stopped
+        where = lm in lm.sched.midle, lm in lm.sched.mlockedidle
+        await done.recv()
+        return where
+
+    assert g.run(main, gomaxprocs=1, schedcheck=schedcheck) == (False, True)
+    assert len(set(threads)) == 1, "the locked goroutine changed threads"
 
 
 def test_gomaxprocs_resize_under_load() -> None:

@@ -171,6 +171,17 @@ async def miscount_idle_ps() -> None:
     await g.gosched()
 
 
+async def lock_an_idle_m() -> None:
+    """Put an M locked to goroutine 2 on the idle M list, then yield."""
+    other = await parked_goroutine()
+    sched = acquire_g("lock_an_idle_m")[0].sched
+    stray = M(sched, 99)  # not in allm: run() has no thread of it to join
+    stray.lockedg = other
+    with sched.lock:
+        sched.midle.append(stray)
+    await g.gosched()
+
+
 async def reuse_a_goid() -> None:
     """Rewind our P's goid cache, so that the next goroutine gets goroutine 2's id again."""
     other = await parked_goroutine()
@@ -205,6 +216,10 @@ CORRUPTIONS: list[tuple[Callable[[], Coroutine[Any, Any, None]], str]] = [
     (flip_my_status, r"GoSched: a G that yields is _Grunning \(goroutine 1 waiting, P 0, M 0\)"),
     (miscount_idle_ps, r"GoSched: npidle == len\(pidle\) \(npidle=1\)"),
     (reuse_a_goid, r"GoCreate: a goid is handed out once \(goroutine 2 runnable\)"),
+    (
+        lock_an_idle_m,
+        r"GoSched: an M on the idle list has no locked G \(goroutine 2 waiting, M 99\)",
+    ),
 ]
 
 

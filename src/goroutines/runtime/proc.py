@@ -914,14 +914,17 @@ def schedule(mp: M) -> None:
     while not sched.exiting:
         if sched.sigint:
             signals.deliver(mp)
-        if mp.p is None and not reacquirep(mp):
-            return
         if mp.lockedg is not None:
+            # Before reacquirep: an M that lost its P (a syscall handed off, a
+            # hog retaken) waits for its locked goroutine alone, never on the
+            # idle list that startm hands Ps from (Go's exitsyscall0).
             gp = stoplockedm(mp)
             if gp is None:
                 return
             execute(mp, gp, False)
             continue
+        if mp.p is None and not reacquirep(mp):
+            return
         pp = mp.p
         assert pp is not None
         gp = None

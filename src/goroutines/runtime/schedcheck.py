@@ -46,9 +46,10 @@ Every hook but GoCreate, ProcStart and ProcStop then checks the run queues:
   * under sched.lock: gp is not on the global queue, whose Gs are _Grunnable
     and there once; npidle == len(pidle); idle Ps are _Pidle with no M and no
     local work, each once; idle Ms (midle, mlockedidle) hold no P, were handed
-    none, run nothing and do not spin, each once; 0 <= nmspinning <= the Ms
-    not idle + 1 (wakep and handoffp reserve a spinning M while none spins,
-    before startm takes it off the idle list or creates it); allm <= maxmcount.
+    none, run nothing and do not spin, each on one list once, and none on
+    midle has a locked G; 0 <= nmspinning <= the Ms not idle + 1 (wakep and
+    handoffp reserve a spinning M while none spins, before startm takes it off
+    the idle list or creates it); allm <= maxmcount.
 
 At those hooks no other thread may put gp on a queue (it is running, parked,
 dead, or being readied by the caller), so seeing it on one is a bug. Other Gs
@@ -381,8 +382,10 @@ class Checker:
         for pp in sched.pidle:
             ok = pp.status == _Pidle and pp.m is None and runqempty(pp)
             need(ok, "an idle P is _Pidle with no M and no local work", None, pp, pp.m)
-        dupm = twice(sched.midle)
-        need(dupm is None, "an M is on the idle list once", None, None, dupm)
+        dupm = twice([*sched.midle, *sched.mlockedidle])
+        need(dupm is None, "an M is on the idle lists once", None, None, dupm)
+        for mp in sched.midle:
+            need(mp.lockedg is None, "an M on the idle list has no locked G", mp.lockedg, None, mp)
         for mp in (*sched.midle, *sched.mlockedidle):
             ok = mp.p is None and mp.nextp is None and mp.curg is None and not mp.spinning
             need(ok, "an idle M has no P, runs nothing and does not spin", mp.curg, mp.p, mp)
