@@ -508,6 +508,17 @@ def test_gomaxprocs_resize_under_load() -> None:
     assert total == 20 * sum(range(300))
 
 
+def test_gomaxprocs_leaves_the_ps_alone_once_the_program_exits() -> None:
+    # Its Ms leave their loops instead of stopping for stop-the-world, so a
+    # resize would destroy Ps they still hold (they then failed in releasep).
+    async def main() -> tuple[int, int, int]:
+        sched = proc.acquire_g("test")[0].sched
+        proc.startTheExit(sched)
+        return g.gomaxprocs(3), len(sched.allp), sched.gomaxprocs
+
+    assert g.run(main, gomaxprocs=2) == (2, 2, 2)
+
+
 def test_gomaxprocs_outside_runtime() -> None:
     with pytest.raises(RuntimeError, match="gomaxprocs"):
         g.gomaxprocs(2)

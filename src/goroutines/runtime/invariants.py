@@ -15,7 +15,8 @@ def checkinvariants() -> None:
     """Stop the world, check the invariants, restart: call it from a goroutine."""
     mp, me = acquire_g("checkinvariants")
     with mp.sched.worldsema:
-        stopTheWorld(mp)
+        if not stopTheWorld(mp):
+            return  # the program is ending: nothing to check
         try:
             with mp.sched.lock:
                 check_stopped(mp.sched, me)

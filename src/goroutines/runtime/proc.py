@@ -1634,8 +1634,8 @@ def gomaxprocs(n: int | None = None) -> int:
     n = check_gomaxprocs(n)
     if n != ret:
         with sched.worldsema:
-            stopTheWorld(mp)
-            startTheWorld(mp, n)
+            if stopTheWorld(mp):
+                startTheWorld(mp, n)
     return ret
 
 
@@ -1646,14 +1646,20 @@ def preemptall(sched: schedt) -> None:
             sysmon.preemptone(pp)
 
 
-def stopTheWorld(mp: M) -> None:
+def stopTheWorld(mp: M) -> bool:
     """Stop every P but ours: running ones at their next yield, idle and syscall ones now (Go).
 
     The caller holds sched.worldsema. A goroutine blocked on it keeps its thread
     but not its P for long: sysmon hands the P off, as for any goroutine that
     does not yield, so the stop in progress completes.
+
+    False once the program is exiting: its Ms leave their loops instead of
+    stopping, so the world may never stop, and the caller must not change it
+    (a resize would destroy Ps that Ms still hold).
     """
     sched = mp.sched
+    if sched.exiting:
+        return False
     pp = mp.p
     if pp is not None:
         with pp.lock:
@@ -1664,6 +1670,8 @@ def stopTheWorld(mp: M) -> None:
             else:
                 pp = None  # sysmon took it already: then every P must stop
     with sched.lock:
+        if sched.exiting:
+            return False
         if sched.gcwaiting:
             throw("stopTheWorld: already stopping")
         sched.stopwait = sched.gomaxprocs
@@ -1693,7 +1701,8 @@ def stopTheWorld(mp: M) -> None:
             break
         preemptall(sched)
         if sched.exiting:
-            return
+            return False
+    return True
 
 
 def stopwaitdone(sched: schedt) -> None:
