@@ -617,6 +617,33 @@ def test_failing_finally_of_abandoned_goroutine_is_reported(
     assert "ValueError: cleanup failed" in err
 
 
+def test_waiting_in_a_finally_block_at_exit_says_why_it_cannot(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def child(started: Mailbox, ch: g.Chan[int]) -> None:
+        try:
+            started.put(None)
+            await forever()
+        finally:
+            assert ch.try_send(1)  # what does not wait still works
+            await ch.send(2)  # ch is full: this would wait
+
+    async def main() -> str:
+        mb = Mailbox()
+        g.go(child, mb, g.Chan[int](1))
+        await mb.get()
+        return "done"
+
+    assert g.run(main) == "done"
+    err = capsys.readouterr().err
+    assert (
+        "RuntimeError: Chan.send called by goroutine 2 while run() closes it at program exit:"
+        " the scheduler has stopped, so nothing can wait or yield now" in err
+    )
+    with pytest.raises(RuntimeError, match="go\\(\\) called outside a goroutine"):
+        g.go(main)  # the thread that ran run() is outside any goroutine again
+
+
 def test_one_p_never_spins(monkeypatch: pytest.MonkeyPatch) -> None:
     # With one P, the M that is about to release it has just looked at every
     # queue: readying a goroutine must not make it spin before it goes idle.

@@ -93,6 +93,7 @@ class _TLS(threading.local):
     """The current M of this thread (Go keeps it in g0's TLS slot)."""
 
     m: M | None = None
+    closing: G | None = None  # the goroutine teardown is closing on this thread
 
 
 _tls = _TLS()
@@ -108,6 +109,13 @@ def acquire_g(what: str) -> tuple[M, G]:
     """This thread's M and goroutine, or a RuntimeError naming `what` and run()."""
     mp = _tls.m
     if mp is None or mp.curg is None:
+        gp = _tls.closing
+        if gp is not None:
+            raise RuntimeError(
+                f"{what} called by goroutine {gp.goid} while run() closes it at program exit:"
+                " the scheduler has stopped, so nothing can wait or yield now"
+                " (what does not wait, such as wg.done() or ch.try_send(), still works)"
+            )
         raise RuntimeError(
             f"{what} called outside a goroutine: start one with goroutines.run(main)"
         )
@@ -1504,6 +1512,7 @@ def teardown(sched: schedt) -> None:
                 gp.coro = None
                 gp.send = None
                 gp.status = _Gdead
+                _tls.closing = gp
                 try:
                     coro.close()
                 except Exception as e:
@@ -1515,6 +1524,7 @@ def teardown(sched: schedt) -> None:
                     )
                     traceback.print_exception(e, file=sys.stderr)
     finally:
+        _tls.closing = None
         netpoll.netpollclose(sched)
 
 
