@@ -1,21 +1,31 @@
 """Stress: every part of the runtime at once, under several seeds and GOMAXPROCS.
 
-Goroutines send through a channel (plain, try_send, select against after()),
-sleep on Timers, block in syscall(), lock themselves to their thread, exit
-with goexit(); others fight over a Mutex and a Cond, echo over TCP, and one
-resizes GOMAXPROCS all the while. Each run must come out exact: every value
-sent received once, every client's echo intact, the mutex's counter exact, no
-locked goroutine moved. Run for thousands of seeds on 3.13t
-(GOROUTINES_STRESS_SEEDS), it found two bugs the focused tests had missed: a
-locked M that lost its P joined the idle M list, and a waiter closed at exit
-stayed queued on its semaphore (each now has a test that hits it every time).
+`everything`: goroutines send through a channel (plain, try_send, select
+against after()), sleep on Timers, block in syscall(), lock themselves to
+their thread, exit with goexit(); others fight over a Mutex and a Cond, echo
+over TCP, and one resizes GOMAXPROCS all the while. Each run must come out
+exact: every value sent received once, every client's echo intact, the
+mutex's counter exact, no locked goroutine moved.
+
+`endings`: the same, for the ways waits end early: channels closed under
+blocked senders and selects, read deadlines that fire, a connection closed
+under its reader, RWMutex writers among readers, Once, Ticker and Timer.
+
+Run for thousands of seeds on 3.13t (GOROUTINES_STRESS_SEEDS), `everything`
+found three bugs the focused tests had missed: a locked M that lost its P
+joined the idle M list, a waiter closed at exit stayed queued on its
+semaphore, and a resize begun as the program ended destroyed Ps still in use
+(each now has a test that hits it every time).
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
@@ -194,3 +204,213 @@ def test_everything_at_once_comes_out_exact(procs: int, schedcheck: bool, seed: 
     assert state == [LOCKERS * 30, 0], "the mutex let two goroutines in"
     assert sorted(t.echoed) == [seed * 10 + i for i in range(CLIENTS)], "an echo went wrong"
     assert t.moved.value == 0, "a locked goroutine changed threads"
+
+
+# ---------------------------------------------------------------------------
+# Endings: close, deadlines, RWMutex, Once, Ticker, Timer
+
+
+async def closing(seed: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Senders and selects on three channels, closed under them; (sent, received)."""
+    rng = random.Random(seed)
+    chs = [g.Chan[tuple[int, int]](rng.choice([0, 1, 3])) for _ in range(3)]
+    lock = threading.Lock()
+    sent: list[tuple[int, int]] = []
+    got: list[tuple[int, int]] = []
+    wg = g.WaitGroup()
+
+    async def sender(i: int) -> None:
+        r = random.Random(seed * 17 + i)
+        try:
+            for k in range(30):
+                v = (i, k)
+                if r.random() < 0.5:
+                    await r.choice(chs).send(v)
+                else:
+                    idx, _, _ = await g.select(*(g.send(c, v) for c in chs), g.recv(g.after(0.001)))
+                    if idx == len(chs):
+                        continue  # timed out: nothing sent
+                with lock:
+                    sent.append(v)
+        except g.ChannelClosed:
+            return  # closed under us, or before: nothing sent
+        finally:
+            wg.done()
+
+    async def receiver() -> None:
+        live: list[g.Chan[tuple[int, int]] | None] = list(chs)
+        try:
+            while any(c is not None for c in live):
+                idx, v, ok = await g.select(*(g.recv(c) for c in live))
+                if not ok:
+                    live[idx] = None  # closed and drained: a nil channel from now on
+                    continue
+                with lock:
+                    got.append(v)  # type: ignore[arg-type]
+        finally:
+            wg.done()
+
+    wg.add(9)
+    for i in range(6):
+        g.go(sender, i)
+    for _ in range(3):
+        g.go(receiver)
+    await g.sleep(rng.choice([0.001, 0.003, 0.01]))
+    for c in chs:
+        c.close()
+    await wg.wait()
+    return sorted(sent), sorted(got)
+
+
+async def readers_and_writers(seed: int) -> tuple[int, int, int]:
+    """RWMutex and Once: (times two were inside wrongly, writes, Once runs)."""
+    rw, once, lock = g.RWMutex(), g.Once(), threading.Lock()
+    state = {"readers": 0, "writer": 0, "bad": 0, "writes": 0, "inits": 0}
+
+    async def init() -> None:
+        state["inits"] += 1
+        await g.sleep(0.0002)
+
+    async def worker(i: int, wg: g.WaitGroup) -> None:
+        r = random.Random(seed * 31 + i)
+        for _ in range(25):
+            await once.do(init)
+            if r.random() < 0.3:
+                async with rw:
+                    with lock:
+                        state["bad"] += state["writer"] + state["readers"] > 0
+                        state["writer"] += 1
+                        state["writes"] += 1
+                    await g.gosched()
+                    with lock:
+                        state["writer"] -= 1
+            else:
+                async with rw.rlocker():
+                    with lock:  # readers are inside at once, on several threads
+                        state["bad"] += state["writer"] > 0
+                        state["readers"] += 1
+                    if r.random() < 0.3:
+                        await g.gosched()
+                    with lock:
+                        state["readers"] -= 1
+        wg.done()
+
+    wg = g.WaitGroup()
+    wg.add(8)
+    for i in range(8):
+        g.go(worker, i, wg)
+    await wg.wait()
+    return state["bad"], state["writes"], state["inits"]
+
+
+async def deadlines(seed: int) -> list[str]:
+    """Echo clients with read deadlines that may fire, one closing its conn under a reader."""
+    ln = await net.listen("127.0.0.1", 0)
+    outcomes: list[str] = []
+
+    async def serve(c: net.Conn) -> None:
+        r = random.Random(seed)
+        with contextlib.suppress(OSError):
+            async with c:
+                while data := await c.read(100):
+                    if r.random() < 0.2:
+                        await g.sleep(0.003)  # slower than some deadlines
+                    await c.write(data)
+
+    async def read_until_closed(c: net.Conn, done: g.Chan[str]) -> None:
+        try:
+            await c.read(10)
+        except OSError as e:
+            await done.send("closed" if "closed" in str(e) else repr(e))
+            return
+        await done.send("read")
+
+    async def client(i: int, wg: g.WaitGroup) -> None:
+        r = random.Random(seed * 7 + i)
+        try:
+            async with await net.dial(*ln.addr) as c:
+                for k in range(8):
+                    msg = f"{i}:{k}".encode()
+                    await c.write(msg)
+                    c.set_read_deadline(r.choice([0.001, 0.05, None]))
+                    try:
+                        got = await c.read_exactly(len(msg))
+                    except TimeoutError:
+                        outcomes.append("timeout")
+                        return  # the stream's state is unknown now
+                    outcomes.append("ok" if got == msg else "garbled")
+                    if r.random() < 0.1:
+                        c.set_read_deadline(None)  # the close, not a deadline, ends the read
+                        done = g.Chan[str](1)
+                        g.go(read_until_closed, c, done)
+                        await g.sleep(0.0005)
+                        c.close()
+                        outcomes.append(await done.recv())
+                        return
+        finally:
+            wg.done()
+
+    async def server() -> None:
+        with contextlib.suppress(OSError):  # closed
+            while True:
+                g.go(serve, await ln.accept())
+
+    g.go(server)
+    wg = g.WaitGroup()
+    wg.add(5)
+    for i in range(5):
+        g.go(client, i, wg)
+    await wg.wait()
+    ln.close()
+    return outcomes
+
+
+async def timers_keep_time() -> tuple[int, bool, bool]:
+    """Ticks in 10 ms of a 0.5 ms Ticker; a pending Timer's reset and a fired one's stop."""
+    tk = g.Ticker(0.0005)
+    ticks = 0
+    end = time.monotonic() + 0.01
+    while time.monotonic() < end:
+        await tk.c.recv()
+        ticks += 1
+    tk.stop()
+    t = g.Timer(0.001)
+    pending = t.reset(0.0005)
+    await t.c.recv()
+    return ticks, pending, t.stop()
+
+
+async def endings(seed: int) -> tuple[Any, ...]:
+    stop: list[bool] = []
+    g.go(resizer, seed, stop)
+    results: list[Any] = [None] * 4
+    wg = g.WaitGroup()
+
+    async def play(i: int, game: Coroutine[Any, Any, Any]) -> None:
+        try:
+            results[i] = await game
+        finally:
+            wg.done()
+
+    games = [closing(seed), readers_and_writers(seed), deadlines(seed), timers_keep_time()]
+    wg.add(len(games))
+    for i, game in enumerate(games):
+        g.go(play, i, game)
+    await wg.wait()
+    stop.append(True)
+    return tuple(results)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("procs", "schedcheck"), [(1, False), (2, False), (4, False), (2, True)])
+def test_waits_that_end_early_come_out_exact(procs: int, schedcheck: bool, seed: int) -> None:
+    closed, rw, conns, timing = g.run(endings, seed, gomaxprocs=procs, schedcheck=schedcheck)
+    sent, got = closed
+    assert got == sent, "a value was lost or received twice across close"
+    bad, writes, inits = rw
+    assert bad == 0 and writes > 0, "the RWMutex let a writer in with others"
+    assert inits == 1, "Once ran its function more than once"
+    assert "garbled" not in conns and len(conns) >= 5, conns
+    assert set(conns) <= {"ok", "timeout", "closed"}, conns
+    ticks, pending, stopped = timing
+    assert ticks >= 1 and pending is True and stopped is False
