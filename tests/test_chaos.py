@@ -374,7 +374,7 @@ async def timers_keep_time() -> tuple[int, bool, bool]:
         await tk.c.recv()
         ticks += 1
     tk.stop()
-    t = g.Timer(0.001)
+    t = g.Timer(60)  # surely pending at the reset, however slow this thread is
     pending = t.reset(0.0005)
     await t.c.recv()
     return ticks, pending, t.stop()
