@@ -739,6 +739,52 @@ def test_close_wakes_parked_reader() -> None:
     runs(main)
 
 
+class ClosingSocket:
+    """A socket whose next call to `method` first closes `owner`: a close() that
+    lands while that system call is in flight (another goroutine, on another M)."""
+
+    def __init__(self, sock: socket.socket, method: str, owner: Conn | Listener) -> None:
+        self._sock, self._method, self._owner = sock, method, owner
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._sock, name)
+        if name != self._method:
+            return attr
+
+        def closing_first(*args: Any) -> Any:
+            self._owner.close()  # busy: shuts the socket down, closes it after us
+            return attr(*args)
+
+        return closing_first
+
+
+@pytest.mark.parametrize("op", ["read", "read_exactly", "read_into", "write", "accept"])
+def test_an_operation_a_close_lands_in_raises_the_closed_error(op: str) -> None:
+    # close() shuts a busy socket down, so the call in flight sees EOF (recv)
+    # or fails (EPIPE from send, EINVAL from accept): it must report the close,
+    # as Go's does, not an EOF or a broken pipe the peer never caused.
+    async def main() -> None:
+        ln, c, s = await pair()
+        method = {"read": "recv", "read_exactly": "recv", "read_into": "recv_into"}
+        target: Conn | Listener = ln if op == "accept" else s
+        fd = target._fd
+        fd.sock = ClosingSocket(fd.sock, method.get(op, op.replace("write", "send")), target)  # type: ignore[assignment]
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "read": lambda: s.read(10),
+            "read_exactly": lambda: s.read_exactly(10),
+            "read_into": lambda: s.read_into(bytearray(10)),
+            "write": lambda: s.write(b"x" * 10),
+            "accept": ln.accept,
+        }
+        with pytest.raises(OSError, match="use of closed network connection") as ei:
+            await calls[op]()
+        assert ei.value.errno == errno.EBADF
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
 def test_close_wakes_goroutines_queued_for_the_read_lock() -> None:
     async def main() -> None:
         ln, c, s = await pair()

@@ -309,6 +309,8 @@ class netFD:
                     raise convertErr(res)
                 pd.rempty = False
             m = data if isinstance(data, int) else len(data)  # type: ignore[arg-type]
+            if m == 0 and fdmu.closed:
+                raise errClosing()  # the EOF of close()'s shutdown, not the peer's
             pd.rempty = 0 < m < size and not pd.hup  # 0 is EOF: no edge follows it
         finally:
             fdmu.rwunlock(fdmu.r)
@@ -351,6 +353,8 @@ class netFD:
                     pd.rempty = True
                     continue
                 if m == 0:
+                    if fdmu.closed:
+                        raise errClosing()  # the EOF of close()'s shutdown
                     raise IncompleteReadError(bytes(buf[:got]), n)
                 if not got and m < n:
                     buf = memoryview(bytearray(n))
@@ -386,6 +390,10 @@ class netFD:
                     n = send(view)
                 except BlockingIOError:
                     pass  # wait outside the handler: errors must not chain to it
+                except OSError as e:
+                    if fdmu.closed:  # close()'s shutdown failed the call (EPIPE, EINVAL)
+                        raise errClosing() from e
+                    raise
                 else:
                     nn += n
                     if nn < total:
@@ -422,6 +430,10 @@ class netFD:
                     # A connection on the listen queue was reset before we got
                     # to it: a silly error, try again (Go).
                     continue
+                except OSError as e:
+                    if fdmu.closed:  # close()'s shutdown failed the call (EPIPE, EINVAL)
+                        raise errClosing() from e
+                    raise
                 res = await netpollblock(pd, "r")
                 if res != pollNoError:
                     raise convertErr(res)
