@@ -102,7 +102,10 @@ class semaRoot:
             q.append(s)
 
     def dequeue(self, addr: Sema, s: sudog | None = None) -> sudog | None:
-        """Remove and return the first goroutine waiting on addr (Go's dequeue), or s if queued."""
+        """Remove and return the first goroutine waiting on addr (Go's dequeue).
+
+        With s: remove that waiter instead, if it is still queued (else None).
+        """
         q = self.waiters.get(addr)
         if q is None:
             return None
