@@ -25,7 +25,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -387,16 +387,17 @@ async def endings(seed: int) -> tuple[Any, ...]:
     results: list[Any] = [None] * 4
     wg = g.WaitGroup()
 
-    async def play(i: int, game: Coroutine[Any, Any, Any]) -> None:
+    async def play(i: int, game: Callable[..., Coroutine[Any, Any, Any]], *args: int) -> None:
         try:
-            results[i] = await game
+            results[i] = await game(*args)
         finally:
             wg.done()
 
-    games = [closing(seed), readers_and_writers(seed), deadlines(seed), timers_keep_time()]
-    wg.add(len(games))
-    for i, game in enumerate(games):
-        g.go(play, i, game)
+    wg.add(4)
+    g.go(play, 0, closing, seed)
+    g.go(play, 1, readers_and_writers, seed)
+    g.go(play, 2, deadlines, seed)
+    g.go(play, 3, timers_keep_time)
     await wg.wait()
     stop.append(True)
     return tuple(results)

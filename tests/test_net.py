@@ -1000,3 +1000,30 @@ def test_no_fd_leak_across_error_paths() -> None:
                 await net.dial(*addr)
 
     runs(main, gomaxprocs=2)
+
+
+def test_a_panic_closes_the_sockets_left_open() -> None:
+    # Go's process exit closes every fd; run() closes the sockets the program
+    # left open, even ones only a reference cycle keeps alive.
+    class Boom(Exception):
+        pass
+
+    held: list[int] = []
+
+    async def main() -> None:
+        ln = await net.listen("127.0.0.1", 0)
+        c = await net.dial(*ln.addr)
+        s = await ln.accept()
+        cycle: list[Any] = [ln, c, s]
+        cycle.append(cycle)  # collected only by the cyclic GC, after run() returns
+        held.extend(x.fileno() for x in (ln, c, s))
+        raise Boom
+
+    gc.disable()
+    try:
+        before = fds()
+        with pytest.raises(Boom):
+            run(main)
+        assert fds() == before, f"sockets {held} still open"
+    finally:
+        gc.enable()

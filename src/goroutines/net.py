@@ -55,6 +55,7 @@ import os
 import socket
 import threading
 import types
+import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -259,7 +260,7 @@ class fdMutex:
 class netFD:
     """A socket with its pollDesc and fdMutex (Go's net.netFD embedding poll.FD)."""
 
-    __slots__ = ("fdmu", "laddr", "pd", "raddr", "sock")
+    __slots__ = ("__weakref__", "fdmu", "laddr", "pd", "raddr", "sock")  # weak: see poll_open
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -270,7 +271,7 @@ class netFD:
 
     def init(self) -> None:
         """Register the socket with the poller (Go's netFD.init)."""
-        self.pd = netpoll.poll_open(self.sock.fileno())
+        self.pd = netpoll.poll_open(self.sock.fileno(), weakref.WeakMethod(self.close))
 
     def read(self, n: int) -> Coroutine[Any, Any, bytes]:
         """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""

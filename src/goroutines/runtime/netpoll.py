@@ -23,7 +23,7 @@ import select
 import selectors
 import threading
 import types
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from . import proc  # a cycle (proc imports us): only used at call time
@@ -35,6 +35,8 @@ _FD_SETSIZE = 1024  # select() takes only fds below this
 
 pdReady = "pdReady"  # rg/wg: I/O readiness arrived while nobody waited
 
+Closer = Callable[[], Callable[[], None] | None]  # a weakref.WeakMethod of a close()
+
 # Errors netpollcheckerr reports (Go's pollErr*).
 pollNoError = 0
 pollErrClosing = 1
@@ -45,6 +47,7 @@ class pollDesc:
     """What the poller knows of one fd: who waits to read/write, deadlines (Go's pollDesc)."""
 
     __slots__ = (
+        "closer",
         "closing",
         "fd",
         "hup",
@@ -61,8 +64,11 @@ class pollDesc:
         "wt",
     )
 
-    def __init__(self, fd: int, poller: Poller) -> None:
+    def __init__(self, fd: int, poller: Poller, closer: Closer) -> None:
         self.fd = fd
+        # Weak, so that a socket dropped without close() is still collected;
+        # run() closes the sockets still open when the program ends.
+        self.closer = closer
         # Kept so that closing works outside goroutine context too: from a finally
         # block that run() closes at exit, or after run() has returned.
         self.poller = poller
@@ -137,10 +143,20 @@ def netpollinited(sched: schedt) -> bool:
 
 
 def netpollclose(sched: schedt) -> None:
-    """Close the poller's fds at the end of run()."""
-    if sched.netpoll is not None:
-        sched.netpoll.close()
-        sched.netpoll = None
+    """At the end of run(): close the sockets still open, as a Go program's exit
+    does (goroutines that held them are gone, or hold them in a reference
+    cycle only the collector would free), then the poller's own fds."""
+    poller: Poller | None = sched.netpoll
+    if poller is None:
+        return
+    with poller.lock:
+        pds = list(poller.pds.values())
+    for pd in pds:
+        close = pd.closer()
+        if close is not None:
+            close()
+    poller.close()
+    sched.netpoll = None
 
 
 def netpollWaiters(sched: schedt) -> int:
@@ -312,10 +328,14 @@ def netpollcheckerr(pd: pollDesc, reading: bool) -> int:
     return pollNoError
 
 
-def poll_open(fd: int) -> pollDesc:
-    """Register fd with the current run's poller, edge-triggered (Go's poll_runtime_pollOpen)."""
+def poll_open(fd: int, closer: Closer) -> pollDesc:
+    """Register fd with the current run's poller, edge-triggered (Go's poll_runtime_pollOpen).
+
+    closer, a weak reference to what closes the fd's owner, lets run() close
+    it at the end.
+    """
     poller = _poller()
-    pd = pollDesc(fd, poller)
+    pd = pollDesc(fd, poller, closer)
     with poller.lock:
         stale = poller.pds.get(fd)
         poller.pds[fd] = pd
