@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from goroutines import go, gosched, net, run, syscall
+from goroutines import Chan, Deadlock, go, gosched, net, run, syscall
 from goroutines.net import Conn, IncompleteReadError, Listener
 from goroutines.runtime import netpoll
 from goroutines.runtime.proc import getg, goparkunlock, goready
@@ -1027,3 +1027,38 @@ def test_a_panic_closes_the_sockets_left_open() -> None:
         assert fds() == before, f"sockets {held} still open"
     finally:
         gc.enable()
+
+
+@pytest.mark.timeout(20)
+def test_deadlock_is_found_after_the_last_io_waiter_left_by_a_deadline() -> None:
+    # An M blocks in the poller while a goroutine waits to read. A deadline,
+    # not I/O, then wakes that goroutine, so the poller sees no event and its
+    # M stays blocked; once main blocks for good, that M must not be counted
+    # as one that could still wake anybody.
+    release = threading.Event()
+
+    def release_once_an_m_polls(sched: schedt) -> None:
+        while sched.lastpoll != 0 or netpoll.netpollWaiters(sched) == 0:
+            time.sleep(0.001)
+        release.set()
+
+    async def main() -> None:
+        _ln, _c, s = await pair()  # left open: run() closes them at the end
+        wg, errors, gs = WaitGroup(1), [], []
+
+        async def reader() -> None:
+            gs.append(getg())
+            await s.read(10)
+
+        spawn(wg, errors, reader)
+        await until_parked(gs)
+        sched = getg().sched  # type: ignore[union-attr]
+        threading.Thread(target=release_once_an_m_polls, args=(sched,)).start()
+        await syscall(release.wait)  # meanwhile the other M blocks in the poller
+        s.set_read_deadline(0)  # passed: wakes the reader with no I/O event
+        await wg.wait()
+        assert isinstance(errors[0], TimeoutError)
+        await Chan().recv()  # nothing can wake us now
+
+    with pytest.raises(Deadlock, match="all goroutines are asleep"):
+        run(main, gomaxprocs=2)

@@ -1543,6 +1543,11 @@ def checkdead(sched: schedt) -> None:
     run = sum(1 for mp in sched.allm if not mp.exiting) - len(sched.midle) - len(sched.mlockedidle)
     run += sched.nhandoff  # a P sysmon is handing off will get an M (Go: incidlelocked(-1))
     if run > 0:
+        if run == 1 and sched.lastpoll == 0 and netpoll.netpollWaiters(sched) == 0:
+            # The one M left may be blocked in the poller for I/O that nobody
+            # waits for any more (its last waiter was woken by a deadline, not
+            # by I/O): wake it, so that it goes idle and this check runs again.
+            netpoll.netpollBreak(sched)
         return
     if run < 0:
         throw(f"checkdead: inconsistent counts: run={run} nmidle={len(sched.midle)}")
