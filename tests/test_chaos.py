@@ -11,11 +11,14 @@ mutex's counter exact, no locked goroutine moved.
 blocked senders and selects, read deadlines that fire, a connection closed
 under its reader, RWMutex writers among readers, Once, Ticker and Timer.
 
-Run for thousands of seeds on 3.13t (GOROUTINES_STRESS_SEEDS), they found
-four bugs the focused tests had missed: a locked M that lost its P joined the
-idle M list, a waiter closed at exit stayed queued on its semaphore, a resize
-begun as the program ended destroyed Ps still in use, and a close() that
-landed in a read made it return EOF (each now has a test that hits it every
+Then each ends in a deadlock, which must be found.
+
+Run for thousands of seeds (GOROUTINES_STRESS_SEEDS), they found five bugs
+the focused tests had missed: a locked M that lost its P joined the idle M
+list, a waiter closed at exit stayed queued on its semaphore, a resize begun
+as the program ended destroyed Ps still in use, a close() that landed in a
+read made it return EOF, and a deadlock went unseen while an M waited in the
+poller for I/O nobody waited for (each now has a test that hits it every
 time).
 """
 
@@ -416,3 +419,20 @@ def test_waits_that_end_early_come_out_exact(procs: int, schedcheck: bool, seed:
     assert set(conns) <= {"ok", "timeout", "closed"}, conns
     ticks, pending, stopped = timing
     assert ticks >= 1 and pending is True and stopped is False
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("game", [everything, endings])
+def test_a_deadlock_after_it_all_is_found(
+    game: Callable[[int], Coroutine[Any, Any, Any]], seed: int
+) -> None:
+    reached: list[bool] = []
+
+    async def main() -> None:
+        await game(seed)
+        reached.append(True)
+        await g.Chan[None]().recv()  # nothing can wake us now
+
+    with pytest.raises(g.Deadlock, match="all goroutines are asleep"):
+        g.run(main, gomaxprocs=2)
+    assert reached, "a deadlock was reported while the program still ran"
