@@ -164,6 +164,15 @@ def netpollWaiters(sched: schedt) -> int:
     return poller.waiters if poller is not None else 0
 
 
+def netpollWaitersLocked(sched: schedt) -> int:
+    """netpollWaiters, read under the lock its writers hold: ordered after them."""
+    poller: Poller | None = sched.netpoll
+    if poller is None:
+        return 0
+    with poller.lock:
+        return poller.waiters
+
+
 def swapLastpoll(sched: schedt) -> bool:
     """Claim the right to block in netpoll: lastpoll 0 means an M is blocked in it.
 

@@ -1103,6 +1103,12 @@ def netpollBlock(mp: M, pollUntil: int, wasSpinning: bool) -> G | None:
         # A fresh clock (Go reuses find_runnable's `now`): spinning and stealing
         # since then would otherwise make us oversleep, and epoll rounds up to ms.
         delay = max(0, pollUntil - nanotime())
+    elif netpoll.netpollWaitersLocked(sched) == 0:
+        # The last I/O waiter left (a deadline or a close woke it) after we
+        # looked but before we claimed the poller; whoever woke it may have
+        # run checkdead before our claim, so none would break us out of a
+        # wait forever: look and go on instead (find_runnable then stops us).
+        delay = 0
     signals.deliver(mp)
     glist = netpoll.netpoll(sched, delay)
     sched.pollUntil = 0
