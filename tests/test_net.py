@@ -87,6 +87,19 @@ async def until_parked(gs: list[G], reason: WaitReason = WaitReason.IOWait) -> N
     raise AssertionError(f"the goroutine never parked for {reason}")
 
 
+async def parked_reader(s: Conn) -> tuple[WaitGroup, list[BaseException]]:
+    """A goroutine parked in s.read(10): its WaitGroup, and the list its exception goes to."""
+    wg, errors, gs = WaitGroup(1), list[BaseException](), list[G]()
+
+    async def reader() -> None:
+        gs.append(getg())
+        await s.read(10)
+
+    spawn(wg, errors, reader)
+    await until_parked(gs)
+    return wg, errors
+
+
 async def pair(host: str = "127.0.0.1") -> tuple[Listener, Conn, Conn]:
     """A listener and both ends of one connection accepted from it."""
     ln = await net.listen(host, 0)
@@ -594,14 +607,7 @@ def test_set_deadline_none_clears() -> None:
 def test_deadline_wakes_parked_reader() -> None:
     async def main() -> None:
         ln, c, s = await pair()
-        wg, errors, gs = WaitGroup(1), [], []
-
-        async def reader() -> None:
-            gs.append(getg())
-            await s.read(10)
-
-        spawn(wg, errors, reader)
-        await until_parked(gs)
+        wg, errors = await parked_reader(s)
         s.set_read_deadline(0)  # passed already: wakes the reader now
         await wg.wait()
         assert isinstance(errors[0], TimeoutError)
@@ -717,14 +723,7 @@ def test_accept_deadline() -> None:
 def test_close_wakes_parked_reader() -> None:
     async def main() -> None:
         ln, c, s = await pair()
-        wg, errors, gs = WaitGroup(1), [], []
-
-        async def reader() -> None:
-            gs.append(getg())
-            await s.read(10)
-
-        spawn(wg, errors, reader)
-        await until_parked(gs)
+        wg, errors = await parked_reader(s)
         s.close()
         await wg.wait()
         (err,) = errors
@@ -1044,14 +1043,7 @@ def test_deadlock_is_found_after_the_last_io_waiter_left_by_a_deadline() -> None
 
     async def main() -> None:
         _ln, _c, s = await pair()  # left open: run() closes them at the end
-        wg, errors, gs = WaitGroup(1), [], []
-
-        async def reader() -> None:
-            gs.append(getg())
-            await s.read(10)
-
-        spawn(wg, errors, reader)
-        await until_parked(gs)
+        wg, errors = await parked_reader(s)
         sched = getg().sched  # type: ignore[union-attr]
         threading.Thread(target=release_once_an_m_polls, args=(sched,)).start()
         await syscall(release.wait)  # meanwhile the other M blocks in the poller
