@@ -1076,6 +1076,11 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
                 acquirep(mp, pp2)
                 becomeSpinning(mp)
                 continue
+            # Finally, check for timer creation or expiry concurrently with
+            # transitioning from spinning to non-spinning: a P handed off with
+            # timers (stoplockedm, a syscall) after we looked at it went idle
+            # while wakep saw us spinning, and nobody else watches it.
+            pollUntil = checkTimersNoP(allpSnapshot, pollUntil)
 
         # Poll network until the next timer.
         if (
@@ -1189,14 +1194,36 @@ def checkRunqsNoP(sched: schedt, allpSnapshot: list[P]) -> P | None:
     return None
 
 
+def checkTimersNoP(allpSnapshot: list[P], pollUntil: int) -> int:
+    """The earlier of pollUntil and every P's next timer (Go's checkTimersNoP).
+
+    Called after nmspinning dropped (under sched.lock), so a P idled with
+    timers before that is seen here, and one idled after it finds nmspinning
+    0 in wakeNetPoller's wakep and starts a spinning M.
+    """
+    for p2 in allpSnapshot:
+        w = timers.nobarrierWakeTime(p2)
+        if w != 0 and (pollUntil == 0 or w < pollUntil):
+            pollUntil = w
+    return pollUntil
+
+
 def execute(mp: M, gp: G, inheritTime: bool) -> None:
     """Run gp on the current M until it stops at an await, then carry out its request (Go)."""
     pp: P = mp.p  # type: ignore[assignment]  # schedule() made sure we hold one
     mp.curg = gp
     gp.m = mp
     gp.status = _Grunning
-    gp.preempt = False
-    if not inheritTime:
+    if inheritTime:
+        # The time slice goes on, and so does a request to end it: a goroutine
+        # asked to yield that parked instead (its next await was a blocking
+        # one) must not hand the rest of an expired slice to the partner it
+        # readied, or a pair ping-ponging through runnext keeps the P for ever
+        # (Go's TestPingPongHog). Go's sysmon preempts the partner at its next
+        # tick, since schedtick has not moved; here it yields at its first await.
+        gp.preempt = pp.preempt
+    else:
+        gp.preempt = pp.preempt = False
         pp.schedtick += 1
     if trace.enabled:
         trace.GoStart(pp, gp)

@@ -252,7 +252,7 @@ class P:
         self.timers: list[Any] = []  # heap of (when, seq, timer) (timers.py)
         self.timersLock = threading.Lock()
         self.deletedTimers = 0  # stale heap entries, cleared when they are many
-        self.preempt = False
+        self.preempt = False  # sysmon asked this time slice to end (execute hands it on)
 
     def runqsize(self) -> int:
         """The number of Gs in the local ring (runnext not counted)."""
