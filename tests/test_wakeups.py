@@ -70,9 +70,7 @@ def locked_sleepers(seed: int) -> None:
         g.lock_os_thread()
         for _ in range(n):
             await g.sleep(rnd.random() * 0.0005)
-            x = 0
-            for _ in range(rnd.randrange(100)):
-                x += 1
+            sum(range(rnd.randrange(100)))  # a little CPU work before the next sleep
         wg.done()
 
     async def main() -> None:
