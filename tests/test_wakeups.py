@@ -62,6 +62,12 @@ def test_ping_pong_hog_shares_the_p_with_a_light_pair() -> None:
     assert counts["light"] // factor <= counts["hog"], counts
 
 
+def spin(n: int) -> None:
+    """A little CPU work: n rounds of a Python loop."""
+    while n:
+        n -= 1
+
+
 def locked_sleepers(seed: int) -> None:
     """Locked goroutines that sleep and compute in turns: each sleep hands their P off."""
     rnd = random.Random(seed)
@@ -70,7 +76,7 @@ def locked_sleepers(seed: int) -> None:
         g.lock_os_thread()
         for _ in range(n):
             await g.sleep(rnd.random() * 0.0005)
-            sum(range(rnd.randrange(100)))  # a little CPU work before the next sleep
+            spin(rnd.randrange(100))
         wg.done()
 
     async def main() -> None:
