@@ -65,6 +65,24 @@ def test_run_passes_arguments_after_file_to_the_script(tmp_path: Path) -> None:
     assert res.stderr == ""
 
 
+def test_run_sets_argv_before_the_module_code_runs(tmp_path: Path) -> None:
+    # As `python FILE.py a b` would: a script may read sys.argv at import.
+    path = script(
+        tmp_path,
+        "argv.py",
+        """
+        import sys
+        ARGS = list(sys.argv)
+
+        async def main():
+            print(ARGS == sys.argv, ARGS[1:], ARGS[0].endswith("argv.py"))
+        """,
+    )
+    res = goroutines("run", path, "a", "b")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "True ['a', 'b'] True\n"
+
+
 def test_run_panic_exits_2_with_go_message(tmp_path: Path) -> None:
     path = script(
         tmp_path,

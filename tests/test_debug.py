@@ -615,8 +615,8 @@ SIGQUIT_PROGRAM = """
             pass
         await syscall(wait_for_input)
 
-    # One P: main runs on m0, the main thread, and blocks in read(), which the
-    # signal interrupts (EINTR), so Python runs the handler at once.
+    # The main thread waits for the program's end in run(); the signal
+    # interrupts that wait (EINTR), so Python runs the handler at once.
     run(main, gomaxprocs=1)
 """
 

@@ -206,7 +206,7 @@ def test_ticker_keeps_ticking_beside_a_hog(kind: str) -> None:
     goroutine goes on."""
     started = threading.Event()
 
-    async def hog() -> None:
+    async def hog(done: g.Chan[None]) -> None:
         started.set()
         if kind == "time.sleep":
             time.sleep(0.5)
@@ -214,9 +214,11 @@ def test_ticker_keeps_ticking_beside_a_hog(kind: str) -> None:
             end = time.monotonic() + 0.5
             while time.monotonic() < end:
                 pass
+        done.close()
 
     async def main() -> int:
-        g.go(hog)
+        done = g.Chan[None]()
+        g.go(hog, done)
         while not started.is_set():
             await g.gosched()
         ticks = 0
@@ -224,6 +226,7 @@ def test_ticker_keeps_ticking_beside_a_hog(kind: str) -> None:
         while time.monotonic() < end:
             await g.sleep(0.005)
             ticks += 1
+        await done.recv()  # else the program would end with the hog still on its thread
         return ticks
 
     ticks = g.run(main, gomaxprocs=1)

@@ -17,10 +17,10 @@ from .runtime.proc import (
     gosched,
     lock_os_thread,
     num_goroutine,
-    run,
     syscall,
     unlock_os_thread,
 )
+from .runtime.program import Runtime, run
 from .select import recv, select, send
 from .sync import Cond, Mutex, Once, RWMutex, Semaphore, WaitGroup
 from .time import Ticker, Timer, after, sleep
@@ -34,6 +34,7 @@ __all__ = [
     "Mutex",
     "Once",
     "RWMutex",
+    "Runtime",
     "Semaphore",
     "Ticker",
     "Timer",

@@ -34,7 +34,7 @@ import traceback
 import types
 from collections.abc import Sequence
 
-from .runtime import debug, proc, tracehtml, tracetools
+from .runtime import debug, program, tracehtml, tracetools
 from .runtime.errors import Deadlock
 
 MODULE_NAME = "__goroutines_main__"
@@ -111,15 +111,16 @@ def cmd_run(ns: argparse.Namespace) -> int:
         debug.parsedebugvars(os.environ.get("GODEBUG", ""))
     except ValueError as e:
         raise UsageError(str(e)) from None
+    # As `python FILE.py args` would: the module's own code may read sys.argv.
+    sys.argv = [ns.file, *ns.args]
     module = load_script(ns.file)
     main = getattr(module, "main", None)
     if main is None:
         raise UsageError(f"{ns.file}: no function main: define 'async def main()'")
     if not inspect.iscoroutinefunction(main):
         raise UsageError(f"{ns.file}: main must be an async function ('async def main()')")
-    sys.argv = [ns.file, *ns.args]
     try:
-        proc.run(
+        program.run(
             main,
             gomaxprocs=ns.gomaxprocs,
             schedtrace=ns.schedtrace,
@@ -151,7 +152,7 @@ def goroutine_tb(tb: types.TracebackType | None) -> types.TracebackType | None:
     """The part of a traceback in the goroutine's code: what follows run() re-raising it."""
     start = tb
     while tb is not None:
-        if tb.tb_frame.f_code is proc.run.__code__:
+        if tb.tb_frame.f_code is program.Runtime.runmain.__code__:
             start = tb.tb_next
         tb = tb.tb_next
     return start

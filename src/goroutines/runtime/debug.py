@@ -63,6 +63,8 @@ if TYPE_CHECKING:
     from .schedcheck import Checker
 
 _MAX_FRAMES = 100  # Go prints at most 100 frames of a goroutine too
+# The package's directory: a frame whose code lives under it is the runtime's.
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _awaitable_types = (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)
 
 # ---------------------------------------------------------------------------
@@ -164,6 +166,32 @@ def goroutine_stack(gp: G, top: types.FrameType | None) -> list[str]:
     frames = list(suspended_frames(gp.coro))
     frames.reverse()  # innermost first, as Go prints
     return [printframe(f) for f in frames]
+
+
+def user_frames(gp: G) -> list[types.FrameType]:
+    """gp's frames outermost first, up to where its own code calls into the runtime.
+
+    A racy snapshot, as the dumps are: gp may be parked, or running on a thread.
+    """
+    frames: list[types.FrameType] = []
+    if gp.status in (_Grunning, _Gsyscall):
+        top = thread_top(gp, sys._current_frames())
+        live = live_frames(top, gp) if top is not None else None
+        frames = list(reversed(live or []))
+    elif gp.coro is not None:
+        frames = list(suspended_frames(gp.coro))
+    for i, f in enumerate(frames):
+        if f.f_code.co_filename.startswith(_PKG):
+            return frames[:i]
+    return frames
+
+
+def interrupted(gp: G | None) -> KeyboardInterrupt:
+    """The KeyboardInterrupt of a Ctrl-C, its traceback where gp's code was (run's main)."""
+    tb: types.TracebackType | None = None
+    for f in reversed(user_frames(gp) if gp is not None else []):
+        tb = types.TracebackType(tb, f, f.f_lasti, f.f_lineno)
+    return KeyboardInterrupt().with_traceback(tb)
 
 
 def traceback(gp: G, now: int, top: types.FrameType | None = None) -> str:
@@ -369,9 +397,8 @@ def install_sigquit(sched: schedt) -> Callable[[], None] | None:
 
     Unlike Go, the program goes on afterwards (as a JVM's thread dump does):
     the point is to see where a program that seems stuck is stuck. Python runs
-    signal handlers in the main thread, between bytecodes or when a blocking
-    call of that thread is interrupted; a signal that arrives just as the main
-    thread's M parks in stopm is handled when that M next wakes. Returns a
+    signal handlers in the main thread, here waiting in run() for the
+    program's end, a wait the signal interrupts at once. Returns a
     function that puts the previous handler back, or None where no handler
     could be installed (not the main thread, or no SIGQUIT on this OS).
     """

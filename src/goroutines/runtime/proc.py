@@ -27,6 +27,18 @@ the busy Ps have a spinning M. An M that finds nothing releases its P and re-che
 every run queue after having decremented `nmspinning` (the "delicate dance"), so
 that a goroutine submitted concurrently is never stranded.
 
+The ends of a program. Go's main thread is m0, and when main.main returns the
+process exits, whatever the other goroutines and threads are doing. A Python
+run() must instead come back to its caller, so the thread that calls it is not
+an M at all (program.py): it starts the scheduler, puts main on the global run
+queue for the Ms, and waits for the end. Were it an M, it could be the one left
+inside a goroutine's blocking call (`await syscall(sock.accept)`) or a loop
+that never awaits, and could never come back. At the end, Ms that leave goroutine
+code within a short grace are joined; those that do not are abandoned as daemon
+threads that run no goroutine code again (the exit checks below: `runon`,
+exitsyscall, the schedule loop). Ctrl-C never unwinds runtime code either: the
+handler only records it for the waiting thread (signals.py).
+
 Where Python differs from Go (see DESIGN.md):
   * A goroutine only stops at an `await`: runtime awaitables yield a request
     (`_PARK`, `_GOSCHED`, `_PREEMPT`, `_EXITSYSCALL`) and the M carries it out
@@ -52,17 +64,17 @@ import inspect
 import os
 import sys
 import threading
-import traceback
 import types
 from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from math import gcd
 from typing import Any, NoReturn, TypeVar
 
-from . import netpoll, signals, sysmon, timers, trace
-from .debug import Observer, creation_line, tracebackothers
+from . import netpoll, sysmon, timers, trace
+from .debug import creation_line, tracebackothers
 from .errors import Deadlock, Goexit
 from .osapi import nanotime, ncpu, osyield
 from .runtime2 import (
+    EXIT_EVENT,
     RUNQ_SIZE,
     G,
     M,
@@ -170,75 +182,32 @@ _done = _Done()
 
 
 def default_gomaxprocs() -> int:
-    """GOMAXPROCS from the environment, else the CPU count without the GIL, else 1."""
-    env = os.environ.get("GOMAXPROCS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"GOMAXPROCS={env!r} in the environment is not an integer") from None
-        return check_gomaxprocs(n, "GOMAXPROCS in the environment")
+    """GOMAXPROCS from the environment, else the CPU count without the GIL, else 1.
+
+    As Go's schedinit, an environment value that is not an integer >= 1 is ignored.
+    """
+    try:
+        n = int(os.environ.get("GOMAXPROCS", ""))
+    except ValueError:
+        n = 0
+    if n >= 1:
+        return n
     gil_enabled: Callable[[], bool] | None = getattr(sys, "_is_gil_enabled", None)
     if gil_enabled is not None and not gil_enabled():
         return ncpu()
     return 1
 
 
-def check_gomaxprocs(n: object, what: str = "gomaxprocs") -> int:
-    """`n` as a P count, or a ValueError/TypeError naming what was wrong."""
+def check_gomaxprocs(n: object, what: str = "gomaxprocs", allow0: bool = False) -> int:
+    """`n` as a P count, or a ValueError/TypeError naming what was wrong.
+
+    With allow0, any int passes (gomaxprocs(n) treats n < 1 as a query).
+    """
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"{what} must be an int, not {type(n).__name__}")
-    if n < 1:
+    if n < 1 and not allow0:
         raise ValueError(f"{what} must be >= 1, got {n}")
     return n
-
-
-def run(
-    main: Callable[..., Coroutine[Any, Any, T]],
-    *args: Any,
-    gomaxprocs: int | None = None,
-    schedtrace: int | None = None,
-    scheddetail: bool | None = None,
-    trace: str | None = None,
-    schedcheck: bool | None = None,
-    **kwargs: Any,
-) -> T:
-    """Run `main(*args, **kwargs)` as goroutine 1 on a fresh runtime and return its result.
-
-    schedinit, procresize, newproc(main), then this thread becomes m0 and runs
-    the scheduler until main returns (Go's rt0_go -> runtime.main).
-    schedtrace (ms), scheddetail and schedcheck default to GODEBUG's, trace (a
-    path for the execution trace) to GOROUTINES_TRACE's (debug.Observer).
-    """
-    if _tls.m is not None:
-        raise RuntimeError("run() called from inside a goroutine: use go() to start goroutines")
-    check_async(main, "run")
-    nprocs = default_gomaxprocs() if gomaxprocs is None else check_gomaxprocs(gomaxprocs)
-    obs = Observer(schedtrace, scheddetail, trace, schedcheck)
-    sched, m0 = schedinit(nprocs)
-    restore = signals.install_sigint(sched)
-    try:
-        obs.start(sched)
-        pp = sched.allp[0]
-        coro = main(*args, **kwargs)
-        sched.main = newproc1(sched, pp, coro, main, 0, None, 0)
-        runqput(sched, pp, sched.main, True)
-        sched.mainStarted = True
-        sysmon.startsysmon(sched)
-        mstart(m0)
-    finally:
-        try:
-            teardown(sched)
-            obs.stop()
-        finally:
-            if restore is not None:
-                restore()
-    if sched.fatal is not None:
-        raise sched.fatal
-    if sched.sigint:
-        raise KeyboardInterrupt  # Ctrl-C came while the runtime tore the program down
-    result: T = sched.result
-    return result
 
 
 def check_async(fn: object, caller: str) -> None:
@@ -253,19 +222,6 @@ def check_async(fn: object, caller: str) -> None:
             f"{caller}() needs an async function (async def), got {fn!r}: a plain callable "
             "would block its thread; wrap blocking calls with 'await syscall(fn, ...)'"
         )
-
-
-def schedinit(nprocs: int) -> tuple[schedt, M]:
-    """Create the scheduler of one run() and m0 holding P 0 (Go's schedinit)."""
-    sched = schedt()
-    sched.lastpoll = nanotime()
-    netpoll.netpollinit(sched)
-    m0 = allocm(sched)
-    m0.thread = threading.current_thread()
-    sched.m0 = m0
-    with sched.lock:
-        procresize(sched, m0, nprocs)
-    return sched, m0
 
 
 class _RandomOrder:
@@ -284,18 +240,21 @@ class _RandomOrder:
             pos = (pos + inc) % count
 
 
-def procresize(sched: schedt, mp: M, nprocs: int) -> list[P]:
+def procresize(sched: schedt, mp: M | None, nprocs: int) -> list[P]:
     """Change the number of Ps to `nprocs`; returns the Ps with local work (Go's procresize).
 
     sched.lock must be held and the world stopped (every P but ours is _Pgcstop
-    or new). `mp` keeps its P if it survives, else takes P 0. The idle Ps go on
-    the idle list; the caller starts Ms for the returned ones.
+    or new). `mp` keeps its P if it survives, else takes P 0; without an M (at
+    schedinit, where no M exists yet) every P goes idle. The idle Ps go on the
+    idle list; the caller starts Ms for the returned ones.
     """
     old = sched.gomaxprocs
     for i in range(old, nprocs):
         sched.allp.append(P(i))
-    cur = mp.p
-    if cur is not None and cur.id < nprocs:
+    cur = mp.p if mp is not None else None
+    if mp is None:
+        pass
+    elif cur is not None and cur.id < nprocs:
         cur.status = _Prunning
     else:
         if cur is not None:
@@ -312,7 +271,7 @@ def procresize(sched: schedt, mp: M, nprocs: int) -> list[P]:
     sched.stealOrder = _RandomOrder(nprocs)
     runnable = []
     for pp in reversed(sched.allp):
-        if pp is mp.p:
+        if mp is not None and pp is mp.p:
             continue
         pp.status = _Pidle
         if runqempty(pp):
@@ -423,8 +382,7 @@ def newproc(
             lock.release()
     if newg is None:
         globrunqput(sched, newproc1(sched, None, coro, fn, parentgoid, code, pc))
-    if sched.mainStarted:
-        wakep(sched)
+    wakep(sched)
 
 
 def newproc1(
@@ -842,7 +800,6 @@ def stopm(mp: M) -> bool:
             return False
     if trace.enabled:
         trace.MStop(mp)
-    signals.deliver(mp)
     mp.blocked = True
     mp.park.sleep()
     mp.blocked = False
@@ -920,8 +877,6 @@ def schedule(mp: M) -> None:
     """Find a runnable goroutine and execute it, forever (Go's schedule, as a loop)."""
     sched = mp.sched
     while not sched.exiting:
-        if sched.sigint:
-            signals.deliver(mp)
         if mp.lockedg is not None:
             # Before reacquirep: an M that lost its P (a syscall handed off, a
             # hog retaken) waits for its locked goroutine alone, never on the
@@ -1114,7 +1069,6 @@ def netpollBlock(mp: M, pollUntil: int, wasSpinning: bool) -> G | None:
         # run checkdead before our claim, so none would break us out of a
         # wait forever: look and go on instead (find_runnable then stops us).
         delay = 0
-    signals.deliver(mp)
     glist = netpoll.netpoll(sched, delay)
     sched.pollUntil = 0
     sched.lastpoll = nanotime()
@@ -1254,11 +1208,14 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
                 pp.gstep = (pp.gstep + 1) & ~1  # even: back in the scheduler
         finally:
             lock.release()
+        # Run it on only with our P, and never once the program ends: an M
+        # that comes back from goroutine code then runs no goroutine code again.
+        runon = owned and not mp.sched.exiting
         if req is _PARK:
             if park_m(mp, gp):  # waitunlockf said no: run it on (Go: execute(gp, true))
                 exc = None
                 send = gp.send  # type: ignore[assignment]
-                if owned:
+                if runon:
                     continue
                 gosched_m(mp, gp, False)  # without our P, it waits on the global queue
         elif req is _GOSCHED or req is _PREEMPT:
@@ -1270,9 +1227,10 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
         else:
             exc = TypeError(
                 f"goroutine {gp.goid} awaited something that is not a goroutines operation "
-                f"(it yielded {req!r}); asyncio/trio awaitables cannot be used inside goroutines"
+                f"(it yielded {req!r}): wait for an asyncio awaitable or a future with "
+                "'await aio.wait(x)' (from goroutines import aio)"
             )
-            if owned:
+            if runon:
                 send = gp.coro.throw  # type: ignore[union-attr]
                 continue
             # Our P is gone; let the error surface when the goroutine runs next.
@@ -1470,7 +1428,9 @@ def goexit0(mp: M, gp: G, e: BaseException, pp: P | None) -> None:
     dropg(mp, gp)
     if trace.enabled:
         trace.GoEnd(pp, gp)
-    if type(e) is StopIteration:
+    if gp.fut is not None:
+        settle(gp, e)  # a submitted goroutine: its future, not a panic
+    elif type(e) is StopIteration:
         if gp is sched.main:
             sched.result = e.value
             startTheExit(sched)
@@ -1482,8 +1442,21 @@ def goexit0(mp: M, gp: G, e: BaseException, pp: P | None) -> None:
     gp.send = None
     gp.lockedm = None
     gp.waiting = None
+    gp.fut = None
     if gp is not sched.main:
         gfput(sched, pp, gp)
+
+
+def settle(gp: G, e: BaseException) -> None:
+    """Give a submitted goroutine's result or exception to its future (Runtime.submit)."""
+    fut = gp.fut
+    if not fut.set_running_or_notify_cancel():
+        return  # the caller cancelled the future: nobody waits for the result
+    if type(e) is StopIteration:
+        fut.set_result(e.value)
+    else:
+        e.add_note(f"raised in goroutine {gp.goid}, started by Runtime.submit")
+        fut.set_exception(e)
 
 
 def panic(sched: schedt, gp: G, e: BaseException) -> None:
@@ -1521,44 +1494,7 @@ def startTheExit_locked(sched: schedt) -> None:
         mp.park.wakeup()
     netpoll.netpollBreak(sched)
     sysmon.wakesysmon_locked(sched, "exit")
-
-
-def teardown(sched: schedt) -> None:
-    """After m0 left its loop: join every thread, close abandoned goroutines, the poller."""
-    startTheExit(sched)
-    me = threading.current_thread()
-    with sched.lock:
-        allm = list(sched.allm)  # final: no M is allocated once exiting is set
-    for mp in allm:
-        # An M allocated just before the exit may still be inside newm.
-        while mp.thread is None and not mp.exiting:
-            osyield()
-        if mp.thread is not None and mp.thread is not me:
-            mp.thread.join()
-    if sched.sysmon is not None:
-        sched.sysmon.join()
-    _tls.m = None
-    try:
-        for gp in sched.allgs:
-            coro = gp.coro
-            if coro is not None:
-                gp.coro = None
-                gp.send = None
-                gp.status = _Gdead
-                _tls.closing = gp
-                try:
-                    coro.close()
-                except Exception as e:
-                    # A finally block failed: report it and go on, as Python
-                    # does for an exception raised by a finalizer.
-                    print(
-                        f"Exception ignored while closing goroutine {gp.goid} at program exit:",
-                        file=sys.stderr,
-                    )
-                    traceback.print_exception(e, file=sys.stderr)
-    finally:
-        _tls.closing = None
-        netpoll.netpollclose(sched)
+    sched.events.put(EXIT_EVENT)  # the thread that hosts the runtime tears it down
 
 
 # ---------------------------------------------------------------------------
@@ -1591,6 +1527,8 @@ def checkdead(sched: schedt) -> None:
             grunning += 1
         elif s in (_Grunnable, _Grunning, _Gsyscall):
             throw(f"checkdead: runnable g: goroutine {gp.goid} in status {s}")
+    if sched.nexternal > 0:
+        return  # something outside the runtime may still wake a goroutine
     if grunning == 0:
         # Possible if the main goroutine called goexit().
         msg = "no goroutines (main called goexit) - deadlock!"
@@ -1621,7 +1559,6 @@ def stoplockedm(mp: M) -> G | None:
             checkdead(sched)
             if sched.exiting:
                 return None
-    signals.deliver(mp)
     mp.blocked = True
     mp.park.sleep()
     mp.blocked = False
@@ -1667,23 +1604,24 @@ def unlock_os_thread() -> None:
 
 
 def gomaxprocs(n: int | None = None) -> int:
-    """The number of Ps; with n, resize them at run time and return the old value (Go)."""
+    """The number of Ps; with n >= 1, resize them at run time; returns the old value (Go).
+
+    As Go's runtime.GOMAXPROCS, n < 1 (0 included) only asks for the current value.
+    """
+    resize = n is not None and check_gomaxprocs(n, allow0=True) >= 1
     mp = _tls.m
     if mp is None or mp.curg is None:
-        if n is not None:
+        if resize:
             raise RuntimeError(
                 "gomaxprocs(n) called outside a goroutine: pass gomaxprocs= to goroutines.run"
             )
         return default_gomaxprocs()
     sched = mp.sched
     ret = sched.gomaxprocs
-    if n is None:
-        return ret
-    n = check_gomaxprocs(n)
-    if n != ret:
+    if resize and n != ret:
         with sched.worldsema:
             if stopTheWorld(mp):
-                startTheWorld(mp, n)
+                startTheWorld(mp, n)  # type: ignore[arg-type]  # resize: n is an int
     return ret
 
 
@@ -1893,7 +1831,6 @@ __all__ = [
     "gosched",
     "lock_os_thread",
     "num_goroutine",
-    "run",
     "syscall",
     "unlock_os_thread",
 ]

@@ -17,6 +17,7 @@ re-checked under the lock where Go re-checks them.
 from __future__ import annotations
 
 import enum
+import queue
 import random
 import threading
 import types
@@ -49,6 +50,10 @@ _Prunning = 1  # owned by an M that runs user code or the scheduler
 _Psyscall = 2  # its M is in a syscall (or a goroutine that will not yield); retakeable
 _Pgcstop = 3  # halted for stop-the-world
 _Pdead = 4  # no longer used (GOMAXPROCS shrank)
+
+# What sched.events carries to the thread that hosts a runtime (program.py).
+EXIT_EVENT = "exit"  # the program is ending: tear the runtime down
+SIGINT_EVENT = "sigint"  # Ctrl-C (signals.py)
 
 # The local run queue's size (Go: len(p.runq)).
 RUNQ_SIZE = 256
@@ -91,6 +96,7 @@ class G:
         "coro",
         "createdat",
         "createdpc",
+        "fut",
         "goid",
         "lockedm",
         "m",
@@ -137,6 +143,7 @@ class G:
         self.selectdone = False  # set once a case of a parked select has won
         self.timer: Any = None  # the timer that sleep() parks on
         self.throwexc: BaseException | None = None  # raised into the coroutine when it next runs
+        self.fut: Any = None  # Runtime.submit's concurrent.futures.Future of its result
 
     def __repr__(self) -> str:
         return f"<G {self.goid} {gStatusStrings.get(self.status, self.status)}>"
@@ -284,7 +291,6 @@ class schedt:
         self.allm: list[M] = []
         self.allgs: list[G] = []  # every G ever created (dead ones are reused)
         self.gomaxprocs = 0
-        self.mainStarted = False
         self.lastpoll = 0  # nanotime of the last network poll, 0 while an M blocks in it
         self.pollUntil = 0  # when the blocked netpoll will wake up
         # Stop-the-world (gomaxprocs(n)); worldsema admits one stopper at a time.
@@ -298,10 +304,16 @@ class schedt:
         # How the program ends.
         self.exiting = False  # set once: every M leaves its loop
         self.fatal: BaseException | None = None  # a panic, a deadlock or Ctrl-C, re-raised by run
-        self.sigint = False  # Ctrl-C came while m0 ran runtime code: m0 raises it (signals.py)
         self.result: Any = None  # main's return value
         self.main: G | None = None
-        self.m0: M | None = None
+        # What the thread hosting the runtime (run's caller, or a Runtime's
+        # owner) waits for: the exit beginning, Ctrl-C (program.py). A
+        # SimpleQueue, whose put() a signal handler may call at any moment.
+        self.events: queue.SimpleQueue[str] = queue.SimpleQueue()
+        # Things outside the runtime that may still wake a goroutine (an open
+        # Runtime, an asyncio wait): while any is counted, all goroutines
+        # blocked is not a deadlock.
+        self.nexternal = 0
         self.stealOrder: Any = None  # proc._RandomOrder over allp
         self.netpoll: Any = None  # netpoll.Poller
         self.sysmon: threading.Thread | None = None

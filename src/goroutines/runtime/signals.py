@@ -1,41 +1,39 @@
-"""Ctrl-C while run() runs: KeyboardInterrupt only where the runtime can take it.
+"""Ctrl-C while run() runs: the handler records, the runtime acts (Go's sighandler + sigsend).
 
-Python raises KeyboardInterrupt in the main thread at whatever bytecode that
-thread is executing when SIGINT arrives. In the runtime's own code that may be
-between a lock's acquire() and release() (a channel's, a P's, sched.lock): the
-lock is then held for good, and whoever takes it next hangs, be it another M
-or the teardown that closes every goroutine (an abandoned channel wait unlinks
-itself under the channel's lock). Go has no such problem: its signal handler
-runs on its own stack and never unwinds the code it interrupted.
+Go's signal handler runs on its own stack and never unwinds the code it
+interrupted: it records the signal, and the runtime acts on it from ordinary
+code. Python runs a handler in the main thread between two bytecodes of
+whatever that thread runs, and a handler that raises unwinds that code: between
+a lock's acquire() and its release(), the lock stays held for good, and
+whoever takes it next hangs.
 
-So while run() runs in the main thread, and SIGINT has Python's default
-handler, `sigint_handler` raises KeyboardInterrupt at once only
+So the runtime never lets a KeyboardInterrupt unwind its own code. The thread
+that calls run() runs no goroutine and no scheduler code (program.py): it waits
+for the program's end on `sched.events`, a SimpleQueue, and tears the runtime
+down afterwards. While run() runs in the main thread, and SIGINT has Python's
+default handler, `sigint_handler` puts SIGINT_EVENT on that queue
+(SimpleQueue.put may be called from a handler, even one that interrupts a
+get() or put() of the same queue) and returns. The waiting thread wakes and
+ends the program with a KeyboardInterrupt whose traceback is where main's code
+was, whatever the goroutines are doing: the Ms still inside goroutine code are
+abandoned after program.EXIT_GRACE, so run() raises within a second. A
+Ctrl-C during the teardown itself is raised once the teardown is done.
 
-  * in code that is not the runtime's, called by a runtime frame that holds no
-    lock while it calls out (`execute` running a goroutine, `syscall` running
-    its blocking call, `Once.do` running its function, `teardown` closing
-    goroutines and joining threads); or
-  * in one of the runtime's blocking waits, which hold no lock either (an M
-    parked in stopm, the poller's wait): an idle main thread.
-
-Anywhere else it records the interrupt in `sched.sigint` and asks the goroutine
-on the main thread, if any, to yield; m0 raises KeyboardInterrupt at its next
-safe point (`deliver`: the top of the schedule loop, or just before it parks),
-and run() raises it after the teardown if it was still pending then.
+No frame is inspected to decide anything: the handler does the same wherever
+it lands, so a compiled core, whose functions have no frames, behaves the same.
 """
 
 from __future__ import annotations
 
-import os
+import queue
 import signal
 import threading
 import types
 from collections.abc import Callable
 
-from .runtime2 import M, schedt
+from .runtime2 import SIGINT_EVENT, schedt
 
-# The package's directory: a frame whose code lives under it is the runtime's.
-_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+SIGINT = SIGINT_EVENT
 
 
 def install_sigint(sched: schedt) -> Callable[[], None] | None:
@@ -50,15 +48,10 @@ def install_sigint(sched: schedt) -> Callable[[], None] | None:
         or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     ):
         return None
-    waits, callouts = _frames()
+    events = sched.events
 
     def sigint_handler(signum: int, frame: types.FrameType | None) -> None:
-        if interruptible(frame, waits, callouts):
-            raise KeyboardInterrupt
-        sched.sigint = True
-        gp = sched.m0.curg if sched.m0 is not None else None
-        if gp is not None:
-            gp.preempt = True  # yield at the next runtime await: a safe point
+        events.put(SIGINT)
 
     signal.signal(signal.SIGINT, sigint_handler)
 
@@ -69,46 +62,14 @@ def install_sigint(sched: schedt) -> Callable[[], None] | None:
     return restore
 
 
-def _frames() -> tuple[frozenset[types.CodeType], frozenset[types.CodeType]]:
-    """The code of the runtime's lock-free blocking waits, and of its lock-free call-outs."""
-    from .. import sync
-    from . import netpoll, osapi, proc
-
-    waits = frozenset(
-        {osapi.Note.sleep.__code__, osapi.Note.tsleep.__code__, netpoll.netpoll.__code__}
-    )
-    callouts = frozenset(
-        {
-            proc.execute.__code__,
-            proc._syscall.__code__,
-            proc.teardown.__code__,
-            sync.Once._doSlow.__code__,
-        }
-    )
-    return waits, callouts
-
-
-def interruptible(
-    frame: types.FrameType | None,
-    waits: frozenset[types.CodeType],
-    callouts: frozenset[types.CodeType],
-) -> bool:
-    """Whether KeyboardInterrupt may be raised in `frame`, the code SIGINT interrupted."""
-    if frame is None:
-        return True
-    if frame.f_code.co_filename.startswith(_PKG):
-        return frame.f_code in waits
-    f = frame.f_back
-    while f is not None:
-        if f.f_code.co_filename.startswith(_PKG):
-            return f.f_code in callouts
-        f = f.f_back
-    return True
-
-
-def deliver(mp: M) -> None:
-    """Raise the KeyboardInterrupt the handler put off, if mp is the main thread's M."""
-    sched = mp.sched
-    if sched.sigint and mp is sched.m0:
-        sched.sigint = False
-        raise KeyboardInterrupt
+def pending_sigint(sched: schedt, keep: bool = False) -> bool:
+    """Whether a Ctrl-C waits on sched.events; with keep, it stays there for a later look."""
+    while True:
+        try:
+            ev = sched.events.get_nowait()
+        except queue.Empty:
+            return False
+        if ev == SIGINT:
+            if keep:
+                sched.events.put(SIGINT)
+            return True

@@ -167,7 +167,7 @@ def start(sched: schedt, path: str) -> Tracer:
     with _lock:
         _tracers[sched] = tracer
         enabled = True
-    # schedinit already gave m0 its P: record the state the trace starts from.
+    # Record the state the trace starts from (Ms and Ps that run already).
     recs = _recs(sched)
     for mp in list(sched.allm):
         recs.extend(_pack(tracer.start, EvMStart, mp.id, 0, 0, 0, 0))

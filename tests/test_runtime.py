@@ -1,0 +1,103 @@
+"""Runtime: the scheduler of run(), in the background, fed from outside (program.py)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+
+import pytest
+
+import goroutines as g
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def square(x: int) -> int:
+    await g.gosched()
+    return x * x
+
+
+def test_submit_returns_futures_of_results_from_many_threads() -> None:
+    with g.Runtime(gomaxprocs=2) as rt:
+        results: list[int] = []
+        lock = threading.Lock()
+
+        def feed(base: int) -> None:
+            futs = [rt.submit(square, base + i) for i in range(50)]
+            with lock:
+                results.extend(f.result(timeout=10) for f in futs)
+
+        ts = [threading.Thread(target=feed, args=(k * 100,)) for k in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    assert sorted(results) == sorted((k * 100 + i) ** 2 for k in range(4) for i in range(50))
+
+
+def test_an_exception_goes_to_the_future_and_the_runtime_keeps_serving() -> None:
+    async def boom() -> None:
+        raise ValueError("boom")
+
+    with g.Runtime() as rt:
+        with pytest.raises(ValueError, match="boom") as info:
+            rt.submit(boom).result(timeout=10)
+        assert any("started by Runtime.submit" in n for n in info.value.__notes__)
+        assert rt.submit(square, 3).result(timeout=10) == 9
+
+
+def test_all_goroutines_blocked_is_no_deadlock_while_open() -> None:
+    # A caller outside may still wake them: here by closing the channel.
+    with g.Runtime() as rt:
+        ch = g.Chan[int]()
+
+        async def wait() -> tuple[int | None, bool]:
+            return await ch.recv_ok()
+
+        fut = rt.submit(wait)
+        with pytest.raises(concurrent.futures.TimeoutError):
+            fut.result(timeout=0.05)  # parked, and no Deadlock ended the runtime
+        ch.close()  # from a plain thread: goready through the global queue
+        assert fut.result(timeout=10) == (None, False)
+
+
+def test_leaving_the_block_abandons_goroutines_and_cancels_their_futures() -> None:
+    ran: list[str] = []
+
+    async def forever() -> None:
+        try:
+            await g.Chan[int]().recv()
+        finally:
+            ran.append("finally")
+
+    with g.Runtime() as rt:
+        fut = rt.submit(forever)
+    assert fut.cancelled()
+    assert ran == ["finally"]
+    with pytest.raises(RuntimeError, match="open Runtime"):
+        rt.submit(square, 1)
+
+
+def test_submit_needs_an_async_function() -> None:
+    def plain() -> int:
+        return 1
+
+    with g.Runtime() as rt, pytest.raises(TypeError, match="async"):
+        rt.submit(plain)  # type: ignore[arg-type]
+
+
+def test_a_panic_in_a_goroutine_not_submitted_stops_the_runtime_and_is_raised() -> None:
+    raising = threading.Event()
+
+    async def child() -> None:
+        raising.set()
+        raise KeyError("lost")
+
+    async def parent() -> None:
+        g.go(child)
+        await g.Chan[int]().recv()
+
+    with pytest.raises(KeyError, match="lost"), g.Runtime() as rt:
+        rt.submit(parent)
+        assert raising.wait(10)
+        # Leaving the block joins the M, which records the panic before it leaves.
