@@ -37,3 +37,13 @@ def no_fd_leak() -> Iterator[None]:
     yield
     left = {fd: what for fd, what in open_fds().items() if before.get(fd) != what}
     assert not left, f"fds left open by the test: {left}"
+
+
+@pytest.fixture(autouse=True)
+def no_sema_root_left_locked() -> Iterator[None]:
+    """After each test no lock of the semaphore table is held: the table outlives every run."""
+    from goroutines.runtime.sema import semtable
+
+    yield
+    held = [i for i, root in enumerate(semtable) if root.lock.locked()]
+    assert not held, f"semaphore roots left locked after the test: {held}"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sized
+from collections.abc import Awaitable, Callable, Sized
+from typing import Any
 
 from goroutines import gosched
+from goroutines.runtime import proc
 
 
 def stress_seeds() -> list[int]:
@@ -41,6 +43,27 @@ class Counter:
         """Raise the value to v if v is larger."""
         with self._lock:
             self.value = max(self.value, v)
+
+
+def completes_at_once(aw: Awaitable[Any]) -> bool:
+    """Whether aw, driven one step by hand, completes without stopping its goroutine.
+
+    A fast path does. One that asks to park is undone as an abandoned goroutine
+    would be: its unlock callback releases what the park holds, then it is closed.
+    """
+    it = aw.__await__()
+    try:
+        req = it.send(None)
+    except StopIteration:
+        return True
+    if req is proc._PARK:
+        gp = proc.getg()
+        assert gp is not None and gp.waitunlockf is not None
+        unlockf, lock = gp.waitunlockf, gp.waitlock
+        gp.waitunlockf = gp.waitlock = None
+        unlockf(gp, lock)
+    it.close()  # type: ignore[attr-defined]
+    return False
 
 
 async def wait_until(cond: Callable[[], object]) -> None:

@@ -215,15 +215,20 @@ def test_fairness_between_two_ready_channels() -> None:
     ],
 )
 def test_bad_arguments_are_type_errors(args: Any, kwargs: Any, message: str) -> None:
-    with pytest.raises(TypeError, match=message):
-        select(*args, **kwargs)
+    async def main() -> None:
+        with pytest.raises(TypeError, match=message):
+            await select(*args, **kwargs)
+
+    run1(main)
 
 
 def test_passing_an_operation_instead_of_a_case_gets_a_hint() -> None:
     async def main() -> None:
         c = Chan[int](1)
+        op = c.recv()
         with pytest.raises(TypeError, match=r"did you pass ch.recv\(\)\? use recv\(ch\)"):
-            select(c.recv())
+            await select(op)  # type: ignore[arg-type]
+        op.close()  # type: ignore[attr-defined]
 
     run1(main)
 

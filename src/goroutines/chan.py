@@ -42,12 +42,10 @@ Where Python shapes the code:
 from __future__ import annotations
 
 import threading
-import types
-from collections.abc import Awaitable, Generator
 from typing import Any, Generic, TypeVar
 
 from .runtime.errors import ChannelClosed
-from .runtime.proc import _PREEMPT, _done, _tls, acquire_g, gopark, goready
+from .runtime.proc import _PREEMPT, _tls, acquire_g, gopark, goready
 from .runtime.runtime2 import G, WaitReason
 
 T = TypeVar("T")
@@ -238,31 +236,25 @@ def chansendnb(c: Chan[T], ep: T) -> bool:
     return False
 
 
-def chansend(c: Chan[T], ep: T) -> Awaitable[None]:
+async def chansend(c: Chan[T], ep: T) -> None:
     """`await ch.send(v)` (Go's chansend with block=true)."""
     mp = _tls.m  # acquire_g inlined: this is the hot path
     gp = None if mp is None else mp.curg
     if gp is None:
         gp = acquire_g("Chan.send")[1]  # raises: not in a goroutine
     c.lock.acquire()
-    if chansendnb(c, ep):
-        return _PREEMPT if gp.preempt else _done
-    # Blocking takes a generator. Let it take the lock again, so that a send
-    # that is never awaited cannot leave the channel locked.
-    c.lock.release()
-    return chansendpark(c, gp, ep)
+    if not chansendnb(c, ep):
+        await chansendpark(c, gp, ep)
+    elif gp.preempt:
+        await _PREEMPT
 
 
-@types.coroutine
-def chansendpark(c: Chan[T], gp: G, ep: T) -> Generator[Any, None, None]:
-    """Send ep, parking on c.sendq until a receiver takes it or c is closed."""
-    c.lock.acquire()
-    if chansendnb(c, ep):
-        return
+async def chansendpark(c: Chan[T], gp: G, ep: T) -> None:
+    """Park on c.sendq (c.lock held) until a receiver takes ep or c is closed."""
     mysg = sudog(gp, ep, c, False)
     c.sendq.enqueue(mysg)
     try:
-        yield gopark(chanparkcommit, c, WaitReason.ChanSend, gp)
+        await gopark(chanparkcommit, c, WaitReason.ChanSend, gp)
     except GeneratorExit:
         abandon(c, c.sendq, mysg)
         raise
@@ -326,12 +318,12 @@ def chanrecvnb(c: Chan[T]) -> Any:
     return _EMPTY
 
 
-def chanrecvpark(c: Chan[T], gp: G) -> Generator[Any, None, tuple[Any, bool]]:
+async def chanrecvpark(c: Chan[T], gp: G) -> tuple[Any, bool]:
     """Park on c.recvq (c.lock held) until a sender or close wakes us: (value, ok)."""
     mysg = sudog(gp, None, c, False)
     c.recvq.enqueue(mysg)
     try:
-        yield gopark(chanparkcommit, c, WaitReason.ChanReceive, gp)
+        await gopark(chanparkcommit, c, WaitReason.ChanReceive, gp)
     except GeneratorExit:
         abandon(c, c.recvq, mysg)
         raise
@@ -339,8 +331,7 @@ def chanrecvpark(c: Chan[T], gp: G) -> Generator[Any, None, tuple[Any, bool]]:
     return mysg.elem, mysg.success
 
 
-@types.coroutine
-def chanrecv1(c: Chan[T]) -> Generator[Any, None, T | None]:
+async def chanrecv1(c: Chan[T]) -> T | None:
     """`await ch.recv()`: the next value, None once closed and drained (Go's chanrecv1)."""
     mp = _tls.m  # acquire_g inlined: this is the hot path
     gp = None if mp is None else mp.curg
@@ -349,14 +340,13 @@ def chanrecv1(c: Chan[T]) -> Generator[Any, None, T | None]:
     c.lock.acquire()
     ep = chanrecvnb(c)
     if ep is _EMPTY:
-        return (yield from chanrecvpark(c, gp))[0]  # type: ignore[no-any-return]
+        return (await chanrecvpark(c, gp))[0]  # type: ignore[no-any-return]
     if gp.preempt:
-        yield _PREEMPT
+        await _PREEMPT
     return None if ep is _CLOSED else ep
 
 
-@types.coroutine
-def chanrecv2(c: Chan[T]) -> Generator[Any, None, tuple[T | None, bool]]:
+async def chanrecv2(c: Chan[T]) -> tuple[T | None, bool]:
     """`await ch.recv_ok()`: (value, True), or (None, False) once closed and drained."""
     mp = _tls.m  # acquire_g inlined: this is the hot path
     gp = None if mp is None else mp.curg
@@ -365,14 +355,13 @@ def chanrecv2(c: Chan[T]) -> Generator[Any, None, tuple[T | None, bool]]:
     c.lock.acquire()
     ep = chanrecvnb(c)
     if ep is _EMPTY:
-        return (yield from chanrecvpark(c, gp))
+        return await chanrecvpark(c, gp)
     if gp.preempt:
-        yield _PREEMPT
+        await _PREEMPT
     return (None, False) if ep is _CLOSED else (ep, True)
 
 
-@types.coroutine
-def chanrange(c: Chan[T]) -> Generator[Any, None, T]:
+async def chanrange(c: Chan[T]) -> T:
     """One step of `async for v in ch` (Go's `for v := range ch`): StopAsyncIteration at the end."""
     mp = _tls.m  # acquire_g inlined: this is the hot path
     gp = None if mp is None else mp.curg
@@ -381,12 +370,12 @@ def chanrange(c: Chan[T]) -> Generator[Any, None, T]:
     c.lock.acquire()
     ep = chanrecvnb(c)
     if ep is _EMPTY:
-        ep, ok = yield from chanrecvpark(c, gp)
+        ep, ok = await chanrecvpark(c, gp)
         if not ok:
             raise StopAsyncIteration
         return ep  # type: ignore[no-any-return]
     if gp.preempt:
-        yield _PREEMPT
+        await _PREEMPT
     if ep is _CLOSED:
         raise StopAsyncIteration
     return ep  # type: ignore[no-any-return]

@@ -54,10 +54,9 @@ import errno
 import os
 import socket
 import threading
-import types
 import weakref
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from .runtime import netpoll
@@ -99,12 +98,6 @@ def errClosing() -> OSError:
 def errTimeout() -> TimeoutError:
     """The error of an operation past its deadline (Go's os.ErrDeadlineExceeded)."""
     return TimeoutError(errno.ETIMEDOUT, "i/o timeout")
-
-
-@types.coroutine
-def _preempt() -> Generator[Any, None, None]:
-    """Yield the processor, as asked by sysmon (proc.checkpoint, typed as an awaitable)."""
-    yield from checkpoint().__await__()
 
 
 def convertErr(res: int) -> OSError:
@@ -161,8 +154,7 @@ class fdMutex:
         lock.release()
         return True
 
-    @types.coroutine
-    def rwlockslow(self, side: _rwsema) -> Generator[Any, None, None]:
+    async def rwlockslow(self, side: _rwsema) -> None:
         """Queue for a held side and park until it is handed over, or raise once closed."""
         _, gp = acquire_g("goroutines.net")
         self.lock.acquire()
@@ -177,7 +169,7 @@ class fdMutex:
         gp.param = None
         side.waitq.append(gp)
         try:
-            yield goparkunlock(self.lock, WaitReason.Semacquire, gp)
+            await goparkunlock(self.lock, WaitReason.Semacquire, gp)
         except BaseException:
             # Closed while parked (run() abandons goroutines at exit): leave the
             # queue, or pass on the side (and its reference) if we were handed it.
@@ -317,7 +309,7 @@ class netFD:
             fdmu.rwunlock(fdmu.r)
         gp = getg()
         if gp is not None and gp.preempt:
-            await _preempt()
+            await checkpoint()
         return data
 
     async def read_exactly(self, n: int) -> bytes:
@@ -366,7 +358,7 @@ class netFD:
             fdmu.rwunlock(fdmu.r)
         gp = getg()
         if gp is not None and gp.preempt:
-            await _preempt()
+            await checkpoint()
         return data if len(data) == n else bytes(buf)
 
     async def write(self, data: Buffer) -> int:
@@ -407,7 +399,7 @@ class netFD:
             fdmu.rwunlock(fdmu.w)
         gp = getg()
         if gp is not None and gp.preempt:
-            await _preempt()
+            await checkpoint()
         return nn
 
     async def accept(self) -> netFD:

@@ -25,9 +25,7 @@ cases at all and no default blocks forever.
 from __future__ import annotations
 
 import inspect
-import types
-from collections.abc import Awaitable, Generator
-from typing import Any
+from typing import Any, NoReturn
 
 from . import chan
 from .chan import Chan, bufget, bufput, closed_error, sudog
@@ -75,10 +73,11 @@ def send(c: Chan[Any] | None, v: Any) -> scase:
     return scase(caseSend, c, v)
 
 
-def select(*cases: scase, default: bool = False) -> Awaitable[tuple[int, Any, bool]]:
+async def select(*cases: scase, default: bool = False) -> tuple[int, Any, bool]:
     """`await select(case, ..., default=False)` -> (index, value, ok) of the case that ran.
 
-    With default=True and no case ready, (-1, None, False) without blocking.
+    Take a ready case, else park on all of them (Go's selectgo). With
+    default=True and no case ready, (-1, None, False) without blocking.
     """
     for i, cas in enumerate(cases):
         if type(cas) is not scase:
@@ -86,15 +85,26 @@ def select(*cases: scase, default: bool = False) -> Awaitable[tuple[int, Any, bo
             raise TypeError(f"select() case {i} must be recv(ch) or send(ch, v), got {cas!r}{hint}")
     if not isinstance(default, bool):
         raise TypeError(f"select() default must be a bool, not {type(default).__name__}")
+    mp, gp = acquire_g("select")
     if not cases and not default:
-        return block()
-    return selectgo(cases, not default)
+        await block(gp)
+    pollorder, lockorder, locked = orders(cases, mp.rand.random)
+    sellock(locked)
+    res = selectnb(cases, pollorder, locked)
+    if res is None:
+        if not default:
+            return await selectpark(cases, lockorder, locked, gp)
+        selunlock(locked)
+        res = -1, None, False
+    # No wait: still yield if sysmon asked (a polling loop must not hog the P).
+    if gp.preempt:
+        await _PREEMPT
+    return res
 
 
-@types.coroutine
-def block() -> Generator[Any, None, tuple[int, Any, bool]]:
+async def block(gp: G) -> NoReturn:
     """An empty select: park forever (Go's block)."""
-    yield gopark(None, None, WaitReason.SelectNoCases)
+    await gopark(None, None, WaitReason.SelectNoCases, gp)
     raise SystemError("goroutines runtime: fatal error: select (no cases) woke up")
 
 
@@ -144,24 +154,6 @@ def orders(cases: tuple[scase, ...], rand: Any) -> tuple[list[int], list[int], l
     return pollorder, lockorder, locked
 
 
-@types.coroutine
-def selectgo(cases: tuple[scase, ...], block: bool) -> Generator[Any, None, tuple[int, Any, bool]]:
-    """Run the select: take a ready case, else park on all of them (Go's selectgo)."""
-    mp, gp = acquire_g("select")
-    pollorder, lockorder, locked = orders(cases, mp.rand.random)
-    sellock(locked)
-    res = selectnb(cases, pollorder, locked)
-    if res is None:
-        if block:
-            return (yield from selectpark(cases, lockorder, locked, gp))
-        selunlock(locked)
-        res = -1, None, False
-    # No wait: still yield if sysmon asked (a polling loop must not hog the P).
-    if gp.preempt:
-        yield _PREEMPT
-    return res
-
-
 def selectnb(
     cases: tuple[scase, ...], pollorder: list[int], locked: list[Chan[Any]]
 ) -> tuple[int, Any, bool] | None:
@@ -204,9 +196,9 @@ def selectnb(
     return None
 
 
-def selectpark(
+async def selectpark(
     cases: tuple[scase, ...], lockorder: list[int], locked: list[Chan[Any]], gp: G
-) -> Generator[Any, None, tuple[int, Any, bool]]:
+) -> tuple[int, Any, bool]:
     """Passes 2 and 3: enqueue on every channel, park, then unlink from the losers."""
     waiting = []
     for casi in lockorder:
@@ -221,7 +213,7 @@ def selectpark(
     gp.waiting = waiting
     gp.param = None
     try:
-        yield gopark(selparkcommit, locked, WaitReason.Select, gp)
+        await gopark(selparkcommit, locked, WaitReason.Select, gp)
     except GeneratorExit:
         # Abandoned at program exit: unlink every sudog (pass 3 with no winner).
         sellock(locked)

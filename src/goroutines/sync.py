@@ -15,14 +15,15 @@ lock: with the lock held the CAS cannot fail. The lock is never held across an
 await, and the waking (semrelease) is done after it is released, as Go wakes
 after its CAS.
 
-Fast and slow paths. Every blocking operation first tries Go's fast path under
-its one lock; when that succeeds it returns a shared no-op awaitable (or the
-preemption request if sysmon asked the goroutine to yield, so that a loop that
-only ever takes free locks can still be preempted) and allocates nothing. Only
-when it may have to wait does it return a coroutine (Go's outlined lockSlow and
-friends), and that coroutine changes nothing until it is awaited. The fast
-paths take their lock with acquire() and try/finally rather than `with`, which
-costs twice as much on CPython 3.11 (README, "machine instructions").
+Fast and slow paths. Every blocking operation is a coroutine: it does nothing
+until awaited, and one dropped unawaited warns as any forgotten coroutine does.
+It first tries Go's fast path under its one lock; when that succeeds it returns
+at once (yielding only if sysmon asked the goroutine to, so that a loop that
+only ever takes free locks can still be preempted). Only when it must wait does
+it go on to the slow path (Go's outlined lockSlow and friends) and park. The
+fast paths take their lock with acquire() and release() rather than `with`,
+which costs twice as much on CPython 3.11 (README, "machine instructions"),
+and nothing between the two can raise.
 
 Misuse that Go makes a fatal error (unlock of an unlocked mutex, a negative
 WaitGroup counter) raises here, with Go's message, before any state changes.
@@ -36,7 +37,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from .runtime.osapi import nanotime
-from .runtime.proc import _done, check_async, checkpointfor, throw
+from .runtime.proc import _PREEMPT, check_async, getgfor, throw
 from .runtime.runtime2 import WaitReason
 from .runtime.sema import (
     Sema,
@@ -64,16 +65,15 @@ class _LockerContext:
     __slots__ = ()
 
     def __aenter__(self: Locker) -> Awaitable[None]:
-        return self.lock()
+        return self.lock()  # `async with` awaits it at once
 
-    def __aexit__(
+    async def __aexit__(
         self: Locker,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> Awaitable[None]:
+    ) -> None:
         self.unlock()
-        return _done
 
 
 # ---------------------------------------------------------------------------
@@ -123,18 +123,19 @@ class Mutex(_LockerContext):
         self._sema = Sema()  # waiters park here
         self._lock = threading.Lock()  # guards _state (Go updates it with CAS)
 
-    def lock(self) -> Awaitable[None]:
+    async def lock(self) -> None:
         """`await mu.lock()`: lock the mutex, waiting while another goroutine holds it."""
-        cp = checkpointfor("Mutex.lock")
+        gp = getgfor("Mutex.lock")
         self._lock.acquire()
-        try:
-            # Fast path: grab unlocked mutex (Go: CAS(state, 0, mutexLocked)).
-            if self._state == 0:
-                self._state = mutexLocked
-                return cp
-        finally:
+        # Fast path: grab unlocked mutex (Go: CAS(state, 0, mutexLocked)).
+        if self._state == 0:
+            self._state = mutexLocked
             self._lock.release()
-        return self._lockSlow()
+            if gp.preempt:
+                await _PREEMPT
+            return
+        self._lock.release()
+        await self._lockSlow()
 
     def try_lock(self) -> bool:
         """Lock the mutex if that needs no wait; True if it did (Go's TryLock)."""
@@ -300,26 +301,18 @@ class RWMutex(_LockerContext):
         self._lock = threading.Lock()  # guards _readerCount and _readerWait (Go: atomics)
         self._rlocker = _RLocker(self)
 
-    def rlock(self) -> Awaitable[None]:
+    async def rlock(self) -> None:
         """`await rw.rlock()`: lock for reading, waiting while a writer holds or waits for it."""
-        cp = checkpointfor("RWMutex.rlock")
+        gp = getgfor("RWMutex.rlock")
         self._lock.acquire()
-        try:
-            # Go: readerCount.Add(1) < 0 means a writer is pending.
-            if self._readerCount >= 0:
-                self._readerCount += 1
-                return cp
-        finally:
-            self._lock.release()
-        return self._rlockSlow()
-
-    async def _rlockSlow(self) -> None:
-        """Count ourselves as a reader and wait for the pending writer to unlock."""
-        with self._lock:
-            self._readerCount += 1
-            pending = self._readerCount < 0
+        # Go: readerCount.Add(1) < 0 means a writer is pending: then wait for it.
+        self._readerCount += 1
+        pending = self._readerCount < 0
+        self._lock.release()
         if pending:
             await semacquire1(self._readerSem, False, WaitReason.SyncRWMutexRLock)
+        elif gp.preempt:
+            await _PREEMPT
 
     def runlock(self) -> None:
         """Undo one rlock(); RuntimeError if not locked for reading (Go's RUnlock)."""
@@ -344,21 +337,16 @@ class RWMutex(_LockerContext):
         self._readerWait -= 1
         return self._readerWait == 0
 
-    def lock(self) -> Awaitable[None]:
+    async def lock(self) -> None:
         """`await rw.lock()`: lock for writing, waiting for the holders to leave (Go's Lock)."""
-        cp = checkpointfor("RWMutex.lock")
-        # First, resolve competition with other writers (Lock's fast path).
-        if not self._w.try_lock():
-            return self._lockSlow()
-        if self._announceWriter():
-            return semacquire1(self._writerSem, False, WaitReason.SyncRWMutexLock)
-        return cp
-
-    async def _lockSlow(self) -> None:
-        """lock() when another writer holds or waits for the lock."""
+        gp = getgfor("RWMutex.lock")
+        # First, resolve competition with other writers.
         await self._w.lock()
+        # Announce to readers there is a pending writer, and wait for active ones.
         if self._announceWriter():
             await semacquire1(self._writerSem, False, WaitReason.SyncRWMutexLock)
+        elif gp.preempt:
+            await _PREEMPT
 
     def _announceWriter(self) -> bool:
         """Tell readers a writer is pending; True if it must wait for active readers."""
@@ -414,7 +402,7 @@ class _RLocker(_LockerContext):
 
     def lock(self) -> Awaitable[None]:
         """`await rlocker.lock()`: rw.rlock()."""
-        return self._rw.rlock()
+        return self._rw.rlock()  # the coroutine of rlock(): nothing happens until awaited
 
     def unlock(self) -> None:
         """rw.runlock()."""
@@ -472,23 +460,18 @@ class WaitGroup:
         """Decrement the counter by one (Go's Done)."""
         self.add(-1)
 
-    def wait(self) -> Awaitable[None]:
+    async def wait(self) -> None:
         """`await wg.wait()`: wait until the counter is zero (Go's Wait)."""
-        cp = checkpointfor("WaitGroup.wait")
+        gp = getgfor("WaitGroup.wait")
         self._lock.acquire()
-        try:
-            if self._v == 0:
-                return cp
-        finally:
+        if self._v == 0:
             self._lock.release()
-        return self._waitSlow()
-
-    async def _waitSlow(self) -> None:
-        """Count ourselves as a waiter and park until add() brings the counter to zero."""
-        with self._lock:
-            if self._v == 0:
-                return
-            self._w += 1
+            if gp.preempt:
+                await _PREEMPT
+            return
+        # Count ourselves as a waiter and park until add() brings the counter to zero.
+        self._w += 1
+        self._lock.release()
         await semacquire1(self._sema, False, WaitReason.SyncWaitGroupWait)
         with self._lock:
             reused = self._v != 0 or self._w != 0
@@ -520,24 +503,20 @@ class Once:
         self._lock = threading.Lock()  # Go reads and sets done atomically
         self._m = Mutex()
 
-    def do(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> Awaitable[None]:
+    async def do(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         """`await once.do(fn)`: run the async function fn if no do() of this Once has."""
         check_async(fn, "Once.do")
-        cp = checkpointfor("Once.do")
+        gp = getgfor("Once.do")
         self._lock.acquire()
-        try:
-            done = self._done
-        finally:
-            self._lock.release()
+        done = self._done
+        self._lock.release()
         if done:
-            return cp
+            if gp.preempt:
+                await _PREEMPT
+            return
         # Go: doing a CAS on done and then running fn would be wrong: a
         # concurrent caller would return before fn has finished. So the slow
-        # path takes a mutex, and done is set after fn returns.
-        return self._doSlow(fn)
-
-    async def _doSlow(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-        """Run fn under the mutex unless a previous holder did (Go's doSlow)."""
+        # path takes a mutex, and done is set after fn returns (Go's doSlow).
         await self._m.lock()
         try:
             if not self._done:
@@ -627,27 +606,21 @@ class Semaphore:
         self._sema = Sema()  # waiters park here; release() hands permits through it
         self._lock = threading.Lock()  # guards _cur and _waiters
 
-    def acquire(self) -> Awaitable[None]:
+    async def acquire(self) -> None:
         """`await sem.acquire()`: take a permit, waiting until one is free."""
-        cp = checkpointfor("Semaphore.acquire")
+        gp = getgfor("Semaphore.acquire")
         self._lock.acquire()
-        try:
-            # _waiters > 0 only while every permit is held, so a free permit
-            # means nobody is queued before us.
-            if self._cur < self._n:
-                self._cur += 1
-                return cp
-        finally:
+        # _waiters > 0 only while every permit is held, so a free permit
+        # means nobody is queued before us.
+        if self._cur < self._n:
+            self._cur += 1
             self._lock.release()
-        return self._acquireSlow()
-
-    async def _acquireSlow(self) -> None:
-        """Queue for a permit; the release() that wakes us has passed its permit on."""
-        with self._lock:
-            if self._cur < self._n:
-                self._cur += 1
-                return
-            self._waiters += 1
+            if gp.preempt:
+                await _PREEMPT
+            return
+        # Queue for a permit; the release() that wakes us passes its permit on.
+        self._waiters += 1
+        self._lock.release()
         await semacquire1(self._sema, False, WaitReason.Semacquire)
 
     def release(self) -> None:
@@ -667,16 +640,15 @@ class Semaphore:
         semrelease1(self._sema, True)
 
     def __aenter__(self) -> Awaitable[None]:
-        return self.acquire()
+        return self.acquire()  # `async with` awaits it at once
 
-    def __aexit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> Awaitable[None]:
+    ) -> None:
         self.release()
-        return _done
 
     def __repr__(self) -> str:
         with self._lock:

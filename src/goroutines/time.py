@@ -12,11 +12,10 @@ or reset stays in the channel.
 from __future__ import annotations
 
 import time as _time
-from typing import Any
 
 from .chan import Chan
 from .runtime.osapi import nanotime
-from .runtime.proc import _Request, acquire_g, checkpoint, gopark, goready
+from .runtime.proc import _PREEMPT, acquire_g, getgfor, gopark, goready
 from .runtime.runtime2 import G, WaitReason
 from .runtime.timers import addtimer, deltimer, modtimer, resettimer, timer
 
@@ -43,18 +42,19 @@ def resetForSleep(gp: G, when: int) -> bool:
     return True
 
 
-def sleep(seconds: float) -> Any:
+async def sleep(seconds: float) -> None:
     """`await sleep(seconds)`: park the goroutine on a timer (WaitReason Sleep)."""
     ns = _duration_ns(seconds, "sleep")
+    gp = getgfor("sleep")
     if ns <= 0:
-        return checkpoint()
-    gp = acquire_g("sleep")[1]
+        if gp.preempt:
+            await _PREEMPT
+        return
     if gp.timer is None:
         gp.timer = timer(goroutineReady, gp)
     else:
         gp.timer.arg = gp
-    req: _Request = gopark(resetForSleep, nanotime() + ns, WaitReason.Sleep, gp)
-    return req
+    await gopark(resetForSleep, nanotime() + ns, WaitReason.Sleep, gp)
 
 
 def sendTime(c: Chan[float], seq: int, delay: int) -> None:

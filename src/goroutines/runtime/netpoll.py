@@ -22,8 +22,7 @@ import os
 import select
 import selectors
 import threading
-import types
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 from . import proc  # a cycle (proc imports us): only used at call time
@@ -441,8 +440,7 @@ def _poller() -> Poller:
     return poller
 
 
-@types.coroutine
-def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
+async def netpollblock(pd: pollDesc, mode: str) -> int:
     """Park until pd is ready for mode ("r" or "w"); returns a pollErr* code (Go's netpollblock).
 
     pollNoError after a wakeup that was not I/O readiness (a deadline that fired
@@ -468,7 +466,7 @@ def netpollblock(pd: pollDesc, mode: str) -> Generator[Any, None, int]:
     poller = pd.poller
     netpollAdjustWaiters(poller, 1)
     try:
-        yield proc.goparkunlock(lock, WaitReason.IOWait, gp)
+        await proc.goparkunlock(lock, WaitReason.IOWait, gp)
     except BaseException:
         # The coroutine was closed while parked (run() abandons goroutines at
         # exit): a later close or readiness must not goready a dead G.

@@ -129,7 +129,8 @@ def acquire_g(what: str) -> tuple[M, G]:
                 " (what does not wait, such as wg.done() or ch.try_send(), still works)"
             )
         raise RuntimeError(
-            f"{what} called outside a goroutine: start one with goroutines.run(main)"
+            f"{what} called outside a goroutine: start one with goroutines.run(main), or"
+            " from a thread outside the runtime with Runtime.submit(fn)"
         )
     return mp, mp.curg
 
@@ -142,8 +143,8 @@ def throw(msg: str) -> NoReturn:
 class _Request:
     """A request a goroutine makes of its M (Go: the function passed to mcall).
 
-    `await` it; a generator-based coroutine may `yield` it instead, which saves
-    the delegation. Either way the M receives the request object itself.
+    An operation that must stop the goroutine awaits one (`await _PARK`): the
+    M receives the request object itself from the coroutine's send().
     """
 
     __slots__ = ("_self", "name")
@@ -163,18 +164,6 @@ _PARK = _Request("park")  # park_m: block on a wait structure, then run waitunlo
 _GOSCHED = _Request("gosched")  # gosched_m: go to the global run queue
 _PREEMPT = _Request("preempt")  # gopreempt_m: like gosched, asked for by sysmon
 _EXITSYSCALL = _Request("exitsyscall")  # exitsyscall0: no P was free after a syscall
-
-
-class _Done:
-    """An awaitable that completes at once (a runtime operation that needed no wait)."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[str, None, None]:
-        return iter(())  # type: ignore[return-value]
-
-
-_done = _Done()
 
 
 # ---------------------------------------------------------------------------
@@ -1208,14 +1197,13 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
                 pp.gstep = (pp.gstep + 1) & ~1  # even: back in the scheduler
         finally:
             lock.release()
-        # Run it on only with our P, and never once the program ends: an M
-        # that comes back from goroutine code then runs no goroutine code again.
-        runon = owned and not mp.sched.exiting
+        # Run it on (`continue`) only with our P, and never once the program
+        # ends: an M back from goroutine code then runs no goroutine code again.
         if req is _PARK:
             if park_m(mp, gp):  # waitunlockf said no: run it on (Go: execute(gp, true))
                 exc = None
                 send = gp.send  # type: ignore[assignment]
-                if runon:
+                if owned and not mp.sched.exiting:
                     continue
                 gosched_m(mp, gp, False)  # without our P, it waits on the global queue
         elif req is _GOSCHED or req is _PREEMPT:
@@ -1230,7 +1218,7 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
                 f"(it yielded {req!r}): wait for an asyncio awaitable or a future with "
                 "'await aio.wait(x)' (from goroutines import aio)"
             )
-            if runon:
+            if owned and not mp.sched.exiting:
                 send = gp.coro.throw  # type: ignore[union-attr]
                 continue
             # Our P is gone; let the error surface when the goroutine runs next.
@@ -1381,26 +1369,27 @@ def gosched_m(mp: M, gp: G, preempted: bool) -> None:
         wakep(sched)
 
 
-def gosched() -> _Request:
+async def gosched() -> None:
     """`await gosched()`: yield the processor; the goroutine goes to the global queue."""
-    mp = _tls.m  # acquire_g inlined, as in checkpoint: a call and a tuple less
+    mp = _tls.m  # getgfor inlined: a call less
     if mp is None or mp.curg is None:
         acquire_g("gosched")  # raises
-    return _GOSCHED
+    await _GOSCHED
 
 
-def checkpoint() -> _Request | _Done:
+async def checkpoint() -> None:
     """`await checkpoint()`: yield only if sysmon asked this goroutine to (it ran > 10 ms)."""
-    return checkpointfor("checkpoint")
+    if getgfor("checkpoint").preempt:
+        await _PREEMPT
 
 
-def checkpointfor(what: str) -> _Request | _Done:
-    """checkpoint(), with an error outside a goroutine that names `what` (fast paths end in it)."""
+def getgfor(what: str) -> G:
+    """The current goroutine, or the RuntimeError naming `what` (every operation starts here)."""
     mp = _tls.m  # acquire_g inlined: a call and a tuple less on every fast path
     gp = None if mp is None else mp.curg
     if gp is None:
         gp = acquire_g(what)[1]  # raises the RuntimeError naming `what`
-    return _PREEMPT if gp.preempt else _done
+    return gp
 
 
 def goexit() -> NoReturn:
@@ -1736,24 +1725,17 @@ def startTheWorld(mp: M, nprocs: int) -> None:
 # Syscalls
 
 
-def syscall(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Any:
+async def syscall(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`await syscall(fn, ...)`: run a blocking call with entersyscall/exitsyscall around it."""
     mp, gp = acquire_g("syscall")
     if not callable(fn):
         raise TypeError(f"syscall() needs a callable, got {fn!r}")
-    return _syscall(mp, gp, fn, args, kwargs)
-
-
-@types.coroutine
-def _syscall(
-    mp: M, gp: G, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
     entersyscall(mp, gp)
     try:
         return fn(*args, **kwargs)
     finally:
         if not exitsyscall(mp, gp):
-            yield _EXITSYSCALL
+            await _EXITSYSCALL
 
 
 def entersyscall(mp: M, gp: G) -> None:
@@ -1822,6 +1804,7 @@ __all__ = [
     "check_async",
     "checkpoint",
     "getg",
+    "getgfor",
     "go",
     "goexit",
     "goid",

@@ -46,9 +46,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Awaitable
 
-from .proc import _done, acquire_g, goparkunlock, goready
+from .proc import acquire_g, getgfor, goparkunlock, goready
 from .runtime2 import G, WaitReason
 
 semTabSize = 251  # prime, so as not to correlate with any user patterns (Go)
@@ -137,36 +136,25 @@ def cansemacquire(addr: Sema) -> bool:
     return True
 
 
-def semacquire(addr: Sema) -> Awaitable[None]:
+async def semacquire(addr: Sema) -> None:
     """`await semacquire(addr)`: wait until addr's count is positive and take one (Go)."""
-    return semacquire1(addr, False, WaitReason.Semacquire)
+    await semacquire1(addr, False, WaitReason.Semacquire)
 
 
-def semacquire1(addr: Sema, lifo: bool, reason: WaitReason) -> Awaitable[None]:
+async def semacquire1(addr: Sema, lifo: bool, reason: WaitReason) -> None:
     """semacquire that queues at the head with lifo and parks with `reason` (Go's semacquire1).
 
-    The easy case takes the count under the root lock and returns a shared no-op
-    awaitable; otherwise a coroutine that queues and parks when it is awaited.
+    The easy case takes the count under the root lock; the harder one queues
+    a sudog and parks until a semrelease picks it.
     """
+    gp = getgfor("semacquire")  # before the lock: outside a goroutine this raises
     root = rootFor(addr)
     root.lock.acquire()
-    try:
-        if cansemacquire(addr):
-            return _done
-    finally:
+    if cansemacquire(addr):
         root.lock.release()
-    return _semacquireSlow(root, addr, lifo, reason)
-
-
-async def _semacquireSlow(root: semaRoot, addr: Sema, lifo: bool, reason: WaitReason) -> None:
-    """The harder case of semacquire1: queue a sudog and park until a semrelease picks it."""
-    s = sudog(acquire_g("semacquire")[1], addr, 0)
+        return
+    s = sudog(gp, addr, 0)
     while True:
-        root.lock.acquire()
-        # A release since our last look may have left the count for us.
-        if cansemacquire(addr):
-            root.lock.release()
-            return
         root.queue(addr, s, lifo)
         # Any semrelease from now on finds s under root.lock, which stays held
         # until this goroutine has stopped.
@@ -182,6 +170,11 @@ async def _semacquireSlow(root: semaRoot, addr: Sema, lifo: bool, reason: WaitRe
         if s.ticket != 0:
             return  # handoff: the releaser took the count for us
         # A running goroutine took the count before we ran: queue again (Go).
+        root.lock.acquire()
+        # A release since our last look may have left the count for us.
+        if cansemacquire(addr):
+            root.lock.release()
+            return
 
 
 def semrelease(addr: Sema) -> None:
