@@ -105,7 +105,7 @@ class Group:
         try:
             coro = fn(*args)
         except BaseException:
-            self._done(sem)
+            self._finish(sem)
             raise
         newproc(mp, self._run(coro, sem), fn, code, pc)
 
@@ -116,7 +116,7 @@ class Group:
         except Exception as e:
             self._record(e)
         finally:
-            self._done(sem)
+            self._finish(sem)
 
     def _record(self, e: Exception) -> None:
         """Keep e if it is the first, and cancel the context with it as the cause."""
@@ -130,7 +130,7 @@ class Group:
         if cancel is not None:
             cancel(e)
 
-    def _done(self, sem: Chan[None] | None) -> None:
+    def _finish(self, sem: Chan[None] | None) -> None:
         """The goroutine has ended: its token back to the limit it was taken from (Go's done)."""
         if sem is not None:
             sem.try_recv()  # never blocks: our token is in there
