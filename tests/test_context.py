@@ -192,12 +192,14 @@ def test_cancel_from_a_plain_thread() -> None:
             await ctx.done().recv()  # type: ignore[union-attr]
             await out.send(isinstance(ctx.err(), Canceled))
 
-        out: g.Chan[bool] = g.Chan()
+        out: g.Chan[bool] = g.Chan(1)
         g.go(waiter, out)
+        await wait_until(lambda: "[chan receive]" in g.dump_goroutines())  # waiter parked
         t.start()
-        ok = await out.recv()
+        # Main waits in a syscall: a goroutine blocked on a channel that only a
+        # thread outside the runtime will close would otherwise be a deadlock.
         await g.syscall(t.join)
-        return bool(ok)
+        return bool(await out.recv())
 
     assert run(main)
 
@@ -804,9 +806,8 @@ def test_after_func_started_by_a_plain_thread() -> None:
         context.after_func(ctx, f, 7)
         t = threading.Thread(target=cancel)
         t.start()
-        v = await out.recv()
-        await g.syscall(t.join)
-        return v or 0
+        await g.syscall(t.join)  # f starts meanwhile, from the thread (see above)
+        return await out.recv() or 0
 
     assert run(main) == 7
 
@@ -891,13 +892,13 @@ def test_simultaneous_cancels(seed: int) -> None:
                 g.go(_call_done, c, wg)
         for t in threads:
             t.start()
+        for t in threads:  # in a syscall, so that waiting for threads is no deadlock
+            await g.syscall(t.join)
         keys = list(m)
         rng.shuffle(keys)
         for ctx in keys:
             await ctx.done().recv()  # type: ignore[union-attr]
         await wg.wait()
-        for t in threads:
-            await g.syscall(t.join)
         assert all(children(c) == 0 for c in m)
 
     run(main, gomaxprocs=4)

@@ -583,12 +583,12 @@ def cause(ctx: Context) -> BaseException | None:
     None while ctx is not done.
     """
     cc = _parentCancelCtx(_check(ctx, "cause"))
-    if cc is not None:
-        with cc._mu:
-            c = cc._cause
-        if c is not None:
-            return c
-    return ctx.err()
+    if cc is None:
+        return None  # never cancelled: background, without_cancel and what hangs off them
+    # Set with err under the lock, so the one read decides: falling back to
+    # ctx.err() after reading None would race with a cancel (Go's TestCauseRace).
+    with cc._mu:
+        return cc._cause
 
 
 def after_func(
