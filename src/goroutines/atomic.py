@@ -49,23 +49,41 @@ class Int:
         self._v = _check_int(v, "__init__")
         self._lock = threading.Lock()
 
+    # The hot methods take the lock with acquire/try/finally, and check the
+    # type with one comparison first: `with` and a call cost twice as much on
+    # CPython 3.11 (see sync.py).
+
     def load(self) -> int:
         """The value."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             return self._v
+        finally:
+            lock.release()
 
     def store(self, v: int) -> None:
         """Set the value to v."""
-        _check_int(v, "store")
-        with self._lock:
+        if type(v) is not int:
+            _check_int(v, "store")
+        lock = self._lock
+        lock.acquire()
+        try:
             self._v = v
+        finally:
+            lock.release()
 
     def add(self, delta: int) -> int:
         """Add delta; returns the new value."""
-        _check_int(delta, "add")
-        with self._lock:
+        if type(delta) is not int:
+            _check_int(delta, "add")
+        lock = self._lock
+        lock.acquire()
+        try:
             v = self._v = self._v + delta
-            return v
+        finally:
+            lock.release()
+        return v
 
     def swap(self, v: int) -> int:
         """Set the value to v; returns the old one."""
