@@ -912,6 +912,52 @@ async def _call_done(f: Callable[[], None], wg: g.WaitGroup) -> None:
     wg.done()
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_children_made_while_the_deadline_fires(seed: int) -> None:
+    # 8 goroutines on 4 Ps derive contexts (with timers, hooks, grandchildren)
+    # from a parent while its deadline timer cancels it on some M, and cancel
+    # some of them themselves: every hook runs exactly once, nothing stays
+    # registered, no timer is left.
+    made, fired = Counter(), Counter()
+
+    async def main() -> None:
+        parent, cancel_parent = context.with_timeout(context.background(), 0.02)
+        wg = g.WaitGroup()
+
+        async def deriver(i: int) -> None:
+            rng = random.Random(seed * 100 + i)
+            while True:
+                done = is_done(parent)
+                if rng.random() < 0.5:
+                    c, cancel = context.with_timeout(parent, FOREVER)
+                else:
+                    c, cancel = context.with_cancel(parent)
+                grandchild, _ = context.with_cancel(c)
+                for x in (c, grandchild):
+                    made.add(1)
+                    context._after(x, lambda: fired.add(1))
+                if rng.random() < 0.3:
+                    cancel()
+                if done:  # one round after the parent was seen done
+                    assert isinstance(c.err(), Canceled | DeadlineExceeded)
+                    assert is_done(grandchild)
+                    break
+                if rng.random() < 0.2:
+                    await g.gosched()
+            wg.done()
+
+        wg.add(8)
+        for i in range(8):
+            g.go(deriver, i)
+        await wg.wait()
+        assert isinstance(parent.err(), DeadlineExceeded)
+        assert children(parent) == 0 and live_timers() == 0
+        cancel_parent()
+
+    run(main, gomaxprocs=4)
+    assert fired.value == made.value
+
+
 def test_interlocked_cancels() -> None:
     async def main() -> None:
         parent, cancel_parent = context.with_cancel(context.background())
