@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from .chan import Chan
@@ -91,18 +91,23 @@ __all__ = [
 ]
 
 
+# Every cancellation makes one of these, so they keep the C constructor: a
+# Python __init__ for the message would cost more than the rest of a cancel's
+# bookkeeping on a context without children. The message comes from __str__.
+
+
 class Canceled(Exception):
     """ctx.err() of a context cancelled by a cancel function (Go's context.Canceled)."""
 
-    def __init__(self, msg: str = "context canceled") -> None:
-        super().__init__(msg)
+    def __str__(self) -> str:
+        return super().__str__() if self.args else "context canceled"
 
 
 class DeadlineExceeded(TimeoutError):
     """ctx.err() of a context whose deadline passed (Go's context.DeadlineExceeded)."""
 
-    def __init__(self, msg: str = "context deadline exceeded") -> None:
-        super().__init__(msg)
+    def __str__(self) -> str:
+        return super().__str__() if self.args else "context deadline exceeded"
 
 
 CancelFunc = Callable[[], None]
@@ -241,17 +246,22 @@ class _cancelCtx(Context):
 
     def _propagate(self, parent: Context) -> None:
         """Arrange to be cancelled when parent is (Go's propagateCancel)."""
-        p = _parentCancelCtx(parent)
+        p = parent if isinstance(parent, _cancelCtx) else _parentCancelCtx(parent)
         if p is None:
             return  # parent is never cancelled
         self._pc = p
-        with p._mu:
-            if p._err is None:
+        mu = p._mu
+        mu.acquire()
+        try:
+            err = p._err
+            if err is None:
                 if p._children is None:
                     p._children = {}
                 p._children[self] = None
                 return
-            err, cause = p._err, p._cause
+            cause = p._cause
+        finally:
+            mu.release()
         self._cancel(False, err, cause)  # parent has already been cancelled
 
     def _cancel(
@@ -259,46 +269,60 @@ class _cancelCtx(Context):
     ) -> None:
         """Cancel self and, with the same err and cause, every descendant (Go's cancel).
 
-        Each context is cancelled under its own lock only; the hooks of those
-        that this call cancelled run once no lock is held.
+        Each context is cancelled under its own lock only, the descendants
+        from a work list; the hooks of those that this call cancelled run
+        once no lock is held.
         """
         if cause is None:
             cause = err
-        canceled: list[_cancelCtx] = []
-        work: list[_cancelCtx] = [self]
-        while work:
-            c = work.pop()
-            c._mu.acquire()
-            try:
-                if c._err is not None:
-                    continue  # already cancelled
-                c._err = err
-                c._cause = cause
-                d = c._done
-                if d is None:
-                    c._done = _closedchan
-                else:
-                    d.close()
-                children, c._children = c._children, None
-            finally:
-                c._mu.release()
-            canceled.append(c)
-            if children:
-                work.extend(children)
-        if not canceled:
-            return
-        if removeFromParent and canceled[0] is self:
+        children = self._cancel1(err, cause)
+        if children is None:
+            return  # already cancelled
+        if children:
+            canceled: list[_cancelCtx] = []
+            work = list(children)
+            while work:
+                c = work.pop()
+                kids = c._cancel1(err, cause)
+                if kids is not None:
+                    canceled.append(c)
+                    work.extend(kids)
+            for c in canceled:
+                c._canceled()
+        if removeFromParent:
             self._remove()
-        for c in canceled:
-            c._canceled()
+        self._canceled()
+
+    def _cancel1(self, err: ContextError, cause: BaseException) -> Collection[_cancelCtx] | None:
+        """Cancel this context alone: its children, to cancel next; None if it was already."""
+        mu = self._mu
+        mu.acquire()
+        try:
+            if self._err is not None:
+                return None
+            self._err = err
+            self._cause = cause
+            d = self._done
+            if d is None:
+                self._done = _closedchan
+            else:
+                d.close()
+            children, self._children = self._children, None
+        finally:
+            mu.release()
+        return () if children is None else children
 
     def _remove(self) -> None:
         """Leave the parent's children (Go's removeChild)."""
         p = self._pc
         if p is not None:
-            with p._mu:
+            mu = p._mu
+            mu.acquire()
+            try:
                 if p._children is not None:
                     p._children.pop(self, None)
+            finally:
+                mu.release()
 
     def _canceled(self) -> None:
         """What to do once cancelled, with no lock held (nothing, for a plain cancelCtx)."""
