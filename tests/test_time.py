@@ -9,7 +9,7 @@ import time
 import pytest
 
 import goroutines as g
-from goroutines.runtime import proc, timers
+from goroutines.runtime import osapi, proc, timers
 from goroutines.runtime.runtime2 import P
 from tests.helpers import Counter, completes_at_once, wait_until
 
@@ -232,3 +232,120 @@ def test_ticker_keeps_ticking_beside_a_hog(kind: str) -> None:
     ticks = g.run(main, gomaxprocs=1)
     # 90 is ideal; without the handoff the ticker would not run at all until the hog ends.
     assert ticks >= 10, ticks
+
+
+# ---------------------------------------------------------------------------
+# now, since, until, after_func
+
+
+def test_now_is_the_runtime_clock() -> None:
+    a = g.now()
+    b = osapi.nanotime() / 1e9
+    c = g.now()
+    assert a <= b <= c  # one clock: nanotime, in seconds
+    assert g.since(a) >= 0 and g.until(a) <= 0
+    assert g.until(c + 10) > 9
+    for bad in ("1", None, True):
+        with pytest.raises(TypeError, match="since takes a now"):
+            g.since(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="until takes a now"):
+            g.until(bad)  # type: ignore[arg-type]
+
+
+def test_timer_ticker_and_after_send_now() -> None:
+    async def main() -> list[tuple[float, float, float]]:
+        out = []
+        for make in (lambda: g.after(0.001), lambda: g.Timer(0.001).c):
+            t0 = g.now()
+            v = await make().recv()
+            out.append((t0, v or 0.0, g.now()))
+        tk = g.Ticker(0.001)
+        t0 = g.now()
+        v = await tk.c.recv()
+        out.append((t0, v or 0.0, g.now()))
+        tk.stop()
+        return out
+
+    for t0, v, t1 in g.run(main):
+        assert t0 + 0.001 <= v <= t1  # read from now()'s clock, after the delay
+
+
+def test_after_func_runs_fn_as_a_goroutine_in_order() -> None:
+    async def main() -> list[tuple[str, bool]]:
+        out: g.Chan[tuple[str, bool]] = g.Chan(3)
+
+        async def f(name: str) -> None:
+            await out.send((name, g.goid() != 1))
+
+        t0 = g.now()
+        g.after_func(0.03, f, "third")
+        g.after_func(0.01, f, "first")
+        g.after_func(0.02, f, "second")
+        got = [await out.recv() for _ in range(3)]
+        assert g.since(t0) >= 0.03
+        return got  # type: ignore[return-value]
+
+    assert g.run(main) == [("first", True), ("second", True), ("third", True)]
+
+
+def test_after_func_stop_and_reset() -> None:
+    ran = Counter()
+
+    async def f() -> None:
+        ran.add(1)
+
+    async def main() -> tuple[bool, bool]:
+        t = g.after_func(60, f)
+        stopped = t.stop()
+        again = t.stop()
+        assert g.num_goroutine() == 1  # no goroutine waits for a pending after_func
+        done: g.Chan[None] = g.Chan()
+
+        async def signal() -> None:
+            done.close()
+
+        t2 = g.after_func(60, signal)
+        assert t2.reset(0.001) is True  # was pending: it runs after the new delay
+        await done.recv()
+        assert t2.stop() is False  # it has fired
+        return stopped, again
+
+    # One P: no other M runs this P's timers while main stops them.
+    assert g.run(main, gomaxprocs=1) == (True, False)
+    assert ran.value == 0
+
+
+def test_after_func_bad_arguments() -> None:
+    def plain() -> None:
+        pass
+
+    async def one(x: int) -> None:
+        pass
+
+    async def main() -> None:
+        with pytest.raises(TypeError, match="async def"):
+            g.after_func(0, plain)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="cannot be called with"):
+            g.after_func(0, one)
+        with pytest.raises(TypeError, match="after_func takes seconds"):
+            g.after_func("1", one, 1)  # type: ignore[arg-type]
+
+    g.run(main)
+    with pytest.raises(RuntimeError, match="after_func called outside a goroutine"):
+        g.after_func(1, one, 1)
+
+
+def test_after_func_raising_is_a_panic_of_its_goroutine() -> None:
+    class Boom(Exception):
+        pass
+
+    async def f() -> None:
+        raise Boom("in after_func")
+
+    async def main() -> None:
+        g.after_func(0.001, f)
+        await g.sleep(60)
+
+    with pytest.raises(Boom) as info:
+        g.run(main)
+    assert any("created by test_after_func_raising" in n for n in info.value.__notes__)

@@ -8,6 +8,7 @@ runtime is: Gs (coroutines) on Ps (processors, GOMAXPROCS of them) run by Ms
 from .chan import Chan
 from .runtime.debug import dump_goroutines
 from .runtime.errors import ChannelClosed, Deadlock, Goexit
+from .runtime.osapi import ncpu as num_cpu
 from .runtime.proc import (
     checkpoint,
     go,
@@ -23,7 +24,7 @@ from .runtime.proc import (
 from .runtime.program import Runtime, run
 from .select import recv, select, send
 from .sync import Cond, Mutex, Once, RWMutex, Semaphore, WaitGroup
-from .time import Ticker, Timer, after, sleep
+from .time import Ticker, Timer, after, after_func, now, since, sleep, until
 
 __all__ = [
     "Chan",
@@ -40,6 +41,7 @@ __all__ = [
     "Timer",
     "WaitGroup",
     "after",
+    "after_func",
     "checkpoint",
     "dump_goroutines",
     "go",
@@ -48,12 +50,16 @@ __all__ = [
     "gomaxprocs",
     "gosched",
     "lock_os_thread",
+    "now",
+    "num_cpu",
     "num_goroutine",
     "recv",
     "run",
     "select",
     "send",
+    "since",
     "sleep",
     "syscall",
     "unlock_os_thread",
+    "until",
 ]

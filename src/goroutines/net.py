@@ -45,6 +45,25 @@ IncompleteReadError, an EOFError with `.partial` as asyncio's, when the stream
 ends early. Host names that are not numeric addresses are resolved with
 getaddrinfo through `syscall()`, which lets sysmon hand the P to another M
 while the lookup blocks. All of it needs goroutine context, except close().
+
+Contexts. `dial(..., ctx=ctx)` honours ctx as Go's DialContext does: its
+deadline bounds the dial (with `timeout`, the earlier wins) and cancelling it
+interrupts the connect; the dial then raises ctx's error (Canceled, or
+DeadlineExceeded, a TimeoutError). As in Go, the connection it returns outlives
+ctx. Go's Conn has no context: servers close connections, or set a past
+deadline, when theirs is done. `conn.set_context(ctx)` (and a Listener's) is that
+idiom built in: once ctx is done, a past deadline wakes the blocked read, write
+or accept, and it and every later one raise ctx's error instead of "i/o
+timeout". It costs one context.after_func-style registration, no goroutine, and
+close() drops it; set_deadline still works, and a deadline set after ctx is
+done replaces the past one, as with any deadline. A server that shuts down
+cleanly:
+
+    ln.set_context(ctx)                     # accept() raises Canceled once ctx is
+    while True:                             # cancelled; so do the readers:
+        conn = await ln.accept()
+        conn.set_context(ctx)
+        go(handle, conn)                    # handle closes conn in a finally
 """
 
 from __future__ import annotations
@@ -59,6 +78,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from . import context
 from .runtime import netpoll
 from .runtime.netpoll import netpollblock, poll_reset, pollErrTimeout, pollNoError
 from .runtime.osapi import nanotime
@@ -66,6 +86,7 @@ from .runtime.proc import acquire_g, checkpoint, getg, goparkunlock, goready, sy
 from .runtime.runtime2 import G, WaitReason
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -444,8 +465,10 @@ class netFD:
         fd.raddr = raddr[:2]
         return fd
 
-    async def connect(self, sa: tuple[Any, ...], deadline: int) -> None:
-        """Connect to sa; `deadline` in nanotime, 0 for none (Go's netFD.connect).
+    async def connect(
+        self, sa: tuple[Any, ...], deadline: int, ctx: context.Context | None = None
+    ) -> None:
+        """Connect to sa; `deadline` in nanotime, 0 for none; ctx interrupts (Go's netFD.connect).
 
         Nobody else knows the fd yet, so no lock is taken (Go).
         """
@@ -462,6 +485,10 @@ class netFD:
         assert pd is not None
         if deadline:
             netpoll.set_deadline(pd, (deadline - nanotime()) / 1e9, "w")
+        interrupt = stop = None
+        if ctx is not None:
+            interrupt = _Expire(self, "w")
+            stop = context._after(ctx, interrupt.fire)
         try:
             while True:
                 res = await netpollblock(pd, "w")
@@ -475,7 +502,10 @@ class netFD:
                 if err not in _RETRY_CONNECT:
                     raise OSError(err, os.strerror(err))
         finally:
-            if deadline:
+            if stop is not None and interrupt is not None:
+                stop()
+                interrupt.disarm()
+            if deadline or stop is not None:
                 netpoll.set_deadline(pd, None, "w")
 
     def set_deadline(self, seconds: float | None, mode: str) -> None:
@@ -518,20 +548,93 @@ class netFD:
 
 
 # ---------------------------------------------------------------------------
+# Contexts
+
+
+class _Expire:
+    """Wakes a netFD's operations with a past deadline when a context is done (set_context).
+
+    Runs on the thread that cancels, with no lock of the context's held; holds
+    the netFD weakly, so a registration left behind keeps no socket alive.
+    `disarm()` returns once no fire() can touch the fd any more (dial's
+    connect clears its deadline after it, as Go's connect waits for its
+    interrupter goroutine).
+    """
+
+    __slots__ = ("armed", "fd", "lock", "mode")
+
+    def __init__(self, fd: netFD, mode: str) -> None:
+        self.fd = weakref.ref(fd)
+        self.mode = mode
+        self.lock = threading.Lock()
+        self.armed = True
+
+    def fire(self) -> None:
+        with self.lock:
+            fd = self.fd()
+            if self.armed and fd is not None and fd.pd is not None:
+                netpoll.set_deadline(fd.pd, 0, self.mode)  # wakes the waiters
+
+    def disarm(self) -> None:
+        with self.lock:
+            self.armed = False
+
+
+def _raise_ctx(ctx: context.Context) -> None:
+    """Raise ctx's error, from its cause if it has another one, if ctx is done."""
+    e = context._error(ctx)
+    if e is not None:
+        err, cause = e
+        raise err from cause
+
+
+# ---------------------------------------------------------------------------
 # Conn and Listener
 
 
 class _Socket:
-    """What Conn and Listener share: the netFD, close, fileno, `async with`."""
+    """What Conn and Listener share: the netFD, close, fileno, `async with`, set_context."""
 
-    __slots__ = ("_fd",)
+    __slots__ = ("_ctx", "_fd", "_stop")
 
     def __init__(self, fd: netFD) -> None:
         self._fd = fd
+        self._ctx: context.Context | None = None  # set_context's; with _stop under fdmu.lock
+        self._stop: Callable[[], bool] | None = None
 
     def close(self) -> None:
         """Close it; goroutines blocked in its operations raise OSError. Idempotent."""
         self._fd.close()
+        fdmu = self._fd.fdmu
+        with fdmu.lock:
+            stop, self._stop = self._stop, None
+        if stop is not None:
+            stop()
+
+    def set_context(self, ctx: context.Context | None) -> None:
+        """Operations end with ctx's error once ctx is done (see the module doc); None detaches."""
+        stop = None
+        if ctx is not None:
+            context._check(ctx, "set_context")
+            mode = "rw" if isinstance(self, Conn) else "r"
+            stop = context._after(ctx, _Expire(self._fd, mode).fire)
+        fdmu = self._fd.fdmu
+        with fdmu.lock:
+            closed = fdmu.closed
+            if not closed:
+                old, self._stop, self._ctx = self._stop, stop, ctx
+        if closed:
+            if stop is not None:
+                stop()
+            raise errClosing()
+        if old is not None:
+            old()
+
+    def _ctxerr(self) -> None:
+        """Raise set_context's error if its context is done (a TimeoutError is being handled)."""
+        ctx = self._ctx
+        if ctx is not None:
+            _raise_ctx(ctx)
 
     def fileno(self) -> int:
         """The socket's fd (-1 once closed)."""
@@ -561,19 +664,35 @@ class Conn(_Socket):
 
     async def read(self, n: int) -> bytes:
         """What is available, 1 to n bytes, parking until some is; b'' at EOF (or for n == 0)."""
-        return await self._fd.read(n)
+        try:
+            return await self._fd.read(n)
+        except TimeoutError:
+            self._ctxerr()
+            raise
 
     async def read_into(self, buf: Buffer) -> int:
         """Read into a writable buffer, up to its size; 0 at EOF (Go's Conn.Read)."""
-        return await self._fd.read_into(buf)
+        try:
+            return await self._fd.read_into(buf)
+        except TimeoutError:
+            self._ctxerr()
+            raise
 
     async def read_exactly(self, n: int) -> bytes:
         """Exactly n bytes; IncompleteReadError (an EOFError) if the stream ends first."""
-        return await self._fd.read_exactly(n)
+        try:
+            return await self._fd.read_exactly(n)
+        except TimeoutError:
+            self._ctxerr()
+            raise
 
     async def write(self, data: Buffer) -> int:
         """Write all of data, parking while the socket's buffer is full; returns its length."""
-        return await self._fd.write(data)
+        try:
+            return await self._fd.write(data)
+        except TimeoutError:
+            self._ctxerr()
+            raise
 
     def set_deadline(self, seconds: float | None) -> None:
         """Reads and writes fail with TimeoutError `seconds` from now; None clears it."""
@@ -608,7 +727,11 @@ class Listener(_Socket):
 
     async def accept(self) -> Conn:
         """Wait for the next connection."""
-        return Conn(await self._fd.accept())
+        try:
+            return Conn(await self._fd.accept())
+        except TimeoutError:
+            self._ctxerr()
+            raise
 
     def set_deadline(self, seconds: float | None) -> None:
         """accept() fails with TimeoutError `seconds` from now; None clears it."""
@@ -653,27 +776,57 @@ async def listen(host: str, port: int) -> Listener:
     return Listener(fd)
 
 
-async def dial(host: str, port: int, timeout: float | None = None) -> Conn:
-    """Connect to host:port over TCP (Go's net.Dial / DialTimeout).
+async def dial(
+    host: str, port: int, timeout: float | None = None, ctx: context.Context | None = None
+) -> Conn:
+    """Connect to host:port over TCP (Go's net.Dial / DialTimeout / Dialer.DialContext).
 
     `timeout` bounds the whole dial, name lookup included; it raises
     TimeoutError once it has passed (a timeout <= 0 has passed already). The
     addresses of a host name are tried in turn, and the first error is raised
-    if none answers.
+    if none answers. With `ctx`, its deadline bounds the dial too and its
+    cancellation interrupts it: the dial then raises ctx's error (Canceled, or
+    DeadlineExceeded). The connection outlives ctx (see set_context).
     """
     acquire_g("goroutines.net.dial")
+    ctxdeadline = None
+    if ctx is not None:
+        context._check(ctx, "dial")
+        _raise_ctx(ctx)
+        ctxdeadline = context._deadline_ns(ctx)
     if timeout is not None and timeout <= 0:
         raise _dial_error(errTimeout(), host, port)
     deadline = 0 if timeout is None else nanotime() + int(timeout * 1e9)
+    if ctxdeadline is not None and (not deadline or ctxdeadline < deadline):
+        deadline = ctxdeadline
     addrs = await _resolve(host, port, "dial")
     first: OSError | None = None
     for i, (family, sa) in enumerate(addrs):
         try:
-            return Conn(await _dial1(family, sa, _partialDeadline(deadline, len(addrs) - i)))
+            return Conn(await _dial1(family, sa, _partialDeadline(deadline, len(addrs) - i), ctx))
         except OSError as e:
+            if ctx is not None:
+                _dial_ctx_error(ctx, ctxdeadline, e, host, port)
             first = first or _dial_error(e, host, port)
     assert first is not None
     raise first
+
+
+def _dial_ctx_error(
+    ctx: context.Context, ctxdeadline: int | None, e: OSError, host: str, port: int
+) -> None:
+    """Raise ctx's error for a dial it ended: cancelled, or timed out at ctx's deadline (Go)."""
+    err = context._error(ctx)
+    if (
+        err is None
+        and ctxdeadline is not None
+        and isinstance(e, TimeoutError)
+        and nanotime() >= ctxdeadline
+    ):
+        err = context.DeadlineExceeded(), None  # our deadline timer fired before ctx's
+    if err is not None:
+        exc, cause = err
+        raise _dial_error(exc, host, port) from cause
 
 
 def _partialDeadline(deadline: int, addrsRemaining: int) -> int:
@@ -690,13 +843,15 @@ def _partialDeadline(deadline: int, addrsRemaining: int) -> int:
     return now + timeout
 
 
-async def _dial1(family: int, sa: tuple[Any, ...], deadline: int) -> netFD:
+async def _dial1(
+    family: int, sa: tuple[Any, ...], deadline: int, ctx: context.Context | None
+) -> netFD:
     """Connect a new socket to one address; on any error the socket is closed."""
     fd = netFD(socket.socket(family, socket.SOCK_STREAM))
     try:
         fd.sock.setblocking(False)
         fd.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await fd.connect(sa, deadline)
+        await fd.connect(sa, deadline, ctx)
         fd.laddr = fd.sock.getsockname()[:2]
         try:
             fd.raddr = fd.sock.getpeername()[:2]
@@ -708,7 +863,7 @@ async def _dial1(family: int, sa: tuple[Any, ...], deadline: int) -> netFD:
     return fd
 
 
-def _dial_error(e: OSError, host: str, port: int) -> OSError:
+def _dial_error(e: E, host: str, port: int) -> E:
     """e with a note naming what was dialed (Go's OpError "dial tcp host:port: ...")."""
     e.add_note(f"dial tcp {_fmt((host, port))}")
     return e

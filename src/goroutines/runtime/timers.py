@@ -61,12 +61,32 @@ def addtimer(t: timer, when: int, period: int = 0) -> None:
         when = (1 << 63) - 1
     sched, pp = _current()
     with pp.timersLock:
+        cleantimers(pp)
         t.when = when
         t.period = period
         t.gen += 1
         t.pp = pp
         heapq.heappush(pp.timers, (when, t.gen, t))
     netpoll.wakeNetPoller(sched, when)
+
+
+def cleantimers(pp: P) -> None:
+    """Drop stale entries, at the top and past a quarter of the heap; pp.timersLock held.
+
+    Go's addtimer cleans the top of the heap first: a goroutine that starts and
+    stops timers in a loop without ever yielding (contexts with a deadline,
+    created and cancelled) would otherwise pile up stale entries that only
+    checkTimers, on the scheduler's path, drops.
+    """
+    h = pp.timers
+    while h:
+        _, gen, t = h[0]
+        if t.gen == gen and t.pp is pp:
+            break
+        heapq.heappop(h)
+        pp.deletedTimers -= 1
+    if pp.deletedTimers > 64 and pp.deletedTimers > len(h) // 4:
+        clearDeletedTimers(pp)
 
 
 def deltimer(t: timer) -> bool:
