@@ -1,0 +1,163 @@
+"""The example programs of examples/gobyexample/ print what their main.out says.
+
+Each example runs twice, as its own process with a hard timeout: as
+`python main.py` with the interpreter's default GOMAXPROCS (1 with the GIL, the
+CPU count without it), and as `python -m goroutines run main.py` with the other
+setting (2 Ps with the GIL, 1 without), so that every program is checked with
+one P and with several. The checks are examples/check_examples.py's, which
+`make examples` runs too; the tests below them show that each rule for a
+nondeterministic output rejects a wrong one.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from goroutines.runtime.proc import default_gomaxprocs
+
+
+def load_checker() -> ModuleType:
+    path = Path(__file__).resolve().parent.parent / "examples" / "check_examples.py"
+    spec = importlib.util.spec_from_file_location("check_examples", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look the module up
+    spec.loader.exec_module(module)
+    return module
+
+
+ce = load_checker()
+NAMES = ce.names()
+OTHER_GOMAXPROCS = 2 if default_gomaxprocs() == 1 else 1
+
+
+def check(result: object) -> None:
+    problem = result.problem()  # type: ignore[attr-defined]
+    assert problem is None, ce.report(result, problem)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_example_as_script(name: str) -> None:
+    check(ce.run_example(name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_example_with_goroutines_run(name: str) -> None:
+    check(ce.run_example(name, cli=True, gomaxprocs=OTHER_GOMAXPROCS))
+
+
+def test_every_chapter_is_here() -> None:
+    """The concurrency chapters of Go by Example, but those waiting for their APIs."""
+    waiting = {"atomic-counters", "context", "signals"}  # goroutines.atomic, .context, .signal
+    chapters = {
+        "goroutines", "channels", "channel-buffering", "channel-synchronization",
+        "channel-directions", "select", "timeouts", "non-blocking-channel-operations",
+        "closing-channels", "range-over-channels", "timers", "tickers", "worker-pools",
+        "waitgroups", "rate-limiting", "mutexes", "stateful-goroutines",
+    }  # fmt: skip
+    assert chapters <= set(NAMES)
+    assert set(NAMES) - chapters <= waiting, "a new example: add it to this list"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_example_layout(name: str) -> None:
+    """main.py has a docstring, an async def main() and the `python main.py` entry."""
+    d = ce.EXAMPLES / name
+    assert (d / "main.out").read_text(encoding="utf-8").endswith("\n")
+    source = (d / "main.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    doc = ast.get_docstring(tree)
+    assert doc and doc.splitlines()[0], "the first line of the docstring is the title"
+    assert f"https://gobyexample.com/{name}" in doc
+    mains = [n for n in tree.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "main"]
+    assert mains, "no async def main()"
+    assert source.rstrip().endswith('if __name__ == "__main__":\n    run(main)')
+
+
+def test_rules_name_examples() -> None:
+    assert set(ce.RULES) <= set(NAMES)
+
+
+def lines(name: str) -> list[str]:
+    """The main.out of an example."""
+    out: str = (ce.EXAMPLES / name / "main.out").read_text(encoding="utf-8")
+    return out.splitlines()
+
+
+@pytest.mark.parametrize("name", sorted(ce.RULES))
+def test_rule_accepts_main_out(name: str) -> None:
+    ce.RULES[name](lines(name), lines(name))
+
+
+def rejects(name: str, got: list[str], match: str) -> None:
+    with pytest.raises(ce.Mismatch, match=match):
+        ce.RULES[name](got, lines(name))
+
+
+def test_exact_rejects_a_difference() -> None:
+    ce.exact(["ping"], ["ping"])
+    with pytest.raises(ce.Mismatch):
+        ce.exact(["pong"], ["ping"])
+
+
+def test_goroutines_rule() -> None:
+    want = lines("goroutines")
+    mixed = want[:3] + ["going", "goroutine : 0", "goroutine : 1", "goroutine : 2"] + want[-1:]
+    ce.RULES["goroutines"](mixed, want)
+    mixed[4], mixed[5] = mixed[5], mixed[4]  # goroutine : 1 before goroutine : 0
+    rejects("goroutines", mixed, "lines of 'goroutine'")
+    rejects("goroutines", want[1:] + want[:1], "first 3 lines")
+    rejects("goroutines", want[:-1], "lines")
+
+
+def test_closing_channels_rule() -> None:
+    want = lines("closing-channels")
+    sent = [line for line in want[:-1] if line.startswith("sent")]
+    received = [line for line in want[:-1] if line.startswith("received")]
+    ce.RULES["closing-channels"](received[:2] + sent + received[2:] + want[-1:], want)
+    rejects("closing-channels", sent[::-1] + received + want[-1:], "lines of 'sent'")
+
+
+def test_worker_pools_rule() -> None:
+    got = lines("worker-pools")
+    rejects("worker-pools", got[:-1], "jobs started")
+    rejects("worker-pools", [*got[:-1], got[-1].replace("finished", "started ")], "before")
+    first = got.index(next(line for line in got if "finished" in line))
+    rejects("worker-pools", [got[first], *got[:first], *got[first + 1 :]], "had not started")
+    rejects("worker-pools", [*got[:-1], "worker 4 finished job 5"], "does not match")
+
+
+def test_waitgroups_rule() -> None:
+    want = lines("waitgroups")
+    ce.RULES["waitgroups"](sorted(want, key=lambda line: "done" in line), want)
+    rejects("waitgroups", sorted(want, key=lambda line: "starting" in line), "lines of")
+
+
+def test_tickers_rule() -> None:
+    ce.RULES["tickers"](["Tick at 0.1s", "Tick at 0.3s", "Ticker stopped"], [])
+    rejects("tickers", ["Tick at 0.1s", "Tick at 0.1s", "Ticker stopped"], "before 2 periods")
+    rejects("tickers", ["Tick at 0.1s"], "last line")
+    rejects("tickers", ["Ticker stopped"], "0 ticks")
+
+
+def test_rate_limiting_rule() -> None:
+    good = [f"request {k} {0.05 * k:.2f}s" for k in range(1, 6)]
+    good += [f"request {k} {t:.2f}s" for k, t in zip(range(1, 6), (0.3, 0.3, 0.3, 0.35, 0.4))]
+    ce.RULES["rate-limiting"](good, [])
+    too_fast = [line.replace("0.20s", "0.12s") for line in good]
+    rejects("rate-limiting", too_fast, "before 4 ticks")
+    no_burst = good[:6] + ["request 2 0.35s", "request 3 0.40s"] + good[8:]
+    rejects("rate-limiting", no_burst, "not a burst")
+    rejects("rate-limiting", good[:9], "expected 1 to 5, twice")
+
+
+def test_stateful_goroutines_rule() -> None:
+    ce.RULES["stateful-goroutines"](["readOps: 7", "writeOps: 1"], [])
+    rejects("stateful-goroutines", ["readOps: 7", "writeOps: 0"], "no writeOps")
+    rejects("stateful-goroutines", ["writeOps: 1", "readOps: 7"], "readOps line, then")
