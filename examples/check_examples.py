@@ -27,6 +27,7 @@ Options: --cli runs each program with `python -m goroutines run` instead of
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import re
 import subprocess
@@ -77,6 +78,15 @@ def per_goroutine(key: Callable[[str], str], head: int = 0, tail: int = 0) -> Ru
             if g != w:
                 raise Mismatch(f"the lines of {k!r} are {g}, expected {w}")
 
+    def some(n: int, first_last: str) -> str:
+        return f"the {first_last} line" if n == 1 else f"the {first_last} {n} lines"
+
+    fixed = [some(n, which) for n, which in ((head, "first"), (tail, "last")) if n]
+    check.__doc__ = (
+        "Goroutines print concurrently, so their lines mix in a different order from run to run; "
+        + (" and ".join(fixed) + " must be as shown, and " if fixed else "")
+        + "the lines of each goroutine must all be there, in the order shown."
+    )
     return check
 
 
@@ -133,7 +143,12 @@ def tickers(got: list[str], want: list[str]) -> None:
 
 
 def rate_limiting(got: list[str], want: list[str]) -> None:
-    """Requests 1-5 at most one per 50 ms, then 3 in a burst and 2 more."""
+    """Five requests at most one per 50 ms, then three at once (the burst) and two more.
+
+    A ticker never ticks early, so request k of the first five comes k * 50 ms
+    after the start or later; the first three of the bursty requests come
+    within 50 ms of each other, and the last one after them.
+    """
     ms = parse(r"request ([1-5]) (\d+\.\d\d)s", got)
     reqs = [int(m[1]) for m in ms]
     if reqs != [1, 2, 3, 4, 5] * 2:
@@ -172,6 +187,15 @@ RULES: dict[str, Rule] = {
     "rate-limiting": rate_limiting,
     "stateful-goroutines": stateful_goroutines,
 }
+
+
+def how_checked(name: str) -> str:
+    """How the output of an example is checked, in a few words (for the docs)."""
+    rule = RULES.get(name)
+    if rule is None:
+        return "the output must be exactly this, with one P and with several."
+    doc = inspect.getdoc(rule) or ""
+    return " ".join(doc.split())
 
 
 def names() -> list[str]:

@@ -108,7 +108,7 @@ def test_exact_rejects_a_difference() -> None:
 
 def test_goroutines_rule() -> None:
     want = lines("goroutines")
-    mixed = want[:3] + ["going", "goroutine : 0", "goroutine : 1", "goroutine : 2"] + want[-1:]
+    mixed = [*want[:3], "going", "goroutine : 0", "goroutine : 1", "goroutine : 2", *want[-1:]]
     ce.RULES["goroutines"](mixed, want)
     mixed[4], mixed[5] = mixed[5], mixed[4]  # goroutine : 1 before goroutine : 0
     rejects("goroutines", mixed, "lines of 'goroutine'")
@@ -148,11 +148,12 @@ def test_tickers_rule() -> None:
 
 def test_rate_limiting_rule() -> None:
     good = [f"request {k} {0.05 * k:.2f}s" for k in range(1, 6)]
-    good += [f"request {k} {t:.2f}s" for k, t in zip(range(1, 6), (0.3, 0.3, 0.3, 0.35, 0.4))]
+    burst = (0.3, 0.3, 0.3, 0.35, 0.4)
+    good += [f"request {k} {t:.2f}s" for k, t in zip(range(1, 6), burst, strict=True)]
     ce.RULES["rate-limiting"](good, [])
     too_fast = [line.replace("0.20s", "0.12s") for line in good]
     rejects("rate-limiting", too_fast, "before 4 ticks")
-    no_burst = good[:6] + ["request 2 0.35s", "request 3 0.40s"] + good[8:]
+    no_burst = [*good[:6], "request 2 0.35s", "request 3 0.40s", *good[8:]]
     rejects("rate-limiting", no_burst, "not a burst")
     rejects("rate-limiting", good[:9], "expected 1 to 5, twice")
 

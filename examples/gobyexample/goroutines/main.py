@@ -13,10 +13,10 @@ from goroutines import go, run, sleep
 
 
 def println(line: str) -> None:
-    """Write one whole line, as Go's fmt.Println does.
+    """Write a whole line in one call, as Go's fmt.Println does.
 
-    print() writes its text and its newline in two calls, so two goroutines
-    printing at the same moment on two Ps can mix up their lines.
+    print() writes its text and its newline in two calls: goroutines printing
+    at the same moment on several Ps could mix up their lines.
     """
     sys.stdout.write(line + "\n")
 

@@ -14,7 +14,11 @@ from goroutines import Chan, go, run, sleep
 
 
 def println(line: str) -> None:
-    """Write one whole line, as Go's fmt.Println does (see goroutines)."""
+    """Write a whole line in one call, as Go's fmt.Println does.
+
+    print() writes its text and its newline in two calls: goroutines printing
+    at the same moment on several Ps could mix up their lines.
+    """
     sys.stdout.write(line + "\n")
 
 
