@@ -48,12 +48,14 @@ examples: $(VENV)/.installed
 	$(PY) examples/check_examples.py
 
 # The reference site: `make docs` builds docs/_build/html (open docs/_build/html/index.html)
-# with warnings as errors, nitpicky (every cross-reference must resolve).
+# with warnings as errors, nitpicky (every cross-reference must resolve). Always from scratch:
+# viewcode keeps a module's source page while the module is older than it, with stale links.
 $(VENV)/.docs: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[docs]'
 	touch $@
 
 docs: $(VENV)/.docs
+	rm -rf docs/_build/html
 	$(VENV)/bin/sphinx-build -q -E -W --keep-going -n -b html docs docs/_build/html
 	@echo "docs: $(CURDIR)/docs/_build/html/index.html"
 

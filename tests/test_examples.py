@@ -162,3 +162,39 @@ def test_stateful_goroutines_rule() -> None:
     ce.RULES["stateful-goroutines"](["readOps: 7", "writeOps: 1"], [])
     rejects("stateful-goroutines", ["readOps: 7", "writeOps: 0"], "no writeOps")
     rejects("stateful-goroutines", ["writeOps: 1", "readOps: 7"], "readOps line, then")
+
+
+# The offline link check of the built docs (docs/check_links.py, `make docs-linkcheck`): the docs
+# are built by `make docs`, not here, but the checker itself is plain Python.
+
+
+def load_link_checker() -> ModuleType:
+    path = Path(__file__).resolve().parent.parent / "docs" / "check_links.py"
+    spec = importlib.util.spec_from_file_location("check_links", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_link_checker(tmp_path: Path) -> None:
+    cl = load_link_checker()
+    (tmp_path / "api").mkdir()
+    (tmp_path / "index.html").write_text(
+        '<a href="api/page.html#run">run</a> <a href="https://example.org/x#y">web</a>'
+        '<a href="#top" id="top">top</a> <img src="logo.png">'
+    )
+    (tmp_path / "logo.png").write_bytes(b"")
+    (tmp_path / "api" / "page.html").write_text(
+        '<dt id="run">run</dt><a href="../index.html">home</a> <a name="old"></a>'
+        '<a href="page.html#old">old</a>'
+    )
+    assert cl.check(tmp_path) == []
+    (tmp_path / "api" / "page.html").write_text(
+        '<dt id="go">go</dt><a href="../missing.html">gone</a> <a href="../../out.html">out</a>'
+    )
+    assert sorted(cl.check(tmp_path)) == [
+        "api/page.html: ../../out.html (leaves the site)",
+        "api/page.html: ../missing.html (no such file)",
+        "index.html: api/page.html#run (no #run in api/page.html)",
+    ]
