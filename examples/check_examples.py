@@ -18,7 +18,8 @@ what `main.out` says:
 Adding a chapter is adding its directory: `main.py`, then
 `python examples/check_examples.py --write NAME` writes `main.out` from a run
 (read it before committing it). Only an example with a nondeterministic output
-needs a rule here too. tests/test_examples.py runs the same checks in CI.
+needs a rule here too, and one that waits for Ctrl-C an entry in INTERRUPT.
+tests/test_examples.py runs the same checks in CI.
 
 Options: --cli runs each program with `python -m goroutines run` instead of
 `python main.py`; --gomaxprocs N runs it with GOMAXPROCS=N in its environment.
@@ -30,8 +31,10 @@ import argparse
 import inspect
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -216,7 +219,7 @@ class Result:
     def problem_running(self) -> str:
         """What went wrong besides the output, or ''."""
         if self.returncode is None:
-            return f"did not finish in {TIMEOUT:.0f} s"
+            return f"did not finish in {TIMEOUT:g} s"
         if self.returncode != 0:
             return f"exit status {self.returncode}"
         if self.stderr:
@@ -243,27 +246,49 @@ def command(name: str, cli: bool = False) -> list[str]:
     return [sys.executable, path]
 
 
+# Examples that wait for a signal, as a user would send one with Ctrl-C: once the program has
+# printed this line (and flushed it: its stdout is a pipe), the runner sends it SIGINT.
+INTERRUPT: dict[str, str] = {}
+
+
 def run_example(name: str, cli: bool = False, gomaxprocs: int | None = None) -> Result:
     """Run one example in its own process, with a hard timeout."""
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
     if gomaxprocs is not None:
         env["GOMAXPROCS"] = str(gomaxprocs)
     t0 = time.monotonic()
-    try:
-        p = subprocess.run(
-            command(name, cli),
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=TIMEOUT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode() if isinstance(e.stdout, bytes) else e.stdout or ""
-        err = e.stderr.decode() if isinstance(e.stderr, bytes) else e.stderr or ""
-        return Result(name, None, out, err, time.monotonic() - t0)
-    return Result(name, p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
+    with subprocess.Popen(
+        command(name, cli),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=env,
+    ) as p:
+        killed = threading.Event()
+
+        def kill() -> None:
+            killed.set()
+            p.kill()
+
+        watchdog = threading.Timer(TIMEOUT, kill)
+        watchdog.start()
+        try:
+            head = ""
+            trigger = INTERRUPT.get(name)
+            if trigger is not None:
+                assert p.stdout is not None
+                for line in p.stdout:
+                    head += line
+                    if line.rstrip("\n") == trigger:
+                        p.send_signal(signal.SIGINT)
+                        break
+            out, err = p.communicate()
+        finally:
+            watchdog.cancel()
+    returncode = None if killed.is_set() else p.returncode
+    return Result(name, returncode, head + out, err, time.monotonic() - t0)
 
 
 def report(r: Result, problem: str) -> str:

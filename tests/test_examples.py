@@ -164,6 +164,29 @@ def test_stateful_goroutines_rule() -> None:
     rejects("stateful-goroutines", ["writeOps: 1", "readOps: 7"], "readOps line, then")
 
 
+def test_runner_interrupts_and_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program listed in INTERRUPT gets SIGINT after its line; one that hangs is killed."""
+    d = tmp_path / "signals"
+    d.mkdir()
+    (d / "main.py").write_text(
+        "import time\n"
+        "print('awaiting signal', flush=True)\n"
+        "try:\n"
+        "    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupt')\n"
+    )
+    (d / "main.out").write_text("awaiting signal\ninterrupt\n")
+    monkeypatch.setattr(ce, "EXAMPLES", tmp_path)
+    monkeypatch.setitem(ce.INTERRUPT, "signals", "awaiting signal")
+    check(ce.run_example("signals"))
+    monkeypatch.delitem(ce.INTERRUPT, "signals")
+    monkeypatch.setattr(ce, "TIMEOUT", 0.5)
+    r = ce.run_example("signals")
+    assert r.returncode is None
+    assert r.problem() == "did not finish in 0.5 s"
+
+
 # The offline link check of the built docs (docs/check_links.py, `make docs-linkcheck`): the docs
 # are built by `make docs`, not here, but the checker itself is plain Python.
 
