@@ -7,6 +7,9 @@ setting (2 Ps with the GIL, 1 without), so that every program is checked with
 one P and with several. The checks are examples/check_examples.py's, which
 `make examples` runs too; the tests below them show that each rule for a
 nondeterministic output rejects a wrong one.
+
+The runs are made two at a time, all before the first test that checks one,
+so that no process is running while another test looks for leaked fds.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
@@ -42,14 +46,33 @@ def check(result: object) -> None:
     assert problem is None, ce.report(result, problem)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_example_as_script(name: str) -> None:
-    check(ce.run_example(name))
+def run_both_ways(name: str, cli: bool) -> object:
+    if cli:
+        return ce.run_example(name, cli=True, gomaxprocs=OTHER_GOMAXPROCS)
+    return ce.run_example(name)
+
+
+@pytest.fixture(scope="module")
+def runs(request: pytest.FixtureRequest) -> dict[tuple[str, bool], object]:
+    """The runs of the selected example tests, (name, cli) -> Result."""
+    wanted = []
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and item.name.startswith("test_example_"):
+            wanted.append((callspec.params["name"], "goroutines_run" in item.name))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {key: pool.submit(run_both_ways, *key) for key in wanted}
+        return {key: f.result() for key, f in futures.items()}
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_example_with_goroutines_run(name: str) -> None:
-    check(ce.run_example(name, cli=True, gomaxprocs=OTHER_GOMAXPROCS))
+def test_example_as_script(name: str, runs: dict[tuple[str, bool], object]) -> None:
+    check(runs[name, False])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_example_with_goroutines_run(name: str, runs: dict[tuple[str, bool], object]) -> None:
+    check(runs[name, True])
 
 
 def test_every_chapter_is_here() -> None:
@@ -170,8 +193,8 @@ def test_runner_interrupts_and_times_out(tmp_path: Path, monkeypatch: pytest.Mon
     d.mkdir()
     (d / "main.py").write_text(
         "import time\n"
-        "print('awaiting signal', flush=True)\n"
-        "try:\n"
+        "try:\n"  # ready for the signal before saying so
+        "    print('awaiting signal', flush=True)\n"
         "    time.sleep(60)\n"
         "except KeyboardInterrupt:\n"
         "    print('interrupt')\n"
