@@ -42,7 +42,7 @@ clean:
 
 # Go by Example's concurrency chapters (examples/gobyexample/), each run as its own process and
 # checked against its main.out: `make examples`. tests/test_examples.py runs the same in `make test`.
-.PHONY: examples docs docs-linkcheck
+.PHONY: examples docs docs-linkcheck docs-clean
 
 examples: $(VENV)/.installed
 	$(PY) examples/check_examples.py
@@ -65,3 +65,7 @@ docs: $(VENV)/.docs
 docs-linkcheck: docs
 	$(PY) docs/check_links.py docs/_build/html
 	$(VENV)/bin/sphinx-build -q -W --keep-going -n -b linkcheck docs docs/_build/linkcheck
+
+# What the docs build writes: the site, and the example pages conf.py generates.
+docs-clean:
+	rm -rf docs/_build docs/examples/gobyexample docs/examples/_toctree.md

@@ -21,6 +21,11 @@ Adding a chapter is adding its directory: `main.py`, then
 needs a rule here too, and one that waits for Ctrl-C an entry in INTERRUPT.
 tests/test_examples.py runs the same checks in CI.
 
+The programs that race timers against each other (select, timeouts, timers,
+tickers, rate-limiting) leave 50 to 100 ms between the events they order: a
+machine that stops the program for longer than that can change what it
+prints, as it would change a Go program's.
+
 Options: --cli runs each program with `python -m goroutines run` instead of
 `python main.py`; --gomaxprocs N runs it with GOMAXPROCS=N in its environment.
 """
@@ -168,13 +173,17 @@ def rate_limiting(got: list[str], want: list[str]) -> None:
 
 
 def stateful_goroutines(got: list[str], want: list[str]) -> None:
-    """Two counts, both positive: how many depends on the machine."""
+    """Two counts of operations that add up to more than none.
+
+    How many depends on the machine and its load: the program runs for 0.1 s,
+    and on a loaded machine the 10 writers, started after the 100 readers,
+    may not get to finish one write in that time.
+    """
     ms = parse(r"(readOps|writeOps): (\d+)", got)
     if [m[1] for m in ms] != ["readOps", "writeOps"]:
         raise Mismatch("expected a readOps line, then a writeOps line")
-    for m in ms:
-        if int(m[2]) == 0:
-            raise Mismatch(f"no {m[1]} at all")
+    if sum(int(m[2]) for m in ms) == 0:
+        raise Mismatch("no operation at all")
 
 
 # The examples whose output is not main.out exactly (see the module docstring).

@@ -183,7 +183,8 @@ def test_rate_limiting_rule() -> None:
 
 def test_stateful_goroutines_rule() -> None:
     ce.RULES["stateful-goroutines"](["readOps: 7", "writeOps: 1"], [])
-    rejects("stateful-goroutines", ["readOps: 7", "writeOps: 0"], "no writeOps")
+    ce.RULES["stateful-goroutines"](["readOps: 7", "writeOps: 0"], [])
+    rejects("stateful-goroutines", ["readOps: 0", "writeOps: 0"], "no operation")
     rejects("stateful-goroutines", ["writeOps: 1", "readOps: 7"], "readOps line, then")
 
 
