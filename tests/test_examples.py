@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-from goroutines.runtime.proc import default_gomaxprocs
 
 
 def load_checker() -> ModuleType:
@@ -34,6 +33,16 @@ def load_checker() -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look the module up
     spec.loader.exec_module(module)
     return module
+
+
+def default_gomaxprocs() -> int:
+    """The Ps of run() without an argument: GOMAXPROCS, else the CPUs without the GIL, else 1."""
+    env = os.environ.get("GOMAXPROCS", "")
+    if env.isdigit() and int(env) >= 1:
+        return int(env)
+    if getattr(sys, "_is_gil_enabled", lambda: True)():
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 ce = load_checker()
