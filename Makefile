@@ -39,3 +39,33 @@ bench-quick: $(VENV)/.bench
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Go by Example's concurrency chapters (examples/gobyexample/), each run as its own process and
+# checked against its main.out: `make examples`. tests/test_examples.py runs the same in `make test`.
+.PHONY: examples docs docs-linkcheck docs-clean
+
+examples: $(VENV)/.installed
+	$(PY) examples/check_examples.py
+
+# The reference site: `make docs` builds docs/_build/html (open docs/_build/html/index.html)
+# with warnings as errors, nitpicky (every cross-reference must resolve). Always from scratch:
+# viewcode keeps a module's source page while the module is older than it, with stale links.
+$(VENV)/.docs: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[docs]'
+	touch $@
+
+docs: $(VENV)/.docs
+	rm -rf docs/_build/html
+	$(VENV)/bin/sphinx-build -q -E -W --keep-going -n -b html docs docs/_build/html
+	@echo "docs: $(CURDIR)/docs/_build/html/index.html"
+
+# Links: every link between the pages, and every #anchor, must lead somewhere (checked offline
+# in the built HTML), then Sphinx's linkcheck. It visits the web links only with
+# LINKCHECK_EXTERNAL=1, since this machine and CI reach no web site.
+docs-linkcheck: docs
+	$(PY) docs/check_links.py docs/_build/html
+	$(VENV)/bin/sphinx-build -q -W --keep-going -n -b linkcheck docs docs/_build/linkcheck
+
+# What the docs build writes: the site, and the example pages conf.py generates.
+docs-clean:
+	rm -rf docs/_build docs/examples/gobyexample docs/examples/_toctree.md
