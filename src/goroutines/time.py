@@ -30,11 +30,9 @@ from .runtime.proc import (
     check_async,
     fatal,
     getgfor,
-    globrunqput,
     gopark,
     goready,
-    newproc1,
-    wakep,
+    newproc_global,
 )
 from .runtime.runtime2 import G, WaitReason, schedt
 from .runtime.timers import addtimer, deltimer, modtimer, resettimer, timer
@@ -204,8 +202,7 @@ def startg(
     except BaseException as e:  # the call itself failed: a bug of the program's, as a panic
         fatal(sched, e)
         return
-    globrunqput(sched, newproc1(sched, None, coro, fn, parentgoid, code, pc))
-    wakep(sched)
+    newproc_global(sched, coro, fn, parentgoid, code, pc)
 
 
 def goFunc(arg: _GoFunc, seq: int, delay: int) -> None:

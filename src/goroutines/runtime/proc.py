@@ -374,6 +374,32 @@ def newproc(
     wakep(sched)
 
 
+def newproc_global(
+    sched: schedt,
+    coro: Coroutine[Any, Any, Any],
+    fn: Callable[..., Any],
+    parentgoid: int = 0,
+    code: types.CodeType | None = None,
+    pc: int = 0,
+    fut: Any = None,
+    ismain: bool = False,
+) -> G:
+    """A G for coro started from outside any P: the global queue, then wakep.
+
+    From a plain thread (Runtime.submit, a context cancelled from outside), a
+    timer function (after_func) or run() itself, none of which owns a P's run
+    queue (Go's newproc from an M without a P). `fut` gets its result
+    (Runtime.submit); the main goroutine's return ends the program.
+    """
+    gp = newproc1(sched, None, coro, fn, parentgoid, code, pc)
+    gp.fut = fut
+    if ismain:
+        sched.main = gp  # before it can run, and so finish
+    globrunqput(sched, gp)
+    wakep(sched)
+    return gp
+
+
 def newproc1(
     sched: schedt,
     pp: P | None,

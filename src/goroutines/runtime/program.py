@@ -51,11 +51,9 @@ from .proc import (
     check_async,
     check_gomaxprocs,
     default_gomaxprocs,
-    globrunqput,
-    newproc1,
+    newproc_global,
     procresize,
     startTheExit,
-    wakep,
 )
 from .runtime2 import G, M, _Gdead, _Grunning, _Gsyscall, schedt
 
@@ -155,7 +153,7 @@ class Runtime:
         if sched.exiting:
             raise RuntimeError("Runtime.submit(): the runtime has stopped") from sched.fatal
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-        spawn(sched, fn(*args, **kwargs), fn, fut)
+        newproc_global(sched, fn(*args, **kwargs), fn, fut=fut)
         return fut
 
     async def call(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
@@ -186,7 +184,7 @@ class Runtime:
         sched = self.start()
         self.restore = signals.install_sigint(sched)
         try:
-            spawn(sched, main(*args, **kwargs), main, None)
+            newproc_global(sched, main(*args, **kwargs), main, ismain=True)
             wait_exit(sched)
         finally:
             self.close()
@@ -222,25 +220,6 @@ def schedinit(nprocs: int) -> schedt:
     with sched.lock:
         procresize(sched, None, nprocs)
     return sched
-
-
-def spawn(
-    sched: schedt,
-    coro: Coroutine[Any, Any, Any],
-    fn: Callable[..., Any],
-    fut: concurrent.futures.Future[Any] | None,
-) -> G:
-    """Start coro as a goroutine from outside the runtime: global queue, then wakep.
-
-    Without a future it is the program's main goroutine, whose return ends it.
-    """
-    gp = newproc1(sched, None, coro, fn, 0, None, 0)
-    gp.fut = fut
-    if fut is None:
-        sched.main = gp  # before it can run, and so finish
-    globrunqput(sched, gp)
-    wakep(sched)
-    return gp
 
 
 def wait_exit(sched: schedt) -> None:
