@@ -63,15 +63,18 @@ def test_all_goroutines_blocked_is_no_deadlock_while_open() -> None:
 
 def test_leaving_the_block_abandons_goroutines_and_cancels_their_futures() -> None:
     ran: list[str] = []
+    started = threading.Event()
 
     async def forever() -> None:
         try:
+            started.set()
             await g.Chan[int]().recv()
         finally:
             ran.append("finally")
 
     with g.Runtime() as rt:
         fut = rt.submit(forever)
+        assert started.wait(10)  # else it is closed before it starts: no finally to run
     assert fut.cancelled()
     assert ran == ["finally"]
     with pytest.raises(RuntimeError, match="open Runtime"):

@@ -69,12 +69,11 @@ from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from math import gcd
 from typing import Any, NoReturn, TypeVar
 
-from . import netpoll, sysmon, timers, trace
+from . import netpoll, signals, sysmon, timers, trace
 from .debug import creation_line, tracebackothers
 from .errors import Deadlock, Goexit
 from .osapi import nanotime, ncpu, osyield
 from .runtime2 import (
-    EXIT_EVENT,
     RUNQ_SIZE,
     G,
     M,
@@ -1509,7 +1508,7 @@ def startTheExit_locked(sched: schedt) -> None:
         mp.park.wakeup()
     netpoll.netpollBreak(sched)
     sysmon.wakesysmon_locked(sched, "exit")
-    sched.events.put(EXIT_EVENT)  # the thread that hosts the runtime tears it down
+    sched.events.put((signals.EXIT, None))  # the thread that hosts the runtime tears it down
 
 
 # ---------------------------------------------------------------------------

@@ -37,6 +37,7 @@ one teardown serve both.
 from __future__ import annotations
 
 import concurrent.futures
+import signal
 import sys
 import threading
 import traceback
@@ -51,6 +52,7 @@ from .proc import (
     check_async,
     check_gomaxprocs,
     default_gomaxprocs,
+    fatal,
     newproc_global,
     procresize,
     startTheExit,
@@ -182,7 +184,7 @@ class Runtime:
     ) -> T:
         """run(): main as goroutine 1, wait for the program's end, tear down, report."""
         sched = self.start()
-        self.restore = signals.install_sigint(sched)
+        self.restore = signals.host(sched)
         try:
             newproc_global(sched, main(*args, **kwargs), main, ismain=True)
             wait_exit(sched)
@@ -223,23 +225,15 @@ def schedinit(nprocs: int) -> schedt:
 
 
 def wait_exit(sched: schedt) -> None:
-    """Block until the program ends; Ctrl-C ends it with KeyboardInterrupt (signals.py)."""
+    """Block until the program ends, acting on signals meanwhile (signals.py)."""
     while True:
-        ev = sched.events.get()
-        if ev == signals.SIGINT:
-            fatal_sigint(sched)
-        elif ev == _EXIT:
+        kind, arg = sched.events.get()
+        if kind == signals.EXIT:
             return
-
-
-_EXIT = "exit"
-
-
-def fatal_sigint(sched: schedt) -> None:
-    """End the program with a KeyboardInterrupt whose traceback is main's code."""
-    from .proc import fatal
-
-    fatal(sched, interrupted(sched.main))
+        if kind == signals.CALL:
+            arg.run()
+        elif not signals.dispatch(sched, arg) and arg == signal.SIGINT:
+            fatal(sched, interrupted(sched.main))  # Ctrl-C: the program ends
 
 
 def teardown(sched: schedt) -> None:

@@ -51,10 +51,6 @@ _Psyscall = 2  # its M is in a syscall (or a goroutine that will not yield); ret
 _Pgcstop = 3  # halted for stop-the-world
 _Pdead = 4  # no longer used (GOMAXPROCS shrank)
 
-# What sched.events carries to the thread that hosts a runtime (program.py).
-EXIT_EVENT = "exit"  # the program is ending: tear the runtime down
-SIGINT_EVENT = "sigint"  # Ctrl-C (signals.py)
-
 # The local run queue's size (Go: len(p.runq)).
 RUNQ_SIZE = 256
 
@@ -309,7 +305,8 @@ class schedt:
         # What the thread hosting the runtime (run's caller, or a Runtime's
         # owner) waits for: the exit beginning, Ctrl-C (program.py). A
         # SimpleQueue, whose put() a signal handler may call at any moment.
-        self.events: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.sig: Any = None  # signals.SigState while this run hosts signal handling
         # Things outside the runtime that may still wake a goroutine (an open
         # Runtime, an asyncio wait): while any is counted, all goroutines
         # blocked is not a deadlock.
