@@ -69,7 +69,7 @@ from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from math import gcd
 from typing import Any, NoReturn, TypeVar
 
-from . import netpoll, signals, sysmon, timers, trace
+from . import foreign, netpoll, signals, sysmon, timers, trace
 from .debug import creation_line, tracebackothers
 from .errors import Deadlock, Goexit
 from .osapi import nanotime, ncpu, osyield
@@ -323,6 +323,7 @@ def mstart(mp: M) -> None:
     """The body of every M: take the P it was given and schedule forever (Go's mstart)."""
     _tls.m = mp
     sched = mp.sched
+    mp.marked = foreign.mark()
     try:
         if mp.nextp is not None:
             pp, mp.nextp = mp.nextp, None
@@ -333,6 +334,8 @@ def mstart(mp: M) -> None:
     finally:
         mp.exiting = True
         _tls.m = None
+        if mp.marked:
+            foreign.unmark()
 
 
 # ---------------------------------------------------------------------------
@@ -817,6 +820,8 @@ def stopm(mp: M) -> bool:
     mp.blocked = True
     mp.park.sleep()
     mp.blocked = False
+    if not mp.marked:
+        mp.marked = foreign.mark()  # asyncio may have been imported meanwhile
     if trace.enabled:
         trace.MStart(mp)
     pp, mp.nextp = mp.nextp, None
@@ -1239,9 +1244,8 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
             exitsyscall0(mp, gp)
         else:
             exc = TypeError(
-                f"goroutine {gp.goid} awaited something that is not a goroutines operation "
-                f"(it yielded {req!r}): wait for an asyncio awaitable or a future with "
-                "'await aio.wait(x)' (from goroutines import aio)"
+                f"goroutine {gp.goid} awaited something that is not a goroutines operation"
+                f" (it yielded {req!r}): {foreign.MESSAGE}"
             )
             if owned and not mp.sched.exiting:
                 send = gp.coro.throw  # type: ignore[union-attr]
@@ -1769,6 +1773,8 @@ def entersyscall(mp: M, gp: G) -> None:
     if trace.enabled:
         trace.GoSysCall(pp, gp)
     gp.status = _Gsyscall
+    if mp.marked:
+        foreign.unmark()  # the call is plain code: it may run an event loop of its own
     if pp is None:
         return
     with pp.lock:
@@ -1790,6 +1796,8 @@ def exitsyscall(mp: M, gp: G) -> bool:
         trace.GoSysExit(mp, gp)
     pp = mp.oldp
     mp.oldp = None
+    if mp.marked:
+        foreign.mark()
     if mp.sched.exiting:
         return False  # back to the scheduler loop, which ends
     if pp is not None:

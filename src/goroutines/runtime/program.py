@@ -249,6 +249,8 @@ def teardown(sched: schedt) -> None:
         sched.sysmon.join(seconds_until(limit))
     try:
         abandon(sched, {mp.thread for mp in alive})
+        for close in sched.closers:
+            close()
     finally:
         netpoll.netpollclose(sched)
 

@@ -74,6 +74,7 @@ class WaitReason(enum.Enum):
     SyncRWMutexLock = "sync.RWMutex.Lock"
     SyncWaitGroupWait = "sync.WaitGroup.Wait"
     Preempted = "preempted"
+    AioWait = "aio.wait"  # an asyncio awaitable or a future (aio.py); not in Go
     StoppingTheWorld = "stopping the world"
 
 
@@ -154,6 +155,7 @@ class M:
         "exiting",
         "id",
         "lockedg",
+        "marked",
         "nextp",
         "oldp",
         "p",
@@ -179,6 +181,7 @@ class M:
         self.thread: threading.Thread | None = None
         self.syscalltick = 0
         self.exiting = False
+        self.marked = False  # its thread has foreign.NotALoop as its asyncio loop
         self.rand = random.Random()
 
     def __repr__(self) -> str:
@@ -307,6 +310,9 @@ class schedt:
         # SimpleQueue, whose put() a signal handler may call at any moment.
         self.events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self.sig: Any = None  # signals.SigState while this run hosts signal handling
+        self.aio: Any = None  # aio._Loops, once a goroutine used aio
+        # Run by teardown once the goroutines are abandoned (aio's loop thread).
+        self.closers: list[Callable[[], None]] = []
         # Things outside the runtime that may still wake a goroutine (an open
         # Runtime, an asyncio wait): while any is counted, all goroutines
         # blocked is not a deadlock.
