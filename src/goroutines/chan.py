@@ -45,8 +45,8 @@ import threading
 from typing import Any, Generic, TypeVar
 
 from .runtime.errors import ChannelClosed
-from .runtime.proc import _PREEMPT, _tls, acquire_g, gopark, goready
-from .runtime.runtime2 import G, WaitReason
+from .runtime.proc import _PREEMPT, acquire_g, gopark, goready
+from .runtime.runtime2 import G, WaitReason, _tls
 
 T = TypeVar("T")
 

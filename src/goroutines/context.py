@@ -65,8 +65,9 @@ from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from .chan import Chan
-from .runtime.osapi import nanotime
-from .runtime.proc import _tls, acquire_g
+from .runtime import timers
+from .runtime.proc import acquire_g
+from .runtime.runtime2 import _tls
 from .runtime.timers import addtimer, deltimer, timer
 from .time import _duration_ns, _GoFunc
 
@@ -340,7 +341,7 @@ class _timerCtx(_cancelCtx):
         self._timer: timer | None = None  # under _mu
 
     def _name(self) -> str:
-        left = (self._deadline - nanotime()) / 1e9
+        left = (self._deadline - timers.now()) / 1e9
         return f"WithDeadline({self._deadline / 1e9:.6f} [{left:.6f}s])"
 
     def _canceled(self) -> None:
@@ -527,7 +528,7 @@ def with_deadline_cause(
 
 def with_timeout(parent: Context, seconds: float) -> tuple[Context, CancelFunc]:
     """with_deadline(parent, now() + seconds) (Go's WithTimeout); seconds <= 0 has passed."""
-    ns = nanotime() + _duration_ns(seconds, "with_timeout")
+    ns = timers.now() + _duration_ns(seconds, "with_timeout")
     return _with_deadline_ns(parent, ns, None, "with_timeout")
 
 
@@ -535,7 +536,7 @@ def with_timeout_cause(
     parent: Context, seconds: float, cause: BaseException | None
 ) -> tuple[Context, CancelFunc]:
     """with_timeout with a cause for when the time is up (Go's WithTimeoutCause)."""
-    ns = nanotime() + _duration_ns(seconds, "with_timeout_cause")
+    ns = timers.now() + _duration_ns(seconds, "with_timeout_cause")
     return _with_deadline_ns(parent, ns, cause, "with_timeout_cause")
 
 
@@ -559,7 +560,7 @@ def _with_deadline_ns(
     if cur is not None and cur < when:
         # The current deadline is already sooner than the new one.
         return with_cancel(parent)
-    dur = when - nanotime()
+    dur = when - timers.now()
     if dur > 0 and _tls.m is None:
         # Checked before the context is registered with its parent.
         acquire_g(f"context.{what}")  # raises: the timer needs a running runtime

@@ -79,9 +79,8 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from . import context
-from .runtime import netpoll
+from .runtime import netpoll, timers
 from .runtime.netpoll import netpollblock, poll_reset, pollErrTimeout, pollNoError
-from .runtime.osapi import nanotime
 from .runtime.proc import acquire_g, checkpoint, getg, goparkunlock, goready, syscall
 from .runtime.runtime2 import G, WaitReason
 
@@ -484,7 +483,7 @@ class netFD:
         pd = self.pd
         assert pd is not None
         if deadline:
-            netpoll.set_deadline(pd, (deadline - nanotime()) / 1e9, "w")
+            netpoll.set_deadline(pd, (deadline - timers.now()) / 1e9, "w")
         interrupt = stop = None
         if ctx is not None:
             interrupt = _Expire(self, "w")
@@ -796,7 +795,7 @@ async def dial(
         ctxdeadline = context._deadline_ns(ctx)
     if timeout is not None and timeout <= 0:
         raise _dial_error(errTimeout(), host, port)
-    deadline = 0 if timeout is None else nanotime() + int(timeout * 1e9)
+    deadline = 0 if timeout is None else timers.now() + int(timeout * 1e9)
     if ctxdeadline is not None and (not deadline or ctxdeadline < deadline):
         deadline = ctxdeadline
     addrs = await _resolve(host, port, "dial")
@@ -821,7 +820,7 @@ def _dial_ctx_error(
         err is None
         and ctxdeadline is not None
         and isinstance(e, TimeoutError)
-        and nanotime() >= ctxdeadline
+        and timers.now() >= ctxdeadline
     ):
         err = context.DeadlineExceeded(), None  # our deadline timer fired before ctx's
     if err is not None:
@@ -833,7 +832,7 @@ def _partialDeadline(deadline: int, addrsRemaining: int) -> int:
     """The deadline for one of several addresses: an equal share, >= 2 s (Go's partialDeadline)."""
     if not deadline:
         return 0
-    now = nanotime()
+    now = timers.now()
     if deadline <= now:
         return deadline  # connect() then fails with a timeout at once
     timeout = (deadline - now) // addrsRemaining

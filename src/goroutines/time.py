@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .chan import Chan
-from .runtime.osapi import nanotime
+from .runtime import timers
 from .runtime.proc import (
     _PREEMPT,
     acquire_g,
@@ -72,12 +72,12 @@ async def sleep(seconds: float) -> None:
         gp.timer = timer(goroutineReady, gp)
     else:
         gp.timer.arg = gp
-    await gopark(resetForSleep, nanotime() + ns, WaitReason.Sleep, gp)
+    await gopark(resetForSleep, gp.sched.now() + ns, WaitReason.Sleep, gp)
 
 
 def sendTime(c: Chan[float], seq: int, delay: int) -> None:
     """Send the current time on c without blocking (Go's sendTime)."""
-    c.try_send(nanotime() / 1e9)
+    c.try_send(timers.now() / 1e9)
 
 
 class Timer:
@@ -88,7 +88,7 @@ class Timer:
         acquire_g("Timer")
         self.c: Chan[float] = Chan(1)
         self._r = timer(sendTime, self.c)
-        addtimer(self._r, nanotime() + max(ns, 0))
+        addtimer(self._r, timers.now() + max(ns, 0))
 
     def stop(self) -> bool:
         """Prevent the timer from firing; False if it had already fired or been stopped."""
@@ -97,7 +97,7 @@ class Timer:
     def reset(self, seconds: float) -> bool:
         """Fire after `seconds` from now; True if the timer had been active (Go 1.21)."""
         ns = _duration_ns(seconds, "Timer.reset")
-        return modtimer(self._r, nanotime() + max(ns, 0), 0)
+        return modtimer(self._r, timers.now() + max(ns, 0), 0)
 
 
 class Ticker:
@@ -110,7 +110,7 @@ class Ticker:
         acquire_g("Ticker")
         self.c: Chan[float] = Chan(1)
         self._r = timer(sendTime, self.c)
-        addtimer(self._r, nanotime() + ns, ns)
+        addtimer(self._r, timers.now() + ns, ns)
 
     def stop(self) -> None:
         """Turn the ticker off; no more ticks are sent."""
@@ -121,7 +121,7 @@ class Ticker:
         ns = _duration_ns(period, "Ticker.reset")
         if ns <= 0:
             raise ValueError(f"non-positive interval for Ticker.reset: {period!r}")
-        modtimer(self._r, nanotime() + ns, ns)
+        modtimer(self._r, timers.now() + ns, ns)
 
 
 def after(seconds: float) -> Chan[float]:
@@ -130,18 +130,18 @@ def after(seconds: float) -> Chan[float]:
 
 
 def now() -> float:
-    """The runtime's monotonic clock in seconds: nanotime(), which timers use too."""
-    return nanotime() / 1e9
+    """The runtime's monotonic clock in seconds: the one timers use (virtual under testing)."""
+    return timers.now() / 1e9
 
 
 def since(t: float) -> float:
     """Seconds passed since t, a now() reading (Go's time.Since)."""
-    return nanotime() / 1e9 - _instant(t, "since")
+    return timers.now() / 1e9 - _instant(t, "since")
 
 
 def until(t: float) -> float:
     """Seconds left until t, a now() reading; negative once it has passed (Go's time.Until)."""
-    return _instant(t, "until") - nanotime() / 1e9
+    return _instant(t, "until") - timers.now() / 1e9
 
 
 def _instant(t: object, what: str) -> float:
@@ -221,5 +221,5 @@ def after_func(seconds: float, fn: Callable[..., Coroutine[Any, Any, Any]], *arg
     t = Timer.__new__(Timer)
     t.c = Chan(1)
     t._r = timer(goFunc, _GoFunc(mp.sched, fn, args))
-    addtimer(t._r, nanotime() + max(ns, 0))
+    addtimer(t._r, timers.now() + max(ns, 0))
     return t

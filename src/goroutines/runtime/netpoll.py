@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import Any
 
 from . import proc  # a cycle (proc imports us): only used at call time
-from .osapi import nanotime
 from .runtime2 import G, WaitReason, schedt
 from .timers import addtimer, deltimer, timer
+from .timers import now as timers_now
 
 _FD_SETSIZE = 1024  # select() takes only fds below this
 
@@ -488,7 +488,7 @@ def set_deadline(pd: pollDesc, deadline: float | None, mode: str) -> None:
     None clears it; a deadline <= 0 has passed already and wakes the waiters.
     A closing pd is left alone (Go's poll_runtime_pollSetDeadline).
     """
-    when = 0 if deadline is None else nanotime() + max(0, int(deadline * 1e9))
+    when = 0 if deadline is None else timers_now() + max(0, int(deadline * 1e9))
     if deadline is not None and deadline <= 0:
         when = -1
     for attr, dattr, tattr, sattr in (("rg", "rd", "rt", "rseq"), ("wg", "wd", "wt", "wseq")):

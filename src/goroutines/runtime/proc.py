@@ -89,6 +89,7 @@ from .runtime2 import (
     _Pidle,
     _Prunning,
     _Psyscall,
+    _tls,
     schedt,
 )
 
@@ -98,16 +99,6 @@ _GFREE_LOCAL_MAX = 64  # gfput moves Gs to the global list past this many (Go)
 _GFREE_BATCH = 32  # and gfget/gfput move batches of this size
 _GOID_BATCH = 16  # goids a P takes from sched.goidgen at once (Go's _GoidCacheBatch)
 _STEAL_TRIES = 4  # rounds over all Ps in stealWork
-
-
-class _TLS(threading.local):
-    """The current M of this thread (Go keeps it in g0's TLS slot)."""
-
-    m: M | None = None
-    closing: G | None = None  # the goroutine teardown is closing on this thread
-
-
-_tls = _TLS()
 
 
 def getg() -> G | None:
@@ -238,7 +229,7 @@ def procresize(sched: schedt, mp: M | None, nprocs: int) -> list[P]:
     """
     old = sched.gomaxprocs
     for i in range(old, nprocs):
-        sched.allp.append(P(i))
+        sched.allp.append(P(i, sched))
     cur = mp.p if mp is not None else None
     if mp is None:
         pass
@@ -1081,7 +1072,7 @@ def netpollBlock(mp: M, pollUntil: int, wasSpinning: bool) -> G | None:
     if pollUntil != 0:
         # A fresh clock (Go reuses find_runnable's `now`): spinning and stealing
         # since then would otherwise make us oversleep, and epoll rounds up to ms.
-        delay = max(0, pollUntil - nanotime())
+        delay = max(0, pollUntil - sched.now())
     elif netpoll.netpollWaitersLocked(sched) == 0:
         # The last I/O waiter left (a deadline or a close woke it) after we
         # looked but before we claimed the poller; whoever woke it may have

@@ -37,6 +37,7 @@ one teardown serve both.
 from __future__ import annotations
 
 import concurrent.futures
+import queue
 import signal
 import sys
 import threading
@@ -48,7 +49,6 @@ from . import netpoll, signals, sysmon
 from .debug import Observer, interrupted
 from .osapi import nanotime, osyield
 from .proc import (
-    _tls,
     check_async,
     check_gomaxprocs,
     default_gomaxprocs,
@@ -57,12 +57,13 @@ from .proc import (
     procresize,
     startTheExit,
 )
-from .runtime2 import G, M, _Gdead, _Grunning, _Gsyscall, schedt
+from .runtime2 import G, M, _Gdead, _Grunning, _Gsyscall, _tls, schedt
 
 T = TypeVar("T")
 
 EXIT_GRACE = 0.02  # seconds the Ms get to leave goroutine code once the program ends
 EXIT_LIMIT = 1.0  # seconds a runtime thread gets to leave the scheduler (only a bug needs more)
+SIGNAL_POLL = 0.1  # seconds between the host thread's looks for signals another thread took
 
 # Coroutines of goroutines whose M was still in a blocking call or a loop when
 # their program ended: kept so that the garbage collector never closes them,
@@ -225,9 +226,17 @@ def schedinit(nprocs: int) -> schedt:
 
 
 def wait_exit(sched: schedt) -> None:
-    """Block until the program ends, acting on signals meanwhile (signals.py)."""
+    """Block until the program ends, acting on signals meanwhile (signals.py).
+
+    The wait times out now and then: a signal the kernel gave to another
+    thread (an M) interrupts no wait of ours, and Python runs its handler in
+    the main thread only once that thread is back in Python code.
+    """
     while True:
-        kind, arg = sched.events.get()
+        try:
+            kind, arg = sched.events.get(timeout=SIGNAL_POLL)
+        except queue.Empty:
+            continue
         if kind == signals.EXIT:
             return
         if kind == signals.CALL:

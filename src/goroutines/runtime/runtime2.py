@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from .osapi import Note
+from .osapi import Note, nanotime
 
 # G status (Go's values, so that traces and dumps read the same).
 _Gidle = 0  # just allocated, not yet initialised
@@ -219,16 +219,19 @@ class P:
         "runq",
         "runqhead",
         "runqtail",
+        "sched",
         "schedtick",
         "status",
         "syscalltick",
         "sysmontick",
         "timers",
         "timersLock",
+        "timerseq",
     )
 
-    def __init__(self, id: int) -> None:
+    def __init__(self, id: int, sched: schedt | None = None) -> None:
         self.id = id
+        self.sched = sched  # None for a P made alone (tests)
         self.status = _Pgcstop
         # Guards runqhead, runqtail, runq, runnext and the m/status handshake with
         # sysmon's retake (Go uses atomics on each of these).
@@ -258,6 +261,7 @@ class P:
         self.timers: list[Any] = []  # heap of (when, seq, timer) (timers.py)
         self.timersLock = threading.Lock()
         self.deletedTimers = 0  # stale heap entries, cleared when they are many
+        self.timerseq = 0  # the last heap key handed out (timers.heapkey)
         self.preempt = False  # sysmon asked this time slice to end (execute hands it on)
 
     def runqsize(self) -> int:
@@ -290,6 +294,14 @@ class schedt:
         self.allm: list[M] = []
         self.allgs: list[G] = []  # every G ever created (dead ones are reused)
         self.gomaxprocs = 0
+        # The timers' clock (ns): nanotime, or a VirtualClock's under testing's
+        # virtual time, where it moves only when every goroutine is durably blocked.
+        self.now: Callable[[], int] = nanotime
+        self.vclock: Any = None  # osapi.VirtualClock under virtual time
+        self.idlewaiters: list[G] = []  # goroutines in testing.wait_idle()
+        # testing's seeded schedules: the one generator every random choice is
+        # drawn from, and one M drives every P (proc.schedule_seeded).
+        self.chaos: random.Random | None = None
         self.lastpoll = 0  # nanotime of the last network poll, 0 while an M blocks in it
         self.pollUntil = 0  # when the blocked netpoll will wake up
         # Stop-the-world (gomaxprocs(n)); worldsema admits one stopper at a time.
@@ -326,3 +338,13 @@ class schedt:
     def runqsize(self) -> int:
         """Length of the global run queue (Go: sched.runqsize)."""
         return len(self.runq)
+
+
+class _TLS(threading.local):
+    """The current M of this thread (Go keeps it in g0's TLS slot)."""
+
+    m: M | None = None
+    closing: G | None = None  # the goroutine teardown is closing on this thread
+
+
+_tls = _TLS()

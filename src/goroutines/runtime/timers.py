@@ -23,7 +23,7 @@ from typing import Any
 
 from . import netpoll
 from .osapi import nanotime
-from .runtime2 import P, schedt
+from .runtime2 import P, _tls, schedt
 
 
 class timer:
@@ -38,16 +38,35 @@ class timer:
         self.f = f
         self.arg = arg
         self.seq = seq
-        self.gen = 0  # bumped on every change; heap entries with an older gen are stale
+        # The key of its live heap entry (heapkey); changed on every change, so
+        # that an entry with another key is stale.
+        self.gen = 0
 
-    def __lt__(self, other: timer) -> bool:  # ties in (when, gen) in the heap
-        return id(self) < id(other)
+
+def now() -> int:
+    """The timers' clock in ns: the run's (virtual under testing's virtual time), else nanotime.
+
+    Every `when` of a timer, and every deadline, is read on this clock.
+    """
+    mp = _tls.m
+    return nanotime() if mp is None else mp.sched.now()
+
+
+def heapkey(pp: P) -> int:
+    """A new key for an entry of pp's heap: unique, and ordering timers due at once.
+
+    In insertion order; under a seeded schedule in an order drawn from its
+    generator (testing: timer ties are a choice the scheduler makes).
+    """
+    pp.timerseq += 1
+    sched = pp.sched
+    if sched is not None and sched.chaos is not None:
+        return (sched.chaos.getrandbits(30) << 40) | pp.timerseq
+    return pp.timerseq
 
 
 def _current() -> tuple[schedt, P]:
     """The scheduler and P of this M; P 0 if sysmon took ours (its heap is locked anyway)."""
-    from .proc import _tls
-
     mp = _tls.m
     if mp is None:
         raise RuntimeError("timers can only be used inside a goroutine: start one with run(main)")
@@ -64,7 +83,7 @@ def addtimer(t: timer, when: int, period: int = 0) -> None:
         cleantimers(pp)
         t.when = when
         t.period = period
-        t.gen += 1
+        t.gen = heapkey(pp)
         t.pp = pp
         heapq.heappush(pp.timers, (when, t.gen, t))
     netpoll.wakeNetPoller(sched, when)
@@ -99,7 +118,7 @@ def deltimer(t: timer) -> bool:
             if t.pp is not pp:
                 continue  # it fired or moved meanwhile: look again
             t.pp = None
-            t.gen += 1
+            t.gen = 0  # its heap entry is stale now
             pp.deletedTimers += 1
             return True
 
@@ -132,7 +151,7 @@ def checkTimers(pp: P, now: int) -> tuple[int, int, bool]:
     if next == 0:
         return now, 0, False
     if now == 0:
-        now = nanotime()
+        now = nanotime() if pp.sched is None else pp.sched.now()
     if now < next and pp.deletedTimers <= len(h) // 4:
         return now, next, False
     pollUntil = 0
@@ -169,12 +188,12 @@ def runtimer(pp: P, t: timer, now: int) -> tuple[Callable[[Any, int, int], None]
         t.when += t.period * (1 + -delta // t.period)
         if t.when < 0:  # overflow
             t.when = (1 << 63) - 1
-        t.gen += 1
+        t.gen = heapkey(pp)
         heapq.heapreplace(h, (t.when, t.gen, t))
     else:
         heapq.heappop(h)
         t.pp = None
-        t.gen += 1
+        t.gen = 0
     return t.f, t.arg, t.seq
 
 
@@ -194,7 +213,7 @@ def moveTimers(dst: P, src: P) -> None:
     with dst.timersLock:
         for t in live:
             t.pp = dst
-            t.gen += 1
+            t.gen = heapkey(dst)
             heapq.heappush(dst.timers, (t.when, t.gen, t))
 
 
