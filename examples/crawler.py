@@ -32,12 +32,13 @@ from goroutines import (
     context,
     errgroup,
     go,
-    gosched,
     net,
+    now,
     num_goroutine,
     recv,
     run,
     select,
+    sleep,
 )
 
 # The site: each page and the pages it links to. /missing is not on it.
@@ -182,10 +183,11 @@ async def main() -> None:
 
     stop_server()  # ends the accept loop and the /slow handler still waiting
     await server_wg.wait()
-    for _ in range(1000):  # the last to call wg.done() may not have exited quite yet
-        if num_goroutine() == 1:
-            break
-        await gosched()
+    deadline = now() + 10
+    while num_goroutine() > 1 and now() < deadline:
+        # The last to call wg.done() may not have exited quite yet: on a busy
+        # machine its thread may wait a while for a core.
+        await sleep(0.001)
     print(f"server stopped, goroutines left: {num_goroutine() - 1}")
 
 

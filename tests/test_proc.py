@@ -691,3 +691,25 @@ def test_one_p_never_spins(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert g.run(main, gomaxprocs=1) == 0
     assert spins == []
+
+
+def test_no_deadlock_is_reported_before_main_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    # sysmon starts with the runtime and polls the network after 10 ms, then
+    # checks for deadlock: on a loaded machine that came before run() had made
+    # main, and found "no goroutines" (test_scheddetail on 3.13t, 1 suite run
+    # in 4).
+    from goroutines.runtime import program
+
+    newproc_global = program.newproc_global
+
+    def late(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.05)  # the window, made wide: sysmon's netpoll and checkdead run in it
+        return newproc_global(*args, **kwargs)
+
+    monkeypatch.setattr(program, "newproc_global", late)
+
+    async def main() -> int:
+        return 1
+
+    # With schedtrace on, sysmon never sleeps deeply while every P is idle.
+    assert g.run(main, schedtrace=1000) == 1

@@ -1,8 +1,10 @@
 """The runtime's seam to the operating system: the clock and thread sleep/wakeup.
 
 Everything in the scheduler that reads the time or parks and unparks a thread
-goes through this module, so that a deterministic mode can later replace it (as
-Go's faketime and testing/synctest replace nanotime and notesleep).
+goes through this module. goroutines.testing's virtual time replaces the
+timers' clock of one run with a VirtualClock (as Go's testing/synctest gives a
+bubble a fake clock); the scheduler's own timing (sysmon's ticks, preemption)
+stays on nanotime.
 """
 
 from __future__ import annotations
@@ -76,3 +78,25 @@ class Note:
         if self._q.qsize():
             raise RuntimeError("notewakeup - double wakeup")
         self._q.put(None)
+
+
+class VirtualClock:
+    """A clock that moves only when told to: testing's virtual time (Go's synctest bubble).
+
+    The scheduler moves it to the next timer once every goroutine of the run
+    is durably blocked (proc.timeskip_locked); nothing else changes it.
+    """
+
+    __slots__ = ("t",)
+
+    def __init__(self, start: int) -> None:
+        self.t = start
+
+    def now(self) -> int:
+        """The virtual time in nanoseconds."""
+        return self.t
+
+    def advance_to(self, t: int) -> None:
+        """Move to t, never backwards (the caller holds sched.lock)."""
+        if t > self.t:
+            self.t = t

@@ -160,10 +160,12 @@ _EXITSYSCALL = _Request("exitsyscall")  # exitsyscall0: no P was free after a sy
 # Bootstrap
 
 
-def default_gomaxprocs() -> int:
+def default_gomaxprocs(machine: bool = True) -> int:
     """GOMAXPROCS from the environment, else the CPU count without the GIL, else 1.
 
-    As Go's schedinit, an environment value that is not an integer >= 1 is ignored.
+    As Go's schedinit, an environment value that is not an integer >= 1 is
+    ignored. Without `machine`, 1 rather than anything this machine decides
+    (a seeded run replays the same on every machine and interpreter).
     """
     try:
         n = int(os.environ.get("GOMAXPROCS", ""))
@@ -171,6 +173,8 @@ def default_gomaxprocs() -> int:
         n = 0
     if n >= 1:
         return n
+    if not machine:
+        return 1
     gil_enabled: Callable[[], bool] | None = getattr(sys, "_is_gil_enabled", None)
     if gil_enabled is not None and not gil_enabled():
         return ncpu()
@@ -319,7 +323,10 @@ def mstart(mp: M) -> None:
         if mp.nextp is not None:
             pp, mp.nextp = mp.nextp, None
             acquirep(mp, pp)
-        schedule(mp)
+        if sched.chaos is None:
+            schedule(mp)
+        else:
+            schedule_seeded(mp)
     except BaseException as e:
         fatal(sched, e)
     finally:
@@ -767,10 +774,14 @@ def startm(sched: schedt, pp: P | None, spinning: bool) -> None:
             if pp is None:
                 return
         if sched.exiting:
-            pidleput_exiting(sched, pp, spinning)
+            pidleput_unused(sched, pp, spinning)
             return
         nmp = mget(sched)
         if nmp is None:
+            if sched.chaos is not None and sched.allm:
+                # A seeded schedule has one M, busy now: it drives this P too.
+                pidleput_unused(sched, pp, spinning)
+                return
             nmp = allocm_locked(sched)
             new = True
         else:
@@ -783,8 +794,8 @@ def startm(sched: schedt, pp: P | None, spinning: bool) -> None:
         nmp.park.wakeup()
 
 
-def pidleput_exiting(sched: schedt, pp: P, spinning: bool) -> None:
-    """Give back a P that startm got while the program is ending (sched.lock held)."""
+def pidleput_unused(sched: schedt, pp: P, spinning: bool) -> None:
+    """Give back a P that startm got but has no M for (sched.lock held)."""
     pp.status = _Pidle
     sched.pidle.append(pp)
     sched.npidle += 1
@@ -933,6 +944,136 @@ def reacquirep(mp: M) -> bool:
     return stopm(mp)
 
 
+# ---------------------------------------------------------------------------
+# Seeded schedules (goroutines.testing)
+
+
+def schedule_seeded(mp: M) -> None:
+    """The scheduler of a seeded run: this one M drives every P (goroutines.testing).
+
+    Every choice Go leaves to timing is drawn from the run's one generator
+    (sched.chaos), so that a seed gives one interleaving, the same each time:
+    each step takes a P drawn from the generator, finds it work as
+    find_runnable does (its timers; a goroutine drawn from its run queue and
+    the global one; else a steal, in the generator's order) and executes it.
+    Every runtime await of the goroutine is a preemption point, taken or not
+    as the generator says (execute). With nothing to run, the M waits as an
+    idle M does: in the poller for I/O or a timer, else on the idle list, where
+    checkdead finds deadlocks and moves virtual time on.
+    """
+    sched = mp.sched
+    rng = sched.chaos
+    assert rng is not None
+    mp.rand = rng  # select's case order and the steal order draw from it too
+    nospin(mp)
+    if mp.p is not None:
+        putp(mp)
+    while not sched.exiting:
+        gp = None
+        allp = list(sched.allp)
+        for i in rng.sample(range(len(allp)), len(allp)):
+            if not takep(mp, allp[i]):
+                continue
+            gp = runnable_seeded(mp)
+            if gp is not None:
+                break
+            putp(mp)
+        if gp is None:
+            if not idle_seeded(mp):
+                return
+            continue
+        mp.p.preempt = True  # type: ignore[union-attr]  # every await may preempt: execute draws
+        execute(mp, gp, True)
+        if mp.p is not None:
+            putp(mp)
+
+
+def takep(mp: M, pp: P) -> bool:
+    """Drive pp, if no M holds it (a seeded run); off the idle list if it is on it."""
+    sched = mp.sched
+    with sched.lock:
+        if pp.status != _Pidle:
+            return False
+        if pp in sched.pidle:
+            sched.pidle.remove(pp)
+            sched.npidle -= 1
+    acquirep(mp, pp)
+    return True
+
+
+def putp(mp: M) -> None:
+    """Let go of the M's P between two steps (a seeded run).
+
+    A P with goroutines queued stays off the idle list, with no M: the next
+    steps drive it, as they draw it.
+    """
+    sched = mp.sched
+    pp = releasep(mp)
+    with sched.lock:
+        if runqempty(pp):
+            pidleput(sched, pp)
+
+
+def runnable_seeded(mp: M) -> G | None:
+    """A goroutine for the M's P, drawn from all it may run now: its own, the global queue's.
+
+    Go's order (runnext, the local queue, the global queue now and then) is
+    the order of a timing race between Ms; here the generator draws it.
+    Without any, steal as a spinning M would, in the generator's order.
+    """
+    sched = mp.sched
+    pp: P = mp.p  # type: ignore[assignment]
+    rng: Any = sched.chaos
+    if pp.timers:
+        timers.checkTimers(pp, 0)
+    if netpoll.netpollWaiters(sched) > 0 and sched.lastpoll != 0:
+        injectglist(None, netpoll.netpoll(sched, 0))
+    with pp.lock, sched.lock:
+        local = [pp.runq[i % RUNQ_SIZE] for i in range(pp.runqhead, pp.runqtail)]
+        if pp.runnext is not None:
+            local.insert(0, pp.runnext)
+        n = len(local) + len(sched.runq)
+        if n:
+            k = rng.randrange(n)
+            if k >= len(local):
+                gp: G = sched.runq[k - len(local)]
+                del sched.runq[k - len(local)]
+                return gp
+            gp = local.pop(k)  # type: ignore[assignment]
+            pp.runnext = None
+            for i, g in enumerate(local):
+                pp.runq[(pp.runqhead + i) % RUNQ_SIZE] = g
+            pp.runqtail = pp.runqhead + len(local)
+            return gp
+    gp2, _, _, _ = stealWork(mp, 0)
+    return gp2
+
+
+def idle_seeded(mp: M) -> bool:
+    """Nothing to run on any P: wait for I/O or a timer, else go idle; False once exiting."""
+    sched = mp.sched
+    next = timers.timeSleepUntil(sched.allp) if sched.vclock is None else 0
+    if (netpoll.netpollWaiters(sched) > 0 or next) and netpoll.swapLastpoll(sched):
+        delay = -1 if next == 0 else max(0, next - sched.now())
+        glist = netpoll.netpoll(sched, delay)
+        sched.lastpoll = nanotime()
+        injectglist(None, glist)
+        return True
+    if not stopm(mp):
+        return False
+    nospin(mp)
+    putp(mp)
+    return True
+
+
+def nospin(mp: M) -> None:
+    """The one M of a seeded run was started or woken to spin (wakep): it never spins."""
+    if mp.spinning:
+        mp.spinning = False
+        with mp.sched.lock:
+            mp.sched.nmspinning -= 1
+
+
 def find_runnable(mp: M) -> tuple[G | None, bool]:
     """Find a runnable goroutine: timers, local, global, netpoll, steal; else sleep (Go)."""
     sched = mp.sched
@@ -1047,6 +1188,10 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
             # while wakep saw us spinning, and nobody else watches it.
             pollUntil = checkTimersNoP(allpSnapshot, pollUntil)
 
+        if sched.vclock is not None:
+            # Virtual time: no M sleeps until a timer; the clock jumps to it
+            # once every M is idle (checkdead, when the last one stops).
+            pollUntil = 0
         # Poll network until the next timer.
         if (
             netpoll.netpollinited(sched)
@@ -1228,6 +1373,13 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
                     continue
                 gosched_m(mp, gp, False)  # without our P, it waits on the global queue
         elif req is _GOSCHED or req is _PREEMPT:
+            # A seeded schedule makes every await a preemption point, and its
+            # generator says which ones are taken (schedule_seeded).
+            rng = mp.sched.chaos if req is _PREEMPT else None
+            if rng is not None and rng.random() < 0.5 and owned and not mp.sched.exiting:
+                exc = None
+                send = gp.send  # type: ignore[assignment]
+                continue
             gosched_m(mp, gp, req is _PREEMPT)
         elif isinstance(req, BaseException):
             goexit0(mp, gp, req, pp if owned else None)
@@ -1516,8 +1668,8 @@ def checkdead(sched: schedt) -> None:
     sched.lock must be held. Ms blocked in the poller or in a syscall are
     running, so goroutines waiting for I/O or a syscall never count as dead.
     """
-    if sched.exiting:
-        return
+    if sched.exiting or not sched.allgs:
+        return  # ended, or not begun: sysmon may look before run() has made main
     run = sum(1 for mp in sched.allm if not mp.exiting) - len(sched.midle) - len(sched.mlockedidle)
     run += sched.nhandoff  # a P sysmon is handing off will get an M (Go: incidlelocked(-1))
     if run > 0:
@@ -1542,6 +1694,8 @@ def checkdead(sched: schedt) -> None:
         # Possible if the main goroutine called goexit().
         msg = "no goroutines (main called goexit) - deadlock!"
     else:
+        if sched.vclock is not None and timeskip_locked(sched):
+            return  # virtual time: every goroutine is durably blocked, time moves on
         if any(pp.timers for pp in sched.allp):
             return  # a timer will wake someone
         msg = "all goroutines are asleep - deadlock!"
@@ -1549,6 +1703,36 @@ def checkdead(sched: schedt) -> None:
     if sched.fatal is None:
         sched.fatal = err
     startTheExit_locked(sched)
+
+
+def timeskip_locked(sched: schedt) -> bool:
+    """Virtual time, with every goroutine durably blocked: let the next thing happen.
+
+    sched.lock held, no M running (checkdead). The goroutines in wait_idle run
+    first; else the clock jumps to the earliest timer (Go's synctest advances
+    the bubble's fake clock the same way). Either way an idle M gets an idle P
+    to run them. False if nothing is due: then it is a deadlock.
+    """
+    if sched.idlewaiters:
+        for gp in sched.idlewaiters:
+            gp.status = _Grunnable
+            sched.runq.append(gp)
+        sched.idlewaiters.clear()
+    else:
+        next = timers.timeSleepUntil(sched.allp)
+        if next == 0:
+            return False
+        sched.vclock.advance_to(next)
+    pp = pidleget(sched)
+    if pp is None:
+        throw("timeskip: no idle P with every M idle")
+    mp = mget(sched)
+    if mp is None:  # only Ms locked to their goroutines are idle
+        newm(sched, pp, False, allocm_locked(sched))
+        return True
+    mp.nextp = pp
+    mp.park.wakeup()
+    return True
 
 
 # ---------------------------------------------------------------------------

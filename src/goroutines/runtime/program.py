@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import queue
+import random
 import signal
 import sys
 import threading
@@ -47,7 +48,7 @@ from typing import Any, TypeVar
 
 from . import netpoll, signals, sysmon
 from .debug import Observer, interrupted
-from .osapi import nanotime, osyield
+from .osapi import VirtualClock, nanotime, osyield
 from .proc import (
     check_async,
     check_gomaxprocs,
@@ -63,6 +64,9 @@ T = TypeVar("T")
 
 EXIT_GRACE = 0.02  # seconds the Ms get to leave goroutine code once the program ends
 EXIT_LIMIT = 1.0  # seconds a runtime thread gets to leave the scheduler (only a bug needs more)
+# Where virtual time starts: 2000-01-01 00:00 UTC in Unix seconds, as Go's synctest
+# bubble; a whole number of seconds, so that now() differences are exact.
+VIRTUAL_EPOCH = 946_684_800 * 1_000_000_000
 SIGNAL_POLL = 0.1  # seconds between the host thread's looks for signals another thread took
 
 # Coroutines of goroutines whose M was still in a blocking call or a loop when
@@ -121,9 +125,20 @@ class Runtime:
         scheddetail: bool | None = None,
         trace: str | None = None,
         schedcheck: bool | None = None,
+        virtual_time: bool = False,
+        seed: int | None = None,
     ) -> None:
-        self.nprocs = default_gomaxprocs() if gomaxprocs is None else check_gomaxprocs(gomaxprocs)
+        if gomaxprocs is not None:
+            self.nprocs = check_gomaxprocs(gomaxprocs)
+        else:
+            self.nprocs = default_gomaxprocs(machine=seed is None)
         self.obs = Observer(schedtrace, scheddetail, trace, schedcheck)
+        if not isinstance(virtual_time, bool):
+            raise TypeError(f"virtual_time must be a bool, not {type(virtual_time).__name__}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
+        self.virtual_time = virtual_time
+        self.seed = seed
         self.sched: schedt | None = None
         self.closed = False
         self.restore: Callable[[], None] | None = None
@@ -170,14 +185,15 @@ class Runtime:
         if self.sched is not None:
             raise RuntimeError("this Runtime has been started already: make a new one")
         check_not_in_goroutine("Runtime.start")
-        sched = schedinit(self.nprocs)
+        sched = schedinit(self.nprocs, self.virtual_time, self.seed)
         try:
             self.obs.start(sched)  # opens the trace file: a bad path fails here
         except BaseException:
             netpoll.netpollclose(sched)
             raise
         self.sched = sched
-        sysmon.startsysmon(sched)
+        if sched.chaos is None:  # a seeded run has no timing to watch: one M does all
+            sysmon.startsysmon(sched)
         return sched
 
     def runmain(
@@ -215,10 +231,19 @@ class Runtime:
                     self.restore = None
 
 
-def schedinit(nprocs: int) -> schedt:
-    """Create the scheduler of one runtime with nprocs idle Ps (Go's schedinit)."""
+def schedinit(nprocs: int, virtual_time: bool = False, seed: int | None = None) -> schedt:
+    """Create the scheduler of one runtime with nprocs idle Ps (Go's schedinit).
+
+    virtual_time gives its timers a VirtualClock; a seed, the one generator
+    of a seeded schedule (goroutines.testing).
+    """
     sched = schedt()
     sched.lastpoll = nanotime()
+    if virtual_time:
+        sched.vclock = VirtualClock(VIRTUAL_EPOCH)
+        sched.now = sched.vclock.now
+    if seed is not None:
+        sched.chaos = random.Random(seed)
     netpoll.netpollinit(sched)
     with sched.lock:
         procresize(sched, None, nprocs)

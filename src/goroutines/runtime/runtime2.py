@@ -75,6 +75,7 @@ class WaitReason(enum.Enum):
     SyncWaitGroupWait = "sync.WaitGroup.Wait"
     Preempted = "preempted"
     AioWait = "aio.wait"  # an asyncio awaitable or a future (aio.py); not in Go
+    WaitIdle = "synctest.Wait"  # testing.wait_idle: until every other goroutine is blocked
     StoppingTheWorld = "stopping the world"
 
 

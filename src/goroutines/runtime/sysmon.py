@@ -131,6 +131,8 @@ def _sysmon(sched: schedt) -> None:
         now = nanotime()
         if sched.schedtrace <= 0 and allidle(sched):
             next = timers.timeSleepUntil(sched.allp)
+            if next:
+                next -= sched.now() - now  # on our clock, if the timers' is virtual
             if next == 0 or next > now:
                 # Until forcePreemptNS past the next timer: whatever that timer
                 # starts cannot have run too long before then.
