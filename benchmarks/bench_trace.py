@@ -1,14 +1,21 @@
-"""What execution tracing costs: spawn + gosched with the trace off and on.
+"""What execution tracing costs: run time and trace size, untraced vs compact vs JSON.
 
-Workload "spawn+gosched": main starts N goroutines that each yield K times
-(gosched), then waits for all of them; ns/op is the run's wall time divided by
-N*K. Each op records two events when tracing (GoSched, GoStart). Rows:
+Workload "chan-heavy": 4 producer/consumer pairs, each moving N ints over its
+own channel (capacities 0, 0, 1 and 10), so that nearly every send and receive
+parks or readies a goroutine: about three trace events per item, the busiest
+a program gets for the tracer (the issue's "channel-heavy program"). Run
+untraced, with trace="trace.out" (the compact stream) and with
+trace="trace.json" (Perfetto JSON, converted when run() returns), interleaved
+and best of R, so that the ratios hold on a noisy machine. Rows:
 
-    goroutines                      tracing off (one `if trace.enabled:` per hook site)
-    goroutines trace=on (record)    tracing on, without the time trace.stop takes
-                                    to decode, model and write the file after the run
-    goroutines trace=on (total)     tracing on, writing the Chrome JSON included
-    asyncio                         the same workload with create_task and sleep(0)
+    chan-heavy: run time (ms)               each mode's wall time of run()
+    chan-heavy: extra run time traced (%)   over untraced (budget: compact <= 25%)
+    chan-heavy: trace MB per s of run time  file size / untraced run time
+                                            (budget: compact <= 5 MB/s)
+
+Workload "spawn+gosched": main starts N goroutines that each yield K times;
+ns/op is the run's wall time divided by N*K, untraced, compact-traced and on
+asyncio (create_task and sleep(0)).
 
     python benchmarks/bench_trace.py [--quick]
 """
@@ -20,21 +27,72 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import goroutines
-from goroutines import go, gosched
-from goroutines.runtime import trace
+from goroutines import Chan, WaitGroup, go, gosched
 
-WORKLOAD = "spawn+gosched"
-
-
-def sizes(quick: bool) -> tuple[int, int, int]:
-    """(goroutines, yields each, repetitions)."""
-    return (200, 10, 1) if quick else (2000, 50, 3)
+CAPACITIES = (0, 0, 1, 10)
+MODES = (("untraced", None), ("trace.out (compact)", "trace.out"), ("trace.json", "trace.json"))
 
 
-def goroutines_workload(n: int, k: int, path: str | None) -> tuple[float, float]:
-    """Seconds for one run of the workload, and how many of them trace.stop took."""
+def chan_heavy(n: int) -> Callable[[], Coroutine[Any, Any, None]]:
+    """main of the chan-heavy workload: n items through each pair's channel."""
+
+    async def pair(cap: int, wg: WaitGroup) -> None:
+        c: Chan[int] = Chan(cap)
+
+        async def produce() -> None:
+            for i in range(n):
+                await c.send(i)
+            c.close()
+
+        go(produce)
+        async for _ in c:
+            pass
+        wg.done()
+
+    async def main() -> None:
+        wg = WaitGroup()
+        for cap in CAPACITIES:
+            wg.add(1)
+            go(pair, cap, wg)
+        await wg.wait()
+
+    return main
+
+
+def timed(main: Callable[[], Coroutine[Any, Any, None]], path: str | None) -> float:
+    """Seconds for one run(), writing the trace included."""
+    t = time.perf_counter()
+    goroutines.run(main, trace=path)
+    return time.perf_counter() - t
+
+
+def chan_heavy_rows(quick: bool) -> list[tuple[str, str, float]]:
+    """Run time, overhead and trace size of the chan-heavy workload in each mode."""
+    n, reps = (5_000, 1) if quick else (100_000, 3)
+    best: dict[str, float] = {}
+    size: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as d:
+        for _ in range(reps):
+            for mode, name in MODES:
+                path = None if name is None else os.path.join(d, name)
+                best[mode] = min(best.get(mode, float("inf")), timed(chan_heavy(n), path))
+                if path is not None:
+                    size[mode] = os.path.getsize(path)
+    base = best["untraced"]
+    rows = [("chan-heavy: run time (ms)", mode, best[mode] * 1e3) for mode, _ in MODES]
+    for mode, _ in MODES[1:]:
+        rows.append(("chan-heavy: extra run time traced (%)", mode, 100 * (best[mode] / base - 1)))
+    for mode, _ in MODES[1:]:
+        rows.append(("chan-heavy: trace MB per s of run time", mode, size[mode] / 1e6 / base))
+    return rows
+
+
+def spawn_gosched(n: int, k: int) -> Callable[[], Coroutine[Any, Any, None]]:
+    """main of the spawn+gosched workload."""
 
     async def worker(done: list[int]) -> None:
         for _ in range(k):
@@ -48,25 +106,11 @@ def goroutines_workload(n: int, k: int, path: str | None) -> tuple[float, float]
         while len(done) < n:
             await gosched()
 
-    stopping: list[float] = []
-    stop = trace.stop
-
-    def timed_stop(tracer: trace.Tracer) -> None:
-        t = time.perf_counter()
-        stop(tracer)
-        stopping.append(time.perf_counter() - t)
-
-    trace.stop = timed_stop  # run() looks it up when it ends: time the writing apart
-    try:
-        t = time.perf_counter()
-        goroutines.run(main, trace=path)
-        return time.perf_counter() - t, sum(stopping)
-    finally:
-        trace.stop = stop
+    return main
 
 
 def asyncio_workload(n: int, k: int) -> float:
-    """Seconds for one run of the workload on asyncio."""
+    """Seconds for one run of spawn+gosched on asyncio."""
 
     async def worker() -> None:
         for _ in range(k):
@@ -80,23 +124,27 @@ def asyncio_workload(n: int, k: int) -> float:
     return time.perf_counter() - t
 
 
-def run(quick: bool = False) -> list[tuple[str, str, float]]:
-    """Rows (workload, implementation, ns/op): trace off, trace on, asyncio."""
-    n, k, reps = sizes(quick)
+def spawn_rows(quick: bool) -> list[tuple[str, str, float]]:
+    """ns/op of spawn+gosched untraced, compact-traced, and on asyncio."""
+    n, k, reps = (200, 10, 1) if quick else (2000, 50, 3)
     per_op = 1e9 / (n * k)
     with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "trace.json")
-        off = min(goroutines_workload(n, k, None)[0] for _ in range(reps))
-        on = [goroutines_workload(n, k, path) for _ in range(reps)]
+        path = os.path.join(d, "trace.out")
+        off = min(timed(spawn_gosched(n, k), None) for _ in range(reps))
+        on = min(timed(spawn_gosched(n, k), path) for _ in range(reps))
     aio = min(asyncio_workload(n, k) for _ in range(reps))
     return [
-        (WORKLOAD, "goroutines", off * per_op),
-        (WORKLOAD, "goroutines trace=on (record)", min(t - w for t, w in on) * per_op),
-        (WORKLOAD, "goroutines trace=on (total)", min(t for t, _ in on) * per_op),
-        (WORKLOAD, "asyncio", aio * per_op),
+        ("spawn+gosched", "goroutines", off * per_op),
+        ("spawn+gosched", "goroutines trace.out", on * per_op),
+        ("spawn+gosched", "asyncio", aio * per_op),
     ]
 
 
+def run(quick: bool = False) -> list[tuple[str, str, float]]:
+    """Rows (workload, implementation, value) of both workloads."""
+    return chan_heavy_rows(quick) + spawn_rows(quick)
+
+
 if __name__ == "__main__":
-    for workload, impl, ns in run(quick="--quick" in sys.argv):
-        print(f"{workload:16s} {impl:30s} {ns:10.0f} ns/op")
+    for workload, impl, value in run(quick="--quick" in sys.argv):
+        print(f"{workload:40s} {impl:22s} {value:10.1f}")
