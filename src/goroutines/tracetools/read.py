@@ -4,8 +4,8 @@ A trace is one of:
 
   * the compact stream runtime/trace.py writes to a path not ending in `.json`
     (its docstring has the layout): frames of per-thread batches of records,
-    deflated column by column. `parse_compact` inflates each batch, zips its
-    columns into records, names each record's kind and resolves its indexes (a GoCreate's function
+    byte-shuffled and deflated. `parse_compact` inflates each batch, puts its
+    records' bytes back in place, names each record's kind and resolves its indexes (a GoCreate's function
     and where it was created, a GoPark's wait reason), then merges the threads'
     records by time, as Go's internal/trace does with its per-M batches;
   * the Perfetto JSON that a `.json` path gets (convert.write_json), which
@@ -38,6 +38,7 @@ from ..runtime.trace import (
     NARGS,
     REASONS,
     VERSION,
+    SIZE,
     WORDS,
     EvGoCreate,
     EvGoPark,
@@ -158,20 +159,21 @@ class _Reader:
         else:
             raise ValueError(f"unknown frame kind {kind!r}")
 
-    def batch(self, strings: list[list[str]], raw: bytes) -> None:
-        """Cut one batch's columns of int64s into records, as raw events."""
-        words = array("q")
-        words.frombytes(raw)  # a ValueError unless whole words
+    def batch(self, strings: list[list[str]], shuffled: bytes) -> None:
+        """Cut one batch's byte-shuffled records into raw events."""
+        n, rest = divmod(len(shuffled), SIZE)
+        if rest:
+            raise ValueError("not a whole number of records")
+        recs = bytearray(len(shuffled))
+        for i in range(SIZE):  # byte i of every record
+            recs[i::SIZE] = shuffled[i * n : (i + 1) * n]
+        words = array("q", recs)
         if sys.byteorder == "big":
             words.byteswap()
-        n, rest = divmod(len(words), WORDS)
-        if rest:
-            raise ValueError("columns of unequal length")
         assert self.start is not None
         start = self.start
         out = self.events
-        columns = [words[i * n : (i + 1) * n].tolist() for i in range(WORDS)]
-        for kind, ts, *args in zip(*columns, strict=True):
+        for kind, ts, *args in zip(*[iter(words.tolist())] * WORDS, strict=True):
             if not 0 <= kind < len(EVENTS):
                 raise ValueError(f"unknown event kind {kind}")
             ev: list[Any] = [EVENTS[kind], ts - start, *args[: NARGS[kind]]]
