@@ -5,9 +5,10 @@ A trace is one of:
   * the compact stream runtime/trace.py writes to a path not ending in `.json`
     (its docstring has the layout): frames of per-thread batches of records,
     byte-shuffled and deflated. `parse_compact` inflates each batch, puts its
-    records' bytes back in place, names each record's kind and resolves its indexes (a GoCreate's function
-    and where it was created, a GoPark's wait reason), then merges the threads'
-    records by time, as Go's internal/trace does with its per-M batches;
+    records' bytes back in place, names each record's kind and resolves its
+    indexes (a GoCreate's function and where it was created, a GoPark's wait
+    reason), then merges the threads' records by time, as Go's internal/trace
+    does with its per-M batches;
   * the Perfetto JSON that a `.json` path gets (convert.write_json), which
     carries the same raw events in its "goroutines" section.
 
@@ -37,8 +38,8 @@ from ..runtime.trace import (
     MAGIC,
     NARGS,
     REASONS,
-    VERSION,
     SIZE,
+    VERSION,
     WORDS,
     EvGoCreate,
     EvGoPark,
