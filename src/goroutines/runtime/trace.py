@@ -60,7 +60,8 @@ compact stream, read by the tools in goroutines.tracetools:
       FRAME_STRINGS b"S"       uvarint buffer id, JSON list of [function, created-at]
                                pairs, which that buffer's GoCreate records number on
                                from the ones its earlier S frames listed
-      FRAME_BATCH   b"B"       uvarint buffer id, zlib data: that buffer's next n records
+      FRAME_BATCH   b"B"       uvarint buffer id, raw deflate data (RFC 1951, ending in
+                               a full flush): that buffer's next n records
                                (RECORD: 5 little-endian int64s, kind, time (nanotime)
                                and three arguments), byte-shuffled: byte 0 of every
                                record, then byte 1 of every record, ... byte 39
@@ -160,13 +161,10 @@ def funcname(fn: Any) -> str:
     return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or fn)
 
 
-Batch = tuple[int, bytearray, list[tuple[str, str]]]  # buffer id, records, new strings
-
-
 class Buffer:
     """One thread's records for one run (Go's traceBuf), and its interned strings."""
 
-    __slots__ = ("id", "pending", "recs", "sched", "strings")
+    __slots__ = ("deflater", "id", "pending", "recs", "sched", "strings")
 
     def __init__(self, sched: schedt | None, id: int) -> None:
         self.sched = sched
@@ -174,6 +172,7 @@ class Buffer:
         self.recs = bytearray()
         self.strings: dict[Any, int] = {}  # (code or name, createdat, pc) -> index
         self.pending: list[tuple[str, str]] = []  # strings not yet written
+        self.deflater: Any = None  # zlib's, made at the first flush and kept
 
     def intern(self, newg: G) -> int:
         """The index of newg's (function, created-at) pair (Go's traceString)."""
@@ -187,23 +186,26 @@ class Buffer:
             self.pending.append((funcname(fn), where))
         return i
 
-    def take(self) -> Batch:
-        """Its records and new strings, to be written out; it starts afresh (Go's traceFlush)."""
-        batch = (self.id, self.recs, self.pending)
+    def flushed(self) -> bytes:
+        """Its new strings and its records as frames; it starts afresh (Go's traceFlush).
+
+        The records are byte-shuffled, then deflated by a compressor kept from
+        batch to batch (making one costs as much as deflating a thousand
+        records), flushed in full so that every frame inflates on its own.
+        """
+        recs, strings = self.recs, self.pending
         self.recs, self.pending = bytearray(), []
-        return batch
-
-
-def encode(batch: Batch) -> bytes:
-    """A batch as frames: its new strings, then its records, byte-shuffled and deflated."""
-    bid, recs, strings = batch
-    out = []
-    if strings:
-        out.append(frame(FRAME_STRINGS, uvarint(bid) + json.dumps(strings).encode()))
-    if recs:
-        planes = b"".join(recs[i::SIZE] for i in range(SIZE))  # byte-shuffled
-        out.append(frame(FRAME_BATCH, uvarint(bid) + zlib.compress(planes, _ZLEVEL)))
-    return b"".join(out)
+        bid = uvarint(self.id)
+        out = []
+        if strings:
+            out.append(frame(FRAME_STRINGS, bid + json.dumps(strings).encode()))
+        if recs:
+            if self.deflater is None:
+                self.deflater = zlib.compressobj(_ZLEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+            planes = b"".join(recs[i::SIZE] for i in range(SIZE))  # byte i of every record
+            data = self.deflater.compress(planes) + self.deflater.flush(zlib.Z_FULL_FLUSH)
+            out.append(frame(FRAME_BATCH, bid + data))
+        return b"".join(out)
 
 
 class Tracer:
@@ -240,7 +242,7 @@ class Tracer:
         Deflated outside the lock (zlib releases the GIL too): other threads
         record and flush meanwhile.
         """
-        data = encode(buf.take())
+        data = buf.flushed()
         with self.lock:
             if self.closed:
                 return False
@@ -264,7 +266,7 @@ class Tracer:
         with self.lock:
             self.closed = True
             for buf in self.bufs.values():
-                self.write(encode(buf.take()))
+                self.write(buf.flushed())
             self.bufs.clear()
             end = {"end": nanotime(), "gomaxprocs": self.sched.gomaxprocs}
             self.write(frame(FRAME_END, _jsonb(end)))
@@ -356,10 +358,11 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
 
     Go's traceAcquire. mp None (a thread that is not an M) goes through the thread-local.
     """
-    buf = _mbufs.get(mp)  # None is never a key
-    if buf is None or len(buf.recs) >= FLUSH_BYTES:
-        buf = _refill(mp, sched)
-    return buf
+    try:  # a subscript: dict.get costs twice as much here
+        buf = _mbufs[mp]
+    except KeyError:  # the thread's first record for sched, or sched is not traced
+        return _refill(mp, sched)
+    return buf if len(buf.recs) < FLUSH_BYTES else _refill(mp, sched)
 
 
 def _buf(sched: schedt) -> Buffer:
@@ -437,8 +440,11 @@ def GoCreate(newg: G) -> None:
 def GoStart(pp: P, gp: G) -> None:
     """traceGoStart: pp starts running gp."""
     mp = gp.m
-    buf = _mbufs.get(mp)  # _mbuf, inlined in the hottest hooks
-    if buf is None or len(buf.recs) >= FLUSH_BYTES:
+    try:  # _mbuf, inlined in the hottest hooks
+        buf = _mbufs[mp]
+    except KeyError:
+        buf = _refill(mp, gp.sched)
+    if len(buf.recs) >= FLUSH_BYTES:
         buf = _refill(mp, gp.sched)
     buf.recs += _pack(EvGoStart, nanotime(), gp.goid, pp.id, -1 if mp is None else mp.id)
     if _checkers and (chk := _checkers.get(gp.sched)):
@@ -447,8 +453,11 @@ def GoStart(pp: P, gp: G) -> None:
 
 def GoPark(pp: P | None, gp: G) -> None:
     """traceGoPark: gp blocks with its wait reason."""
-    buf = _mbufs.get(gp.m)  # _mbuf, inlined in the hottest hooks
-    if buf is None or len(buf.recs) >= FLUSH_BYTES:
+    try:  # _mbuf, inlined in the hottest hooks
+        buf = _mbufs[gp.m]
+    except KeyError:
+        buf = _refill(gp.m, gp.sched)
+    if len(buf.recs) >= FLUSH_BYTES:
         buf = _refill(gp.m, gp.sched)
     buf.recs += _pack(EvGoPark, nanotime(), gp.goid, _reason_index[gp.waitreason._value_], 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
@@ -457,8 +466,11 @@ def GoPark(pp: P | None, gp: G) -> None:
 
 def GoUnblock(gp: G, mp: M | None) -> None:
     """traceGoUnpark: gp is runnable again, made so by mp's goroutine (or the runtime)."""
-    buf = _mbufs.get(mp)  # _mbuf, inlined in the hottest hooks
-    if buf is None or len(buf.recs) >= FLUSH_BYTES:
+    try:  # _mbuf, inlined in the hottest hooks
+        buf = _mbufs[mp]
+    except KeyError:
+        buf = _refill(mp, gp.sched)
+    if len(buf.recs) >= FLUSH_BYTES:
         buf = _refill(mp, gp.sched)
     buf.recs += _pack(EvGoUnblock, nanotime(), gp.goid, -1 if mp is None else mp.id, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
@@ -467,8 +479,11 @@ def GoUnblock(gp: G, mp: M | None) -> None:
 
 def GoSched(pp: P | None, gp: G, preempted: bool) -> None:
     """traceGoSched/traceGoPreempt: gp went to the global run queue."""
-    buf = _mbufs.get(gp.m)  # _mbuf, inlined in the hottest hooks
-    if buf is None or len(buf.recs) >= FLUSH_BYTES:
+    try:  # _mbuf, inlined in the hottest hooks
+        buf = _mbufs[gp.m]
+    except KeyError:
+        buf = _refill(gp.m, gp.sched)
+    if len(buf.recs) >= FLUSH_BYTES:
         buf = _refill(gp.m, gp.sched)
     buf.recs += _pack(EvGoSched, nanotime(), gp.goid, preempted, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):

@@ -152,7 +152,8 @@ class _Reader:
             self.strings.setdefault(bid, []).extend(json.loads(payload[pos:]))
         elif kind == FRAME_BATCH:
             bid, pos = read_uvarint(payload, 0)
-            self.batch(self.strings.get(bid, []), zlib.decompress(payload[pos:]))
+            inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, flushed in full
+            self.batch(self.strings.get(bid, []), inflater.decompress(payload[pos:]))
         elif kind == FRAME_END:
             info = json.loads(payload)
             self.end = int(info["end"])
