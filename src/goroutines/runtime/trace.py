@@ -34,7 +34,7 @@ million events a second. As in Go, every thread (M) appends to its own
 `Buffer`, so no two threads ever write the same one. A hook that knows the M
 it runs on (the running goroutine's, or goready's) finds the buffer in a dict
 keyed by that M; the others (and threads that are not Ms) through a
-thread-local, which costs three times as much. A record is five int64 words,
+thread-local, which costs about twice as much. A record is five int64 words,
 packed by one struct call and appended to the buffer's bytearray: its kind,
 its time (nanotime) and up to three arguments (NARGS; unused ones are 0).
 Go encodes each record with varints as it goes; in Python a loop per value
@@ -67,10 +67,11 @@ compact stream, read by the tools in goroutines.tracetools:
                                record, then byte 1 of every record, ... byte 39
       FRAME_END     b"E"       JSON {"end": nanotime at stop, "gomaxprocs": N}
 
-A buffer's batches are in time order; merging the buffers by time is the
-reader's job, as in Go. A PATH ending in `.json` gets Perfetto / Chrome JSON
-instead: the same stream is kept in memory and converted when run() returns
-(tracetools.convert, the one use of the tools by the runtime).
+A buffer's records are in time order but for GC pauses (recorded when they
+end); merging the buffers by time is the reader's job, as in Go. A PATH
+ending in `.json` gets Perfetto / Chrome JSON instead: the same stream is kept
+in memory and converted when run() returns (tracetools.convert, the one use
+of the tools by the runtime).
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class Buffer:
         self.recs = bytearray()
         self.strings: dict[Any, int] = {}  # (code or name, createdat, pc) -> index
         self.pending: list[tuple[str, str]] = []  # strings not yet written
-        self.deflater: Any = None  # zlib's, made at the first flush and kept
+        self.deflater: Any = None  # zlib's, made at the thread's first flush and kept
 
     def intern(self, newg: G) -> int:
         """The index of newg's (function, created-at) pair (Go's traceString)."""
@@ -186,12 +187,11 @@ class Buffer:
             self.pending.append((funcname(fn), where))
         return i
 
-    def flushed(self) -> bytes:
+    def flushed(self, deflater: Any) -> bytes:
         """Its new strings and its records as frames; it starts afresh (Go's traceFlush).
 
-        The records are byte-shuffled, then deflated by a compressor kept from
-        batch to batch (making one costs as much as deflating a thousand
-        records), flushed in full so that every frame inflates on its own.
+        The records are byte-shuffled, then deflated and flushed in full, so
+        that every frame inflates on its own.
         """
         recs, strings = self.recs, self.pending
         self.recs, self.pending = bytearray(), []
@@ -200,10 +200,8 @@ class Buffer:
         if strings:
             out.append(frame(FRAME_STRINGS, bid + json.dumps(strings).encode()))
         if recs:
-            if self.deflater is None:
-                self.deflater = zlib.compressobj(_ZLEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
             planes = b"".join(recs[i::SIZE] for i in range(SIZE))  # byte i of every record
-            data = self.deflater.compress(planes) + self.deflater.flush(zlib.Z_FULL_FLUSH)
+            data = deflater.compress(planes) + deflater.flush(zlib.Z_FULL_FLUSH)
             out.append(frame(FRAME_BATCH, bid + data))
         return b"".join(out)
 
@@ -240,9 +238,12 @@ class Tracer:
         """Write out the calling thread's full buffer; False once stopped.
 
         Deflated outside the lock (zlib releases the GIL too): other threads
-        record and flush meanwhile.
+        record and flush meanwhile. The thread keeps its deflater from batch to
+        batch: making one costs as much as deflating a thousand records.
         """
-        data = buf.flushed()
+        if buf.deflater is None:
+            buf.deflater = deflater()
+        data = buf.flushed(buf.deflater)
         with self.lock:
             if self.closed:
                 return False
@@ -265,8 +266,8 @@ class Tracer:
         """
         with self.lock:
             self.closed = True
-            for buf in self.bufs.values():
-                self.write(buf.flushed())
+            for buf in self.bufs.values():  # a deflater of its own: no thread shares it
+                self.write(buf.flushed(deflater()))
             self.bufs.clear()
             end = {"end": nanotime(), "gomaxprocs": self.sched.gomaxprocs}
             self.write(frame(FRAME_END, _jsonb(end)))
@@ -276,6 +277,11 @@ class Tracer:
 
 def _jsonb(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def deflater() -> Any:
+    """A zlib compressor of raw deflate data (no header: frames have their own)."""
+    return zlib.compressobj(_ZLEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
 
 
 _UNBOUND = Buffer(None, -1)  # the buffer of a thread that records for no run

@@ -40,6 +40,7 @@ _TID_P, _TID_M, _TID_GC = 1, 100_001, 200_001  # + the P's or M's id
 # No \\uXXXX escapes: Perfetto's JSON reader does not decode them.
 _enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _COUNTER_SAMPLES = 50_000  # at most about this many samples per counter track
+_BATCH = 10_000  # events formatted and written at a time
 
 
 def write_json(f: IO[str], data: bytes, name: str) -> None:
@@ -54,7 +55,9 @@ def write(f: IO[str], raw: RawTrace) -> None:
     f.write('\n],\n"goroutines":{')
     f.write(f'"version":{raw["version"]},"nprocs":{raw["nprocs"]},"duration":{raw["duration"]},')
     f.write('"events":[\n')
-    _write_list(f, map(_enc, raw["events"]))
+    events = raw["events"]
+    for i in range(0, len(events), _BATCH):  # one encoder call per batch: in C
+        f.write(("," if i else "") + _enc(events[i : i + _BATCH])[1:-1])
     f.write("\n]}}\n")
 
 
@@ -64,7 +67,7 @@ def _write_list(f: IO[str], texts: Iterable[str]) -> None:
     batch: list[str] = []
     for text in texts:
         batch.append(text)
-        if len(batch) == 10_000:
+        if len(batch) == _BATCH:
             f.write(sep + ",\n".join(batch))
             sep, batch = ",\n", []
     if batch:
@@ -160,18 +163,18 @@ def _flows(model: Model) -> Iterator[str]:
         yield f'{{"ph":"f","bp":"e","ts":{_us(dst_ts + 1)},"tid":{dst_tid},{common}}}'
 
 
-def _thin(samples: Iterable[tuple[int, str]], ns: int) -> Iterator[tuple[int, str]]:
-    """Of (ts, value) samples, the last value of each `ns` window, skipping repeats."""
-    last = None  # the value emitted last
-    window: tuple[int, str] | None = None  # (when the window started, its latest value)
-    for ts, value in samples:
-        if window is not None and ts >= window[0] + ns:
-            if window[1] != last:
+def _thin(samples: list[tuple[int, ...]], ns: int) -> Iterator[tuple[int, ...]]:
+    """Of (ts, values...) samples, the last of each `ns` window, skipping repeated values."""
+    last: tuple[int, ...] = ()  # the values emitted last
+    window: tuple[int, ...] | None = None  # the latest sample, stamped when its window started
+    for sample in samples:
+        if window is not None and sample[0] >= window[0] + ns:
+            if window[1:] != last:
                 yield window
-                last = window[1]
+                last = window[1:]
             window = None
-        window = (ts, value) if window is None else (window[0], value)
-    if window is not None and window[1] != last:
+        window = sample if window is None else (window[0], *sample[1:])
+    if window is not None and window[1:] != last:
         yield window
 
 
@@ -182,9 +185,6 @@ def _counters(model: Model) -> Iterator[str]:
     window of at least a microsecond.
     """
     ns = max(1000, model.duration // _COUNTER_SAMPLES)
-    counts = (
-        (c[0], ",".join(f'"{state}":{n}' for state, n in zip(LIVE, c[1:], strict=True)))
-        for c in model.counts
-    )
-    for ts, args in _thin(counts, ns):
+    for ts, *counts in _thin(model.counts, ns):
+        args = ",".join(f'"{state}":{n}' for state, n in zip(LIVE, counts, strict=True))
         yield f'{{"ph":"C","ts":{_us(ts)},"pid":{_PID_P},"name":"goroutines","args":{{{args}}}}}'

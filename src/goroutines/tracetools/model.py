@@ -168,7 +168,7 @@ class Model:
         n[g.state] -= 1
         n[state] += 1
         g.state, g.since = state, ts
-        sample = (ts, *(n[state] for state in LIVE))
+        sample = (ts, n["running"], n["runnable"], n["blocked"], n["syscall"])  # LIVE
         if self.counts and self.counts[-1][0] == ts:
             self.counts[-1] = sample
         else:
