@@ -1,17 +1,20 @@
 """What execution tracing costs: run time and trace size, untraced vs compact vs JSON.
 
 Workload "chan-heavy": 4 producer/consumer pairs, each moving N ints over its
-own channel (capacities 0, 0, 1 and 10), so that nearly every send and receive
-parks or readies a goroutine: about three trace events per item, the busiest
-a program gets for the tracer (the issue's "channel-heavy program"). Run
-untraced, with trace="trace.out" (the compact stream) and with
-trace="trace.json" (Perfetto JSON, converted when run() returns), interleaved
-and best of R, so that the ratios hold on a noisy machine. Rows:
+own channel (capacities 0, 0, 1 and 10) and doing nothing else, so that nearly
+every send and receive parks or readies a goroutine: about two trace events
+per item, nearly a million a second, the worst a program gets for the tracer
+(the issue's "channel-heavy program"). Workload "pipeline": a generator feeds
+4 workers over an unbuffered channel, each worker round-trips its item
+through JSON and sends the result on to main over another: a busy program
+that also computes. Each runs untraced, with trace="trace.out" (the compact
+stream) and with trace="trace.json" (Perfetto JSON, converted when run()
+returns), interleaved and best of R, so that the ratios hold on a noisy
+machine. Rows, for each workload:
 
-    chan-heavy: run time (ms)               each mode's wall time of run()
-    chan-heavy: extra run time traced (%)   over untraced (budget: compact <= 25%)
-    chan-heavy: trace MB per s of run time  file size / untraced run time
-                                            (budget: compact <= 5 MB/s)
+    run time (ms)                each mode's wall time of run()
+    extra run time traced (%)    over untraced (budget: compact <= 25%)
+    trace MB per s of run time   file size / untraced run time (budget: compact <= 5)
 
 Workload "spawn+gosched": main starts N goroutines that each yield K times;
 ns/op is the run's wall time divided by N*K, untraced, compact-traced and on
@@ -23,6 +26,7 @@ asyncio (create_task and sleep(0)).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -34,6 +38,7 @@ import goroutines
 from goroutines import Chan, WaitGroup, go, gosched
 
 CAPACITIES = (0, 0, 1, 10)
+WORKERS = 4
 MODES = (("untraced", None), ("trace.out (compact)", "trace.out"), ("trace.json", "trace.json"))
 
 
@@ -63,6 +68,39 @@ def chan_heavy(n: int) -> Callable[[], Coroutine[Any, Any, None]]:
     return main
 
 
+def pipeline(n: int) -> Callable[[], Coroutine[Any, Any, None]]:
+    """main of the pipeline workload: n items through 4 JSON-crunching workers."""
+
+    async def generate(src: Chan[int]) -> None:
+        for i in range(n):
+            await src.send(i)
+        src.close()
+
+    async def work(src: Chan[int], dst: Chan[int], wg: WaitGroup) -> None:
+        async for i in src:
+            rec = json.loads(json.dumps({"id": i, "square": i * i, "tag": "x" * (i % 7)}))
+            await dst.send(rec["square"] % 97)
+        wg.done()
+
+    async def close_when_done(dst: Chan[int], wg: WaitGroup) -> None:
+        await wg.wait()
+        dst.close()
+
+    async def main() -> None:
+        src: Chan[int] = Chan()
+        dst: Chan[int] = Chan()
+        wg = WaitGroup()
+        go(generate, src)
+        for _ in range(WORKERS):
+            wg.add(1)
+            go(work, src, dst, wg)
+        go(close_when_done, dst, wg)
+        async for _ in dst:
+            pass
+
+    return main
+
+
 def timed(main: Callable[[], Coroutine[Any, Any, None]], path: str | None) -> float:
     """Seconds for one run(), writing the trace included."""
     t = time.perf_counter()
@@ -70,24 +108,25 @@ def timed(main: Callable[[], Coroutine[Any, Any, None]], path: str | None) -> fl
     return time.perf_counter() - t
 
 
-def chan_heavy_rows(quick: bool) -> list[tuple[str, str, float]]:
-    """Run time, overhead and trace size of the chan-heavy workload in each mode."""
-    n, reps = (5_000, 1) if quick else (100_000, 3)
+def traced_rows(
+    name: str, program: Callable[[], Callable[[], Coroutine[Any, Any, None]]], reps: int
+) -> list[tuple[str, str, float]]:
+    """Run time, overhead and trace size of one workload in each mode."""
     best: dict[str, float] = {}
     size: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as d:
         for _ in range(reps):
-            for mode, name in MODES:
-                path = None if name is None else os.path.join(d, name)
-                best[mode] = min(best.get(mode, float("inf")), timed(chan_heavy(n), path))
+            for mode, file in MODES:
+                path = None if file is None else os.path.join(d, file)
+                best[mode] = min(best.get(mode, float("inf")), timed(program(), path))
                 if path is not None:
                     size[mode] = os.path.getsize(path)
     base = best["untraced"]
-    rows = [("chan-heavy: run time (ms)", mode, best[mode] * 1e3) for mode, _ in MODES]
+    rows = [(f"{name}: run time (ms)", mode, best[mode] * 1e3) for mode, _ in MODES]
     for mode, _ in MODES[1:]:
-        rows.append(("chan-heavy: extra run time traced (%)", mode, 100 * (best[mode] / base - 1)))
+        rows.append((f"{name}: extra run time traced (%)", mode, 100 * (best[mode] / base - 1)))
     for mode, _ in MODES[1:]:
-        rows.append(("chan-heavy: trace MB per s of run time", mode, size[mode] / 1e6 / base))
+        rows.append((f"{name}: trace MB per s of run time", mode, size[mode] / 1e6 / base))
     return rows
 
 
@@ -141,10 +180,15 @@ def spawn_rows(quick: bool) -> list[tuple[str, str, float]]:
 
 
 def run(quick: bool = False) -> list[tuple[str, str, float]]:
-    """Rows (workload, implementation, value) of both workloads."""
-    return chan_heavy_rows(quick) + spawn_rows(quick)
+    """Rows (workload, implementation, value) of the three workloads."""
+    n, m, reps = (5_000, 2_000, 1) if quick else (100_000, 60_000, 3)
+    return (
+        traced_rows("chan-heavy", lambda: chan_heavy(n), reps)
+        + traced_rows("pipeline", lambda: pipeline(m), reps)
+        + spawn_rows(quick)
+    )
 
 
 if __name__ == "__main__":
     for workload, impl, value in run(quick="--quick" in sys.argv):
-        print(f"{workload:40s} {impl:22s} {value:10.1f}")
+        print(f"{workload:42s} {impl:22s} {value:10.1f}")
