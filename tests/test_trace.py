@@ -472,6 +472,8 @@ def test_a_failed_write_is_raised_when_the_run_ends() -> None:
             b'{"goroutines": {"version": 2, "nprocs": 1, "duration": 5, "events": [["GoX", 1]]}}',
             "bad event",
         ),
+        (b'{"goroutines": {"version": 2, "nprocs": 1, "duration": 5, "events": [7]}}', "bad event"),
+        (b'{"goroutines": {"version": 2, "nprocs": 1, "duration": 5, "events": 7}}', "no list"),
         (trace.MAGIC + b"\x07", "compact format of another version"),
         (trace.MAGIC + bytes([trace.VERSION]) + b"H\x05{}", "bad frame at byte"),
         (trace.MAGIC + bytes([trace.VERSION]) + b"B\x03\x00xx", "no header frame first"),

@@ -83,7 +83,10 @@ def parse_json(data: bytes, name: str) -> RawTrace:
             name,
             f"no 'goroutines' section of version {VERSION}; write one with run(..., trace=PATH)",
         )
-    for ev in raw.get("events", ()):
+    events = raw.get("events")
+    if not isinstance(events, list):
+        raise garbled(name, "no list of events")
+    for ev in events:
         check_event(ev, name)
     if not isinstance(raw.get("nprocs"), int) or not isinstance(raw.get("duration"), int):
         raise garbled(name, "no nprocs or duration")
@@ -93,8 +96,7 @@ def parse_json(data: bytes, name: str) -> RawTrace:
 def check_event(ev: Any, name: str) -> None:
     """A ValueError unless ev is a raw event: a known kind, its arguments, an int time."""
     kind = _KINDS.get(ev[0]) if isinstance(ev, list) and ev else None
-    nargs = -1 if kind is None else RAW_NARGS[kind]
-    if len(ev) != 2 + nargs or not isinstance(ev[1], int):
+    if kind is None or len(ev) != 2 + RAW_NARGS[kind] or not isinstance(ev[1], int):
         raise garbled(name, f"bad event {json.dumps(ev)[:80]}")
 
 
