@@ -30,7 +30,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from .model import LIVE, Model
+from .model import LIVE, Model, thin
 from .read import RawTrace, parse
 
 _PID_P, _PID_M = 1, 2
@@ -163,21 +163,6 @@ def _flows(model: Model) -> Iterator[str]:
         yield f'{{"ph":"f","bp":"e","ts":{_us(dst_ts + 1)},"tid":{dst_tid},{common}}}'
 
 
-def _thin(samples: list[tuple[int, ...]], ns: int) -> Iterator[tuple[int, ...]]:
-    """Of (ts, values...) samples, the last of each `ns` window, skipping repeated values."""
-    last: tuple[int, ...] = ()  # the values emitted last
-    window: tuple[int, ...] | None = None  # the latest sample, stamped when its window started
-    for sample in samples:
-        if window is not None and sample[0] >= window[0] + ns:
-            if window[1:] != last:
-                yield window
-                last = window[1:]
-            window = None
-        window = sample if window is None else (window[0], *sample[1:])
-    if window is not None and window[1:] != last:
-        yield window
-
-
 def _counters(model: Model) -> Iterator[str]:
     """How many goroutines are in each state, as a counter track.
 
@@ -185,6 +170,6 @@ def _counters(model: Model) -> Iterator[str]:
     window of at least a microsecond.
     """
     ns = max(1000, model.duration // _COUNTER_SAMPLES)
-    for ts, *counts in _thin(model.counts, ns):
+    for ts, *counts in thin(model.counts, ns):
         args = ",".join(f'"{state}":{n}' for state, n in zip(LIVE, counts, strict=True))
         yield f'{{"ph":"C","ts":{_us(ts)},"pid":{_PID_P},"name":"goroutines","args":{{{args}}}}}'

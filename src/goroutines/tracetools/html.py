@@ -33,11 +33,12 @@ import html
 import json
 from typing import Any
 
-from .model import Model, shortname
+from .model import Model, shortname, thin
 from .summary import summary
 from .units import DIGITS
 
 MAX_SLICES = 300_000  # P slices in a page; past that, the page holds the trace's beginning
+MAX_COUNTS = 20_000  # samples of the goroutine counts, at most about
 _MKINDS = ("P", "syscall", "lost", "idle")  # the M states, by label prefix (model.mslices)
 
 
@@ -99,7 +100,7 @@ def pagedata(model: Model, title: str) -> dict[str, Any]:
         ],
         "gcs": [list(gc) for gc in model.gcs if gc[0] < end],
         "steals": [list(s) for s in model.steals if s[0] < end],
-        "counts": [list(c) for c in model.counts if c[0] < end],
+        "counts": [list(c) for c in thin(model.counts, end // MAX_COUNTS + 1) if c[0] < end],
     }
 
 
@@ -245,6 +246,7 @@ for (const [lists, si] of [[pslices, 1], [pcalls, 3], [mslices, 1]]) {
   for (const k in lists) lists[k].sort((a, b) => a[si] - b[si]);
 }
 const calls = data.syscalls.slice().sort((a, b) => a[3] - b[3]);
+const maxcount = data.counts.reduce((m, c) => Math.max(m, c[1] + c[2] + c[4]), 1);
 
 function W() { return canvas.clientWidth; }
 function xof(t) { return (t - t0) / (t1 - t0) * W(); }
@@ -311,7 +313,6 @@ function drawAxis() {
 
 function drawCounts(lane) {
   // Stacked: running, syscall, runnable (blocked goroutines are not drawn: they wait).
-  const max = Math.max(1, ...data.counts.map(c => c[1] + c[2] + c[4]));
   const cols = [[1, C.running], [4, C.syscall], [2, C.runnable]];
   const w = W();
   let i = 0;
@@ -323,7 +324,7 @@ function drawCounts(lane) {
     if (!c || c[0] > t) continue;
     let base = lane.y + lane.h;
     for (const [k, col] of cols) {
-      const h = c[k] / max * (lane.h - 4);
+      const h = c[k] / maxcount * (lane.h - 4);
       ctx.fillStyle = col; ctx.fillRect(px, base - h, 1, h); base -= h;
     }
   }

@@ -25,6 +25,7 @@ summary.py reports on it, html.py draws it, convert.py writes it as Perfetto JSO
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..runtime.trace import EVENTS
@@ -37,6 +38,24 @@ LIVE = STATES[:-1]  # the states whose goroutines `counts` counts
 def shortname(fn: str) -> str:
     """A function name for display: `outer.<locals>.inner` as `outer.inner` (Go: main.func1)."""
     return fn.replace("<locals>.", "")
+
+
+def thin(samples: list[tuple[int, ...]], ns: int) -> Iterator[tuple[int, ...]]:
+    """Of (ts, values...) samples, the last of each `ns` window, skipping repeated values.
+
+    For drawing counts over a long trace: at most one sample per window.
+    """
+    last: tuple[int, ...] = ()  # the values emitted last
+    window: tuple[int, ...] | None = None  # the latest sample, stamped when its window started
+    for sample in samples:
+        if window is not None and sample[0] >= window[0] + ns:
+            if window[1:] != last:
+                yield window
+                last = window[1:]
+            window = None
+        window = sample if window is None else (window[0], *sample[1:])
+    if window is not None and window[1:] != last:
+        yield window
 
 
 @dataclass
