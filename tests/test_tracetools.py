@@ -328,3 +328,20 @@ def test_html_page_draws_syscall_and_handoff_lanes(handoff: Model, tmp_path: Pat
     assert int(attrs["m-drawn"]) == len(handoff.mslices)
     kinds = set(re.findall(r'<li data-kind="(\w+)"', dom))
     assert {"syscall", "handoff", "gc", "idle"} <= kinds
+
+
+@needs_chromium
+@pytest.mark.timeout(120)
+def test_html_page_draws_a_big_trace(tmp_path: Path) -> None:
+    """200,000 slices on 2 Ps, each a state change: every lane is drawn, at most a mark a pixel."""
+    events: list[list[Any]] = [["ProcStart", 0, 0, 0], ["ProcStart", 0, 1, 1]]
+    for goid in (1, 2):
+        events.append(["GoCreate", 0, goid, 0, f"g{goid}", ""])
+    for i in range(100_000):
+        for p, goid in ((0, 1), (1, 2)):
+            events += [["GoStart", 10 * i + 1, goid, p, p], ["GoPark", 10 * i + 5, goid, "sleep"]]
+            events.append(["GoUnblock", 10 * i + 6, goid, -1])
+    m = model(*events)
+    assert len(m.slices) == 200_000 and len(m.counts) > 100_000
+    attrs, _ = rendered(tmp_path, tracehtml.render(m, "big"))
+    assert attrs["ready"] == "1" and attrs["drawn"] == attrs["slices"] == "200000"
