@@ -329,8 +329,10 @@ def stop(tracer: Tracer) -> None:
         enabled = bool(_tracers or _checkers)
         if not _tracers:
             gc.callbacks.remove(gccallback)
-        for mp in [mp for mp, buf in _mbufs.items() if buf.sched is sched]:
-            del _mbufs[mp]
+        # A copy to iterate: other runs' threads add their Ms meanwhile.
+        for mp, buf in dict(_mbufs).items():
+            if buf.sched is sched:
+                del _mbufs[mp]
     if _local.buf.sched is sched:
         _local.buf = _UNBOUND
     with tracer.file:
