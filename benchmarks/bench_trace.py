@@ -1,14 +1,24 @@
-"""What execution tracing costs: spawn + gosched with the trace off and on.
+"""What execution tracing costs: run time and trace size, untraced vs compact vs JSON.
 
-Workload "spawn+gosched": main starts N goroutines that each yield K times
-(gosched), then waits for all of them; ns/op is the run's wall time divided by
-N*K. Each op records two events when tracing (GoSched, GoStart). Rows:
+Workload "chan-heavy": 4 producer/consumer pairs, each moving N ints over its
+own channel (capacities 0, 0, 1 and 10) and doing nothing else, so that nearly
+every send and receive parks or readies a goroutine: about two trace events
+per item, nearly a million a second, the worst a program gets for the tracer
+(the issue's "channel-heavy program"). Workload "pipeline": a generator feeds
+4 workers over an unbuffered channel, each worker round-trips its item
+through JSON and sends the result on to main over another: a busy program
+that also computes. Each runs untraced, with trace="trace.out" (the compact
+stream) and with trace="trace.json" (Perfetto JSON, converted when run()
+returns), interleaved and best of R, so that the ratios hold on a noisy
+machine. Rows, for each workload:
 
-    goroutines                      tracing off (one `if trace.enabled:` per hook site)
-    goroutines trace=on (record)    tracing on, without the time trace.stop takes
-                                    to decode, model and write the file after the run
-    goroutines trace=on (total)     tracing on, writing the Chrome JSON included
-    asyncio                         the same workload with create_task and sleep(0)
+    run time (ms)                each mode's wall time of run()
+    extra run time traced (%)    over untraced (budget: compact <= 25%)
+    trace MB per s of run time   file size / untraced run time (budget: compact <= 5)
+
+Workload "spawn+gosched": main starts N goroutines that each yield K times;
+ns/op is the run's wall time divided by N*K, untraced, compact-traced and on
+asyncio (create_task and sleep(0)).
 
     python benchmarks/bench_trace.py [--quick]
 """
@@ -16,25 +26,112 @@ N*K. Each op records two events when tracing (GoSched, GoStart). Rows:
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import goroutines
-from goroutines import go, gosched
-from goroutines.runtime import trace
+from goroutines import Chan, WaitGroup, go, gosched
 
-WORKLOAD = "spawn+gosched"
-
-
-def sizes(quick: bool) -> tuple[int, int, int]:
-    """(goroutines, yields each, repetitions)."""
-    return (200, 10, 1) if quick else (2000, 50, 3)
+CAPACITIES = (0, 0, 1, 10)
+WORKERS = 4
+MODES = (("untraced", None), ("trace.out (compact)", "trace.out"), ("trace.json", "trace.json"))
 
 
-def goroutines_workload(n: int, k: int, path: str | None) -> tuple[float, float]:
-    """Seconds for one run of the workload, and how many of them trace.stop took."""
+def chan_heavy(n: int) -> Callable[[], Coroutine[Any, Any, None]]:
+    """main of the chan-heavy workload: n items through each pair's channel."""
+
+    async def pair(cap: int, wg: WaitGroup) -> None:
+        c: Chan[int] = Chan(cap)
+
+        async def produce() -> None:
+            for i in range(n):
+                await c.send(i)
+            c.close()
+
+        go(produce)
+        async for _ in c:
+            pass
+        wg.done()
+
+    async def main() -> None:
+        wg = WaitGroup()
+        for cap in CAPACITIES:
+            wg.add(1)
+            go(pair, cap, wg)
+        await wg.wait()
+
+    return main
+
+
+def pipeline(n: int) -> Callable[[], Coroutine[Any, Any, None]]:
+    """main of the pipeline workload: n items through 4 JSON-crunching workers."""
+
+    async def generate(src: Chan[int]) -> None:
+        for i in range(n):
+            await src.send(i)
+        src.close()
+
+    async def work(src: Chan[int], dst: Chan[int], wg: WaitGroup) -> None:
+        async for i in src:
+            rec = json.loads(json.dumps({"id": i, "square": i * i, "tag": "x" * (i % 7)}))
+            await dst.send(rec["square"] % 97)
+        wg.done()
+
+    async def close_when_done(dst: Chan[int], wg: WaitGroup) -> None:
+        await wg.wait()
+        dst.close()
+
+    async def main() -> None:
+        src: Chan[int] = Chan()
+        dst: Chan[int] = Chan()
+        wg = WaitGroup()
+        go(generate, src)
+        for _ in range(WORKERS):
+            wg.add(1)
+            go(work, src, dst, wg)
+        go(close_when_done, dst, wg)
+        async for _ in dst:
+            pass
+
+    return main
+
+
+def timed(main: Callable[[], Coroutine[Any, Any, None]], path: str | None) -> float:
+    """Seconds for one run(), writing the trace included."""
+    t = time.perf_counter()
+    goroutines.run(main, trace=path)
+    return time.perf_counter() - t
+
+
+def traced_rows(
+    name: str, program: Callable[[], Callable[[], Coroutine[Any, Any, None]]], reps: int
+) -> list[tuple[str, str, float]]:
+    """Run time, overhead and trace size of one workload in each mode."""
+    best: dict[str, float] = {}
+    size: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as d:
+        for _ in range(reps):
+            for mode, file in MODES:
+                path = None if file is None else os.path.join(d, file)
+                best[mode] = min(best.get(mode, float("inf")), timed(program(), path))
+                if path is not None:
+                    size[mode] = os.path.getsize(path)
+    base = best["untraced"]
+    rows = [(f"{name}: run time (ms)", mode, best[mode] * 1e3) for mode, _ in MODES]
+    for mode, _ in MODES[1:]:
+        rows.append((f"{name}: extra run time traced (%)", mode, 100 * (best[mode] / base - 1)))
+    for mode, _ in MODES[1:]:
+        rows.append((f"{name}: trace MB per s of run time", mode, size[mode] / 1e6 / base))
+    return rows
+
+
+def spawn_gosched(n: int, k: int) -> Callable[[], Coroutine[Any, Any, None]]:
+    """main of the spawn+gosched workload."""
 
     async def worker(done: list[int]) -> None:
         for _ in range(k):
@@ -48,25 +145,11 @@ def goroutines_workload(n: int, k: int, path: str | None) -> tuple[float, float]
         while len(done) < n:
             await gosched()
 
-    stopping: list[float] = []
-    stop = trace.stop
-
-    def timed_stop(tracer: trace.Tracer) -> None:
-        t = time.perf_counter()
-        stop(tracer)
-        stopping.append(time.perf_counter() - t)
-
-    trace.stop = timed_stop  # run() looks it up when it ends: time the writing apart
-    try:
-        t = time.perf_counter()
-        goroutines.run(main, trace=path)
-        return time.perf_counter() - t, sum(stopping)
-    finally:
-        trace.stop = stop
+    return main
 
 
 def asyncio_workload(n: int, k: int) -> float:
-    """Seconds for one run of the workload on asyncio."""
+    """Seconds for one run of spawn+gosched on asyncio."""
 
     async def worker() -> None:
         for _ in range(k):
@@ -80,23 +163,32 @@ def asyncio_workload(n: int, k: int) -> float:
     return time.perf_counter() - t
 
 
-def run(quick: bool = False) -> list[tuple[str, str, float]]:
-    """Rows (workload, implementation, ns/op): trace off, trace on, asyncio."""
-    n, k, reps = sizes(quick)
+def spawn_rows(quick: bool) -> list[tuple[str, str, float]]:
+    """ns/op of spawn+gosched untraced, compact-traced, and on asyncio."""
+    n, k, reps = (200, 10, 1) if quick else (2000, 50, 3)
     per_op = 1e9 / (n * k)
     with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "trace.json")
-        off = min(goroutines_workload(n, k, None)[0] for _ in range(reps))
-        on = [goroutines_workload(n, k, path) for _ in range(reps)]
+        path = os.path.join(d, "trace.out")
+        off = min(timed(spawn_gosched(n, k), None) for _ in range(reps))
+        on = min(timed(spawn_gosched(n, k), path) for _ in range(reps))
     aio = min(asyncio_workload(n, k) for _ in range(reps))
     return [
-        (WORKLOAD, "goroutines", off * per_op),
-        (WORKLOAD, "goroutines trace=on (record)", min(t - w for t, w in on) * per_op),
-        (WORKLOAD, "goroutines trace=on (total)", min(t for t, _ in on) * per_op),
-        (WORKLOAD, "asyncio", aio * per_op),
+        ("spawn+gosched", "goroutines", off * per_op),
+        ("spawn+gosched", "goroutines trace.out", on * per_op),
+        ("spawn+gosched", "asyncio", aio * per_op),
     ]
 
 
+def run(quick: bool = False) -> list[tuple[str, str, float]]:
+    """Rows (workload, implementation, value) of the three workloads."""
+    n, m, reps = (5_000, 2_000, 1) if quick else (100_000, 60_000, 3)
+    return (
+        traced_rows("chan-heavy", lambda: chan_heavy(n), reps)
+        + traced_rows("pipeline", lambda: pipeline(m), reps)
+        + spawn_rows(quick)
+    )
+
+
 if __name__ == "__main__":
-    for workload, impl, ns in run(quick="--quick" in sys.argv):
-        print(f"{workload:16s} {impl:30s} {ns:10.0f} ns/op")
+    for workload, impl, value in run(quick="--quick" in sys.argv):
+        print(f"{workload:42s} {impl:22s} {value:10.1f}")

@@ -6,7 +6,8 @@ pool hashes blocks with blocking calls wrapped in syscall() and a ticker
 reports progress. It runs with GODEBUG-style schedtrace lines printed by sysmon
 while it works and an execution trace recorded; at the end it prints the trace
 summary (goroutines created, scheduling latency, per-P use, steals, handoffs)
-and writes the per-P timeline as a self-contained HTML page.
+and writes the timeline as a self-contained HTML page (what `goroutines trace
+summary|html|convert` do with the compact trace it recorded).
 
     python examples/demo.py [--gomaxprocs N]
 """
@@ -20,7 +21,8 @@ import sys
 import time
 
 from goroutines import Chan, Ticker, WaitGroup, go, num_goroutine, recv, run, select, syscall
-from goroutines.runtime import tracehtml, tracetools
+from goroutines.tracetools import convert, html, load, summary
+from goroutines.tracetools.model import Model
 
 
 async def generate(ch: Chan[int]) -> None:
@@ -118,7 +120,7 @@ def demo() -> int:
     ap.add_argument("--blocks", type=int, default=100)
     args = ap.parse_args()
     os.makedirs("out", exist_ok=True)
-    trace_path = os.path.join("out", "demo.trace.json")
+    trace_path = os.path.join("out", "demo.trace.out")
     print(f"== running: prime sieve ({args.primes} primes) + worker pool ({args.blocks} blocks)")
     print("== sysmon prints Go's schedtrace lines to stderr every 100 ms", flush=True)
     t0 = time.monotonic()
@@ -135,14 +137,18 @@ def demo() -> int:
         f"\n== done in {dt:.2f}s: prime #{args.primes} is {last}; "
         f"block digests {combined}; peak {peak} goroutines"
     )
-    model = tracetools.Model(tracetools.load(trace_path))
+    raw = load(trace_path)
+    model = Model(raw)
     print("\n== what the scheduler did (goroutines trace summary)\n")
-    print(tracetools.summary(model, 15))
-    html = os.path.join("out", "demo.html")
-    with open(html, "w", encoding="utf-8") as f:
-        f.write(tracehtml.render(model, os.path.basename(trace_path)))
-    print(f"\n== per-P timeline: {os.path.abspath(html)} (open it in a browser)")
-    print(f"== raw trace for Perfetto / chrome://tracing: {os.path.abspath(trace_path)}")
+    print(summary.summary(model, 15))
+    page = os.path.join("out", "demo.html")
+    with open(page, "w", encoding="utf-8") as f:
+        f.write(html.render(model, os.path.basename(trace_path)))
+    perfetto = os.path.join("out", "demo.trace.json")
+    with open(perfetto, "w", encoding="utf-8") as f:
+        convert.write(f, raw)
+    print(f"\n== timeline: {os.path.abspath(page)} (open it in a browser)")
+    print(f"== for Perfetto / chrome://tracing: {os.path.abspath(perfetto)}")
     return 0
 
 

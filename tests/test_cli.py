@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -219,9 +220,10 @@ def test_run_schedtrace_and_scheddetail(tmp_path: Path) -> None:
     assert re.match(r"SCHED \d+ms: .* sysmonwait=(true|false)\n  P0: status=", res.stderr)
 
 
-def test_run_trace_then_summary_and_html(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["t.out", "t.json"])
+def test_run_trace_then_summary_and_html(tmp_path: Path, name: str) -> None:
     path = script(tmp_path, "hello.py", HELLO)
-    out = tmp_path / "t.json"
+    out = tmp_path / name
     res = goroutines("run", "--gomaxprocs", "2", "--trace", str(out), path)
     assert res.returncode == 0, res.stderr
     res = goroutines("trace", "summary", str(out))
@@ -240,16 +242,42 @@ def test_run_trace_then_summary_and_html(tmp_path: Path) -> None:
     assert res.stdout == f"{tmp_path / 't.html'}\n" and (tmp_path / "t.html").exists()
 
 
-def test_trace_commands_reject_what_is_not_a_trace(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.json"
-    bad.write_text("[1, 2]")
-    res = goroutines("trace", "summary", str(bad))
+def test_trace_convert_writes_perfetto_json(tmp_path: Path) -> None:
+    path = script(tmp_path, "hello.py", HELLO)
+    out = tmp_path / "trace.out"
+    assert goroutines("run", "--trace", str(out), path).returncode == 0
+    assert out.read_bytes().startswith(b"goroutines trace\x00")
+    res = goroutines("trace", "convert", str(out))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == f"{tmp_path / 'trace.json'}\n"
+    data = json.loads((tmp_path / "trace.json").read_text())
+    events = data["traceEvents"]
+    slices = [e for e in events if e["ph"] == "X" and e["cat"] == "goroutine"]
+    assert {e["name"] for e in slices} >= {"G1 main", "G2 worker", "G3 worker", "G4 worker"}
+    assert all({"ts", "dur", "pid", "tid"} <= set(e) for e in slices)
+    tracks = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert {"P0", "M0", "GC"} <= tracks
+    assert [e["name"] for e in events if e["ph"] == "C"][:1] == ["goroutines"]
+    assert data["goroutines"]["version"] == 2
+    res = goroutines("trace", "convert", str(out), "-o", str(tmp_path / "x.json"))
+    assert res.returncode == 0 and json.loads((tmp_path / "x.json").read_text()) == data
+    res = goroutines("trace", "convert", str(tmp_path / "x.json"))
     assert res.returncode == 2
-    assert res.stderr.startswith(f"goroutines trace: {bad}: not a goroutines trace")
-    res = goroutines("trace", "html", str(tmp_path / "missing.json"))
+    assert res.stderr.endswith("x.json: would overwrite the trace; name another with -o\n")
+
+
+@pytest.mark.parametrize("command", ["summary", "html", "convert"])
+def test_trace_commands_reject_what_is_not_a_trace(tmp_path: Path, command: str) -> None:
+    bad = tmp_path / "bad.out"
+    bad.write_bytes(b"\x89PNG garbage")
+    res = goroutines("trace", command, str(bad))
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.startswith(f"goroutines trace: {bad}: not a goroutines trace (")
+    assert res.stderr.count("\n") == 1, "one line"
+    res = goroutines("trace", command, str(tmp_path / "missing.out"))
     assert res.returncode == 2
     assert (
-        res.stderr == f"goroutines trace: {tmp_path / 'missing.json'}: No such file or directory\n"
+        res.stderr == f"goroutines trace: {tmp_path / 'missing.out'}: No such file or directory\n"
     )
 
 

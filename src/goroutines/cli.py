@@ -2,8 +2,9 @@
 
     goroutines run [--gomaxprocs N] [--schedtrace MS] [--scheddetail] [--trace OUT]
                    FILE.py [args...]
-    goroutines trace summary [--limit N] TRACE.json
-    goroutines trace html TRACE.json [-o OUT.html]
+    goroutines trace summary [--limit N] TRACE
+    goroutines trace html TRACE [-o OUT.html]
+    goroutines trace convert TRACE [-o OUT.json]
 
 `run` is `go run` for a Python file: it loads FILE.py and runs its
 `async def main()` under goroutines.run. Options come before FILE; everything
@@ -17,9 +18,12 @@ traceback and the goroutine note on stderr), on a deadlock (Go's
 and, with a one-line error, for a missing file, a file without an async
 `main`, or a bad setting. SystemExit from the program exits as Python does.
 
-`trace summary` prints what tracetools.summary computes from a trace written by
-`run --trace`; `trace html` writes the self-contained timeline page
-(tracehtml.py) and prints its path.
+The `trace` subcommands read a trace written by `run --trace` (or
+run(trace=...)), in either format (the compact stream, or JSON): `summary`
+prints what tracetools.summary computes, `html` writes the self-contained
+timeline page (tracetools.html) and `convert` the Perfetto JSON
+(tracetools.convert); both print the path they wrote. A file that cannot be
+read or is not a trace is a one-line error, exit status 2.
 """
 
 from __future__ import annotations
@@ -34,8 +38,11 @@ import traceback
 import types
 from collections.abc import Sequence
 
-from .runtime import debug, program, tracehtml, tracetools
+from .runtime import debug, program
 from .runtime.errors import Deadlock
+from .tracetools import convert, html, summary
+from .tracetools.model import Model
+from .tracetools.read import load
 
 MODULE_NAME = "__goroutines_main__"
 
@@ -75,19 +82,27 @@ def parser() -> argparse.ArgumentParser:
         "--schedtrace", type=nonnegative, metavar="MS", help="print SCHED lines every MS ms"
     )
     r.add_argument("--scheddetail", action="store_true", help="with --schedtrace: every P, M, G")
-    r.add_argument("--trace", metavar="OUT", help="write an execution trace (Chrome JSON) to OUT")
+    r.add_argument(
+        "--trace",
+        metavar="OUT",
+        help="write an execution trace to OUT: Perfetto JSON if it ends in .json, "
+        "else the compact stream (e.g. trace.out) that `goroutines trace` reads",
+    )
     r.add_argument("file", metavar="FILE.py")
     r.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
     t = sub.add_parser("trace", help="look at an execution trace written by run --trace")
     tsub = t.add_subparsers(dest="tracecmd", required=True, metavar="SUBCOMMAND")
     s = tsub.add_parser("summary", help="goroutine times, scheduling latency, P utilisation")
-    s.add_argument("path", metavar="TRACE.json")
+    s.add_argument("path", metavar="TRACE")
     s.add_argument(
         "--limit", type=nonnegative, default=100, help="goroutines listed (0: all; default 100)"
     )
-    h = tsub.add_parser("html", help="write a self-contained page drawing the P timeline")
-    h.add_argument("path", metavar="TRACE.json")
+    h = tsub.add_parser("html", help="write a self-contained page drawing the timeline")
+    h.add_argument("path", metavar="TRACE")
     h.add_argument("-o", "--output", metavar="OUT.html", help="default: TRACE with .html")
+    c = tsub.add_parser("convert", help="write Perfetto / chrome://tracing JSON")
+    c.add_argument("path", metavar="TRACE")
+    c.add_argument("-o", "--output", metavar="OUT.json", help="default: TRACE with .json")
     return ap
 
 
@@ -159,19 +174,28 @@ def goroutine_tb(tb: types.TracebackType | None) -> types.TracebackType | None:
 
 
 def cmd_trace(ns: argparse.Namespace) -> int:
-    """`goroutines trace summary|html`."""
+    """`goroutines trace summary|html|convert`."""
     try:
-        model = tracetools.Model(tracetools.load(ns.path))
+        raw = load(ns.path)
     except OSError as e:
         raise UsageError(f"{ns.path}: {e.strerror}") from None
     except ValueError as e:
         raise UsageError(str(e)) from None
     if ns.tracecmd == "summary":
-        print(tracetools.summary(model, ns.limit))
+        print(summary.summary(Model(raw), ns.limit))
         return 0
-    out = ns.output or os.path.splitext(ns.path)[0] + ".html"
-    with open(out, "w", encoding="utf-8") as f:
-        f.write(tracehtml.render(model, os.path.basename(ns.path)))
+    ext = ".html" if ns.tracecmd == "html" else ".json"
+    out = ns.output or os.path.splitext(ns.path)[0] + ext
+    if os.path.abspath(out) == os.path.abspath(ns.path):
+        raise UsageError(f"{out}: would overwrite the trace; name another with -o")
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            if ns.tracecmd == "html":
+                f.write(html.render(Model(raw), os.path.basename(ns.path)))
+            else:
+                convert.write(f, raw)
+    except OSError as e:
+        raise UsageError(f"{out}: {e.strerror}") from None
     print(out)
     return 0
 

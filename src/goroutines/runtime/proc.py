@@ -1967,14 +1967,14 @@ def entersyscall(mp: M, gp: G) -> None:
 
 def exitsyscall(mp: M, gp: G) -> bool:
     """The call returned: get our P back, or an idle one; False means the M must stop (Go)."""
-    if trace.enabled:
-        trace.GoSysExit(mp, gp)
     pp = mp.oldp
     mp.oldp = None
     if mp.marked:
         foreign.mark()
     if mp.sched.exiting:
-        return False  # back to the scheduler loop, which ends
+        return False  # back to the scheduler loop, which ends: nothing more to record
+    if trace.enabled:
+        trace.GoSysExit(mp, gp)
     if pp is not None:
         with pp.lock:
             if pp.status == _Psyscall and pp.m is None:

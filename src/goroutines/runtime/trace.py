@@ -11,9 +11,15 @@ The scheduler calls a hook at every transition worth seeing, each guarded by
     GoEnd      goexit0: it finished
     GoSysCall, GoSysExit   entersyscall/exitsyscall
     Steal      runqsteal: a P stole goroutines from another P's run queue
-    ProcSteal  sysmon retook a P from an M in a syscall or from a hog
+    ProcSteal  sysmon retook a P from an M in a syscall or from a hog (a P handoff)
     ProcStart, ProcStop    acquirep/releasep: an M takes or drops a P
     MStart, MStop          newm, stopm: an M thread starts, parks, wakes
+    GC         a pause of the cyclic garbage collector (gc.callbacks), which
+               stops every thread of the process
+
+As in Go, a record does not repeat what the reader can work out: the P a
+goroutine parks, yields or ends on is the one it was started on, and the
+goroutine that readies another is the one running on the readying M.
 
 `run(..., trace=PATH)` (or GOROUTINES_TRACE=PATH) starts a `Tracer` for that
 run's scheduler; several runs may trace at once, each into its own file.
@@ -23,28 +29,60 @@ checker's method of the same name, which checks the scheduler's invariants at
 that transition. A run may be traced, checked, both or neither; `enabled` is
 on while any run is either, and each hook finds its run's tracer and checker.
 
-Recording must be cheap and safe without a GIL. Every thread appends to its own
-buffer, found through a thread-local, so no two threads ever write the same
-buffer. A buffer is a bytearray of fixed-size packed records (time, event, five
-int64 arguments: struct.pack, then one extend), not a list of tuples: the
-records are bytes that the cyclic garbage collector never visits, where
-millions of tuples would make every collection slower as the trace grows
-(free-threaded CPython's collector is not generational). The few values that
-are not ints (a new goroutine's function and where it was created) go to the
-buffer's side list and the record holds their index; a wait reason is stored
-as its index in WaitReason.
-Nothing is formatted while the program runs: when run() returns, the buffers
-are decoded, merged by time and written as Chrome trace-event JSON
-(tracetools.write) that Perfetto and chrome://tracing open, with the raw events
-kept alongside for `goroutines trace summary|html`.
+Recording must be cheap, and safe without a GIL: a busy program records a
+million events a second. As in Go, every thread (M) appends to its own
+`Buffer`, so no two threads ever write the same one. A hook that knows the M
+it runs on (the running goroutine's, or goready's) finds the buffer in a dict
+keyed by that M; the others (and threads that are not Ms) through a
+thread-local, which costs about twice as much. A record is five int64 words,
+packed by one struct call and appended to the buffer's bytearray: its kind,
+its time (nanotime) and up to three arguments (NARGS; unused ones are 0).
+Go encodes each record with varints as it goes; in Python a loop per value
+would cost more than the rest of the hook, so the squeezing is left to C:
+a full buffer (FLUSH_BYTES) is byte-shuffled (as HDF5's and Blosc's shuffle
+filter: byte k of every record together, by extended slicing) and deflated
+(zlib, which releases the GIL) by the thread that filled it, then written
+out. After the shuffle the high bytes of small numbers are long runs of zeros
+and times share their high bytes, so deflate removes what Go's varints and
+time deltas do, quickly: about 2 bytes per event. Memory stays bounded and the
+cost of writing is spread over the run. (A writer thread, as Go's trace
+reader, measured slower: under the GIL it waits up to a switch interval for
+every step, and falls behind.) The few values that are not ints (a new
+goroutine's function and where it was created) are interned per buffer, and
+the GoCreate record holds the index.
+
+The file (any PATH not ending in `.json`; Go's habit is `trace.out`) is that
+compact stream, read by the tools in goroutines.tracetools:
+
+    MAGIC                      b"goroutines trace\\x00" and the VERSION byte
+    frames, each               a kind byte, its payload's length (uvarint), the payload:
+      FRAME_HEADER  b"H"       JSON {"start": nanotime at start, "gomaxprocs": N}
+      FRAME_STRINGS b"S"       uvarint buffer id, JSON list of [function, created-at]
+                               pairs, which that buffer's GoCreate records number on
+                               from the ones its earlier S frames listed
+      FRAME_BATCH   b"B"       uvarint buffer id, raw deflate data (RFC 1951, ending in
+                               a full flush): that buffer's next n records
+                               (RECORD: 5 little-endian int64s, kind, time (nanotime)
+                               and three arguments), byte-shuffled: byte 0 of every
+                               record, then byte 1 of every record, ... byte 39
+      FRAME_END     b"E"       JSON {"end": nanotime at stop, "gomaxprocs": N}
+
+A buffer's records are in time order but for GC pauses (recorded when they
+end); merging the buffers by time is the reader's job, as in Go. A PATH
+ending in `.json` gets Perfetto / Chrome JSON instead: the same stream is kept
+in memory and converted when run() returns (tracetools.convert, the one use
+of the tools by the runtime).
 """
 
 from __future__ import annotations
 
+import gc
+import io
+import json
 import struct
 import threading
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+import zlib
+from typing import IO, TYPE_CHECKING, Any
 
 from .osapi import nanotime
 from .runtime2 import G, M, P, WaitReason, funcline, schedt
@@ -54,17 +92,15 @@ if TYPE_CHECKING:
 
 enabled = False  # some run is traced or checked; hooks then find out whether it is theirs
 
-Event = tuple[Any, ...]  # a decoded event: (nanotime, event kind, args...)
-
-# Event kinds: the position is the code stored in a record's second slot.
+# Event kinds: the position is the code stored first in a record.
 EVENTS = (
-    "GoCreate",  # goid, parentgoid, side-list index of (fn, createdat)
-    "GoStart",  # goid, p, m, local runq length, global runq length
-    "GoPark",  # goid, p, wait reason
-    "GoUnblock",  # goid, waker goid (0: the runtime), waker p (-1: none)
-    "GoSched",  # goid, p, preempted
-    "GoEnd",  # goid, p
-    "GoSysCall",  # goid, p
+    "GoCreate",  # goid, parentgoid, string index of (function, created-at)
+    "GoStart",  # goid, p, m
+    "GoPark",  # goid, wait reason (its index in REASONS)
+    "GoUnblock",  # goid, m whose goroutine readied it (-1: none)
+    "GoSched",  # goid, preempted
+    "GoEnd",  # goid
+    "GoSysCall",  # goid
     "GoSysExit",  # goid, m
     "Steal",  # p, victim p, how many
     "ProcSteal",  # p
@@ -72,6 +108,7 @@ EVENTS = (
     "ProcStop",  # p, m
     "MStart",  # m
     "MStop",  # m
+    "GC",  # duration, generation (the record's time is when the pause began)
 )
 (
     EvGoCreate,
@@ -88,76 +125,180 @@ EVENTS = (
     EvProcStop,
     EvMStart,
     EvMStop,
+    EvGC,
 ) = range(len(EVENTS))
-NARGS = (3, 5, 3, 3, 3, 2, 2, 2, 3, 1, 2, 2, 1, 1)  # arguments of each kind, as listed above
-_record = struct.Struct("7q")  # time, kind, up to five arguments (unused ones are 0)
-_pack = _record.pack
+NARGS = (3, 3, 2, 2, 2, 1, 1, 2, 3, 1, 2, 2, 1, 1, 2)  # arguments of each kind, as listed above
 REASONS = tuple(WaitReason)
-_reason_index = {r: i for i, r in enumerate(REASONS)}
+# By _value_, not by member: an Enum member's hash is a Python-level call.
+_reason_index = {r._value_: i for i, r in enumerate(REASONS)}
+
+MAGIC = b"goroutines trace\x00"
+VERSION = 2  # of the event vocabulary above, in both the stream and the JSON
+FRAME_HEADER, FRAME_STRINGS, FRAME_BATCH, FRAME_END = b"H", b"S", b"B", b"E"
+RECORD = struct.Struct("<5q")  # kind, time, three arguments
+WORDS, SIZE = 5, RECORD.size
+_pack = RECORD.pack
+FLUSH_BYTES = 1 << 18  # a buffer is flushed at this size (6,553 records; about 1 ms to deflate)
+_ZLEVEL = 1  # deflate's fastest level: the higher ones take 2-3 times as long
+
+
+def uvarint(n: int) -> bytes:
+    """n >= 0 as an unsigned LEB128 varint (Go's binary.AppendUvarint)."""
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def frame(kind: bytes, payload: bytes) -> bytes:
+    """One frame of the stream: kind, length, payload."""
+    return kind + uvarint(len(payload)) + payload
+
+
+def funcname(fn: Any) -> str:
+    """A goroutine function's qualified name."""
+    return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or fn)
 
 
 class Buffer:
-    """One thread's records for one run, and the objects they refer to."""
+    """One thread's records for one run (Go's traceBuf), and its interned strings."""
 
-    __slots__ = ("objs", "recs")
+    __slots__ = ("deflater", "id", "pending", "recs", "sched", "strings")
 
-    def __init__(self) -> None:
+    def __init__(self, sched: schedt | None, id: int) -> None:
+        self.sched = sched
+        self.id = id
         self.recs = bytearray()
-        self.objs: list[Any] = []
+        self.strings: dict[Any, int] = {}  # (code or name, createdat, pc) -> index
+        self.pending: list[tuple[str, str]] = []  # strings not yet written
+        self.deflater: Any = None  # zlib's, made at the thread's first flush and kept
 
-    def decode(self) -> list[Event]:
-        """The records as events: arguments cut to their kind's count, indexes resolved."""
-        out: list[Event] = []
-        for rec in _record.iter_unpack(self.recs):
-            ts, kind = rec[0], rec[1]
-            args: list[Any] = list(rec[2 : 2 + NARGS[kind]])
-            if kind == EvGoCreate:
-                args[2:] = self.objs[args[2]]
-            elif kind == EvGoPark:
-                args[2] = REASONS[args[2]].value
-            out.append((ts, kind, *args))
-        return out
+    def intern(self, newg: G) -> int:
+        """The index of newg's (function, created-at) pair (Go's traceString)."""
+        fn, at, pc = newg.startfn, newg.createdat, newg.createdpc
+        # Key by code, not function: a closure made per call is a new function each time.
+        key = (getattr(fn, "__code__", None) or funcname(fn), at, pc)
+        i = self.strings.get(key)
+        if i is None:
+            i = self.strings[key] = len(self.strings)
+            where = "" if at is None else f"{at.co_filename}:{funcline(at, pc)}"
+            self.pending.append((funcname(fn), where))
+        return i
+
+    def flushed(self, deflater: Any) -> bytes:
+        """Its new strings and its records as frames; it starts afresh (Go's traceFlush).
+
+        The records are byte-shuffled, then deflated and flushed in full, so
+        that every frame inflates on its own.
+        """
+        recs, strings = self.recs, self.pending
+        self.recs, self.pending = bytearray(), []
+        bid = uvarint(self.id)
+        out = []
+        if strings:
+            out.append(frame(FRAME_STRINGS, bid + json.dumps(strings).encode()))
+        if recs:
+            planes = b"".join(recs[i::SIZE] for i in range(SIZE))  # byte i of every record
+            data = deflater.compress(planes) + deflater.flush(zlib.Z_FULL_FLUSH)
+            out.append(frame(FRAME_BATCH, bid + data))
+        return b"".join(out)
 
 
 class Tracer:
-    """The trace of one run: the buffers of every thread that recorded an event."""
+    """The trace of one run: every thread's buffer, and the file they are flushed to."""
 
     def __init__(self, sched: schedt, path: str) -> None:
         self.sched = sched
         self.path = path
-        self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - open until stop()
-        self.lock = threading.Lock()
-        self.bufs: list[Buffer] = []
+        self.json = path.endswith(".json")
+        # Open the file now, so that a bad path fails before the run.
+        self.file: IO[bytes] = open(path, "wb")  # noqa: SIM115 - open until stop()
+        self.stream: IO[bytes] = io.BytesIO() if self.json else self.file
+        self.lock = threading.Lock()  # guards stream, bufs, closed and error
+        self.bufs: dict[int, Buffer] = {}  # by thread ident
+        self.closed = False
+        self.error: OSError | None = None  # a failed write, raised by stop()
         self.start = nanotime()
+        header = {"start": self.start, "gomaxprocs": sched.gomaxprocs}
+        self.stream.write(MAGIC + bytes([VERSION]) + frame(FRAME_HEADER, _jsonb(header)))
 
-    def newbuf(self) -> Buffer:
-        """A buffer for the calling thread."""
-        buf = Buffer()
+    def buffer(self, ident: int) -> Buffer | None:
+        """The buffer of thread `ident`, new if it has none; None once stopped."""
         with self.lock:
-            self.bufs.append(buf)
-        return buf
+            if self.closed:
+                return None
+            buf = self.bufs.get(ident)
+            if buf is None:
+                buf = self.bufs[ident] = Buffer(self.sched, len(self.bufs))
+            return buf
 
-    def events(self) -> list[Event]:
-        """Every event so far, by time (each buffer is already in time order)."""
+    def flush(self, buf: Buffer) -> bool:
+        """Write out the calling thread's full buffer; False once stopped.
+
+        Deflated outside the lock (zlib releases the GIL too): other threads
+        record and flush meanwhile. The thread keeps its deflater from batch to
+        batch: making one costs as much as deflating a thousand records.
+        """
+        if buf.deflater is None:
+            buf.deflater = deflater()
+        data = buf.flushed(buf.deflater)
         with self.lock:
-            bufs = list(self.bufs)
-        merged = [ev for buf in bufs for ev in buf.decode()]
-        merged.sort(key=lambda ev: ev[0])
-        return merged
+            if self.closed:
+                return False
+            self.write(data)
+        return True
+
+    def write(self, data: bytes) -> None:
+        """Write to the stream, with the lock held; the first error is kept for stop()."""
+        if self.error is None:
+            try:
+                self.stream.write(data)
+            except OSError as e:
+                self.error = e
+
+    def close(self) -> None:
+        """Write what every buffer holds and the end frame; raise a write's error.
+
+        Called once the run's threads have stopped: a thread that still records
+        (a straggler outside the run) loses what it records from now on.
+        """
+        with self.lock:
+            self.closed = True
+            for buf in self.bufs.values():  # a deflater of its own: no thread shares it
+                self.write(buf.flushed(deflater()))
+            self.bufs.clear()
+            end = {"end": nanotime(), "gomaxprocs": self.sched.gomaxprocs}
+            self.write(frame(FRAME_END, _jsonb(end)))
+        if self.error is not None:
+            raise self.error
+
+
+def _jsonb(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def deflater() -> Any:
+    """A zlib compressor of raw deflate data (no header: frames have their own)."""
+    return zlib.compressobj(_ZLEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+
+
+_UNBOUND = Buffer(None, -1)  # the buffer of a thread that records for no run
 
 
 class _Local(threading.local):
-    """This thread's buffer and the scheduler it records for."""
+    """This thread's buffer (buf.sched: the run it records for) and its collection's start."""
 
-    sched: schedt | None = None
-    buf: Buffer  # set together with sched
-    recs: bytearray  # buf.recs
+    buf = _UNBOUND
+    gcstart = 0  # nanotime when this thread's collection began
 
 
 _local = _Local()
+_mbufs: dict[M | None, Buffer] = {}  # each M of a traced run that recorded -> its thread's buffer
 _tracers: dict[schedt, Tracer] = {}
 _checkers: dict[schedt, Checker] = {}
-_lock = threading.Lock()  # guards changes to _tracers, _checkers and enabled
+_lock = threading.Lock()  # guards changes to _tracers, _checkers, enabled and gc.callbacks
 
 
 def start(sched: schedt, path: str) -> Tracer:
@@ -165,36 +306,43 @@ def start(sched: schedt, path: str) -> Tracer:
     global enabled
     tracer = Tracer(sched, path)
     with _lock:
+        if not _tracers:
+            gc.callbacks.append(gccallback)
         _tracers[sched] = tracer
         enabled = True
     # Record the state the trace starts from (Ms and Ps that run already).
-    recs = _recs(sched)
+    buf = _buf(sched)
     for mp in list(sched.allm):
-        recs.extend(_pack(tracer.start, EvMStart, mp.id, 0, 0, 0, 0))
+        buf.recs += _pack(EvMStart, tracer.start, mp.id, 0, 0)
     for pp in list(sched.allp):
         if pp.m is not None:
-            recs.extend(_pack(tracer.start, EvProcStart, pp.id, pp.m.id, 0, 0, 0))
+            buf.recs += _pack(EvProcStart, tracer.start, pp.id, pp.m.id, 0)
     return tracer
 
 
 def stop(tracer: Tracer) -> None:
-    """Stop recording for the tracer's run and write its file."""
+    """Stop recording for the tracer's run and finish its file."""
     global enabled
-    from . import tracetools
-
+    sched = tracer.sched
     with _lock:
-        _tracers.pop(tracer.sched, None)
+        _tracers.pop(sched, None)
         enabled = bool(_tracers or _checkers)
-    events = tracer.events()
-    with tracer.lock:
-        for buf in tracer.bufs:  # threads keep theirs until they record elsewhere
-            buf.recs.clear()
-            buf.objs.clear()
-        tracer.bufs.clear()
-    if _local.sched is tracer.sched:
-        _local.sched = None
-    with tracer.file as f:
-        tracetools.write(f, tracetools.rawtrace(tracer.sched, tracer.start, events))
+        if not _tracers:
+            gc.callbacks.remove(gccallback)
+        # A copy to iterate: other runs' threads add their Ms meanwhile.
+        for mp, buf in dict(_mbufs).items():
+            if buf.sched is sched:
+                del _mbufs[mp]
+    if _local.buf.sched is sched:
+        _local.buf = _UNBOUND
+    with tracer.file:
+        tracer.close()
+        if tracer.json:
+            from ..tracetools.convert import write_json  # the runtime's one use of the tools
+
+            assert isinstance(tracer.stream, io.BytesIO)
+            with io.TextIOWrapper(tracer.file, encoding="utf-8") as f:
+                write_json(f, tracer.stream.getvalue(), tracer.path)
 
 
 def startcheck(checker: Checker) -> None:
@@ -213,25 +361,47 @@ def stopcheck(checker: Checker) -> None:
         enabled = bool(_tracers or _checkers)
 
 
-def _bind(sched: schedt) -> Buffer:
-    """Give the calling thread a buffer for `sched` (a throwaway one if it is not traced)."""
-    tracer = _tracers.get(sched)
-    if tracer is None:
-        return Buffer()
-    loc = _local
-    loc.buf = buf = tracer.newbuf()
-    loc.recs = buf.recs
-    loc.sched = sched
+def _mbuf(mp: M | None, sched: schedt) -> Buffer:
+    """The buffer of the calling thread, which runs M mp, for `sched`, with room for a record.
+
+    Go's traceAcquire. mp None (a thread that is not an M) goes through the thread-local.
+    """
+    try:  # a subscript: dict.get costs twice as much here
+        buf = _mbufs[mp]
+    except KeyError:  # the thread's first record for sched, or sched is not traced
+        return _refill(mp, sched)
+    return buf if len(buf.recs) < FLUSH_BYTES else _refill(mp, sched)
+
+
+def _buf(sched: schedt) -> Buffer:
+    """_mbuf for the hooks that do not know which M the calling thread is."""
+    buf = _local.buf
+    if buf.sched is not sched or len(buf.recs) >= FLUSH_BYTES:
+        buf = _refill(None, sched)
     return buf
 
 
-def _recs(sched: schedt) -> bytearray:
-    """The calling thread's records for `sched`."""
+def _refill(mp: M | None, sched: schedt) -> Buffer:
+    """The slow path: flush the thread's full buffer, or bind the thread to sched's tracer.
+
+    An untraced run's (only checked) records go to a buffer that is thrown away.
+    """
     loc = _local
-    return loc.recs if loc.sched is sched else _bind(sched).recs
+    tracer = _tracers.get(sched)
+    if tracer is None:
+        return Buffer(sched, -1)
+    buf = loc.buf
+    if buf.sched is not sched:
+        buf = tracer.buffer(threading.get_ident()) or Buffer(sched, -1)
+        loc.buf = buf
+    if len(buf.recs) >= FLUSH_BYTES and not tracer.flush(buf):
+        buf = loc.buf = Buffer(sched, -1)  # stopped meanwhile
+    if mp is not None and buf.id >= 0:
+        _mbufs[mp] = buf
+    return buf
 
 
-def _runof(pp: P, runs: Iterable[schedt]) -> schedt | None:
+def _runof(pp: P, runs: dict[schedt, Any]) -> schedt | None:
     """Of `runs`, the one whose Ps include `pp` (for the hooks without a G or M)."""
     for sched in list(runs):
         if pp in sched.allp:
@@ -239,10 +409,10 @@ def _runof(pp: P, runs: Iterable[schedt]) -> schedt | None:
     return None
 
 
-def _precs(pp: P) -> bytearray:
-    """The calling thread's records for the run that owns P `pp`."""
+def _pbuf(pp: P) -> Buffer:
+    """_buf for the run that owns P `pp`."""
     sched = _runof(pp, _tracers)
-    return bytearray() if sched is None else _recs(sched)
+    return Buffer(None, -1) if sched is None else _buf(sched)
 
 
 def _pchecker(pp: P) -> Checker | None:
@@ -251,138 +421,141 @@ def _pchecker(pp: P) -> Checker | None:
     return None if sched is None else _checkers.get(sched)
 
 
+def gccallback(phase: str, info: dict[str, int]) -> None:
+    """gc.callbacks: a collection's pause, for the run this thread records for.
+
+    A collection stops every thread, so it shows in every run's timeline; it is
+    recorded once, by the run whose thread triggered it (untraced threads'
+    collections are not seen). It may begin inside a hook, or inside a flush:
+    so it never flushes (the next hook does).
+    """
+    loc = _local
+    if phase == "start":
+        loc.gcstart = nanotime()
+    elif loc.gcstart and loc.buf.sched in _tracers:
+        start, loc.gcstart = loc.gcstart, 0
+        loc.buf.recs += _pack(EvGC, start, nanotime() - start, info["generation"], 0)
+
+
 def GoCreate(newg: G) -> None:
     """traceGoCreate: newg was created by the running goroutine (or by run())."""
-    loc = _local
-    buf = loc.buf if loc.sched is newg.sched else _bind(newg.sched)
-    at = (
-        None
-        if newg.createdat is None
-        else (newg.createdat, funcline(newg.createdat, newg.createdpc))
-    )
-    buf.objs.append((newg.startfn, at))
-    buf.recs.extend(
-        _pack(nanotime(), EvGoCreate, newg.goid, newg.parentgoid, len(buf.objs) - 1, 0, 0)
-    )
+    buf = _buf(newg.sched)
+    buf.recs += _pack(EvGoCreate, nanotime(), newg.goid, newg.parentgoid, buf.intern(newg))
     if _checkers and (chk := _checkers.get(newg.sched)):
         chk.GoCreate(newg)
 
 
 def GoStart(pp: P, gp: G) -> None:
-    """traceGoStart: pp starts running gp; samples the run queue lengths."""
+    """traceGoStart: pp starts running gp."""
     mp = gp.m
-    _recs(gp.sched).extend(
-        _pack(
-            nanotime(),
-            EvGoStart,
-            gp.goid,
-            pp.id,
-            -1 if mp is None else mp.id,
-            pp.runqtail - pp.runqhead,
-            len(gp.sched.runq),
-        )
-    )
+    try:  # _mbuf, inlined in the hottest hooks
+        buf = _mbufs[mp]
+    except KeyError:
+        buf = _refill(mp, gp.sched)
+    if len(buf.recs) >= FLUSH_BYTES:
+        buf = _refill(mp, gp.sched)
+    buf.recs += _pack(EvGoStart, nanotime(), gp.goid, pp.id, -1 if mp is None else mp.id)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoStart(pp, gp)
 
 
 def GoPark(pp: P | None, gp: G) -> None:
     """traceGoPark: gp blocks with its wait reason."""
-    p = -1 if pp is None else pp.id
-    _recs(gp.sched).extend(
-        _pack(nanotime(), EvGoPark, gp.goid, p, _reason_index[gp.waitreason], 0, 0)
-    )
+    try:  # _mbuf, inlined in the hottest hooks
+        buf = _mbufs[gp.m]
+    except KeyError:
+        buf = _refill(gp.m, gp.sched)
+    if len(buf.recs) >= FLUSH_BYTES:
+        buf = _refill(gp.m, gp.sched)
+    buf.recs += _pack(EvGoPark, nanotime(), gp.goid, _reason_index[gp.waitreason._value_], 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoPark(pp, gp)
 
 
 def GoUnblock(gp: G, mp: M | None) -> None:
     """traceGoUnpark: gp is runnable again, made so by mp's goroutine (or the runtime)."""
-    waker = None if mp is None else mp.curg
-    wp = None if mp is None else mp.p
-    _recs(gp.sched).extend(
-        _pack(
-            nanotime(),
-            EvGoUnblock,
-            gp.goid,
-            0 if waker is None else waker.goid,
-            -1 if wp is None else wp.id,
-            0,
-            0,
-        )
-    )
+    try:  # _mbuf, inlined in the hottest hooks
+        buf = _mbufs[mp]
+    except KeyError:
+        buf = _refill(mp, gp.sched)
+    if len(buf.recs) >= FLUSH_BYTES:
+        buf = _refill(mp, gp.sched)
+    buf.recs += _pack(EvGoUnblock, nanotime(), gp.goid, -1 if mp is None else mp.id, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoUnblock(gp, mp)
 
 
 def GoSched(pp: P | None, gp: G, preempted: bool) -> None:
     """traceGoSched/traceGoPreempt: gp went to the global run queue."""
-    p = -1 if pp is None else pp.id
-    _recs(gp.sched).extend(_pack(nanotime(), EvGoSched, gp.goid, p, preempted, 0, 0))
+    try:  # _mbuf, inlined in the hottest hooks
+        buf = _mbufs[gp.m]
+    except KeyError:
+        buf = _refill(gp.m, gp.sched)
+    if len(buf.recs) >= FLUSH_BYTES:
+        buf = _refill(gp.m, gp.sched)
+    buf.recs += _pack(EvGoSched, nanotime(), gp.goid, preempted, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoSched(pp, gp, preempted)
 
 
 def GoEnd(pp: P | None, gp: G) -> None:
     """traceGoEnd: gp finished."""
-    p = -1 if pp is None else pp.id
-    _recs(gp.sched).extend(_pack(nanotime(), EvGoEnd, gp.goid, p, 0, 0, 0))
+    _buf(gp.sched).recs += _pack(EvGoEnd, nanotime(), gp.goid, 0, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoEnd(pp, gp)
 
 
 def GoSysCall(pp: P | None, gp: G) -> None:
     """traceGoSysCall: gp enters a blocking call."""
-    p = -1 if pp is None else pp.id
-    _recs(gp.sched).extend(_pack(nanotime(), EvGoSysCall, gp.goid, p, 0, 0, 0))
+    _mbuf(gp.m, gp.sched).recs += _pack(EvGoSysCall, nanotime(), gp.goid, 0, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoSysCall(pp, gp)
 
 
 def GoSysExit(mp: M, gp: G) -> None:
     """traceGoSysExit: gp's blocking call returned on mp."""
-    _recs(gp.sched).extend(_pack(nanotime(), EvGoSysExit, gp.goid, mp.id, 0, 0, 0))
+    _mbuf(mp, gp.sched).recs += _pack(EvGoSysExit, nanotime(), gp.goid, mp.id, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoSysExit(mp, gp)
 
 
 def Steal(pp: P, p2: P, n: int) -> None:
     """pp stole n goroutines from p2's run queue."""
-    _precs(pp).extend(_pack(nanotime(), EvSteal, pp.id, p2.id, n, 0, 0))
+    _pbuf(pp).recs += _pack(EvSteal, nanotime(), pp.id, p2.id, n)
     if _checkers and (chk := _pchecker(pp)):
         chk.Steal(pp, p2, n)
 
 
 def ProcSteal(pp: P) -> None:
     """traceProcSteal: sysmon took pp from its M (a syscall or a hog) to hand it off."""
-    _precs(pp).extend(_pack(nanotime(), EvProcSteal, pp.id, 0, 0, 0, 0))
+    _pbuf(pp).recs += _pack(EvProcSteal, nanotime(), pp.id, 0, 0)
     if _checkers and (chk := _pchecker(pp)):
         chk.ProcSteal(pp)
 
 
 def ProcStart(mp: M, pp: P) -> None:
     """traceProcStart: mp acquired pp."""
-    _recs(mp.sched).extend(_pack(nanotime(), EvProcStart, pp.id, mp.id, 0, 0, 0))
+    _buf(mp.sched).recs += _pack(EvProcStart, nanotime(), pp.id, mp.id, 0)
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.ProcStart(mp, pp)
 
 
 def ProcStop(mp: M, pp: P) -> None:
     """traceProcStop: mp is about to release pp."""
-    _recs(mp.sched).extend(_pack(nanotime(), EvProcStop, pp.id, mp.id, 0, 0, 0))
+    _buf(mp.sched).recs += _pack(EvProcStop, nanotime(), pp.id, mp.id, 0)
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.ProcStop(mp, pp)
 
 
 def MStart(mp: M) -> None:
-    """mp's thread starts, or wakes from stopm."""
-    _recs(mp.sched).extend(_pack(nanotime(), EvMStart, mp.id, 0, 0, 0, 0))
+    """mp's thread starts (recorded by newm's caller), or wakes from stopm."""
+    _buf(mp.sched).recs += _pack(EvMStart, nanotime(), mp.id, 0, 0)
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.MStart(mp)
 
 
 def MStop(mp: M) -> None:
     """mp parks in stopm."""
-    _recs(mp.sched).extend(_pack(nanotime(), EvMStop, mp.id, 0, 0, 0, 0))
+    _buf(mp.sched).recs += _pack(EvMStop, nanotime(), mp.id, 0, 0)
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.MStop(mp)

@@ -1,0 +1,206 @@
+"""Reading a trace file, in either format, into its raw events.
+
+A trace is one of:
+
+  * the compact stream runtime/trace.py writes to a path not ending in `.json`
+    (its docstring has the layout): frames of per-thread batches of records,
+    byte-shuffled and deflated. `parse_compact` inflates each batch, puts its
+    records' bytes back in place, names each record's kind and resolves its
+    indexes (a GoCreate's function and where it was created, a GoPark's wait
+    reason), then merges the threads' records by time, as Go's internal/trace
+    does with its per-M batches;
+  * the Perfetto JSON that a `.json` path gets (convert.write_json), which
+    carries the same raw events in its "goroutines" section.
+
+Both give the same `RawTrace`, the input of model.Model:
+
+    {"version": trace.VERSION, "nprocs": Ps, "duration": ns,
+     "events": [[kind name, ns since the trace started, arguments...], ...]}
+
+Anything else is a ValueError with a one-line message naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zlib
+from array import array
+from operator import itemgetter
+from typing import Any
+
+from ..runtime.trace import (
+    EVENTS,
+    FRAME_BATCH,
+    FRAME_END,
+    FRAME_HEADER,
+    FRAME_STRINGS,
+    MAGIC,
+    NARGS,
+    REASONS,
+    SIZE,
+    VERSION,
+    WORDS,
+    EvGoCreate,
+    EvGoPark,
+    EvGoSched,
+)
+
+RawTrace = dict[str, Any]
+_KINDS = {name: kind for kind, name in enumerate(EVENTS)}
+# A raw GoCreate has the function and where it was created for its string index.
+RAW_NARGS = tuple(n + (k == EvGoCreate) for k, n in enumerate(NARGS))
+
+
+def load(path: str) -> RawTrace:
+    """The raw events of a trace file; OSError if it cannot be read, ValueError if garbled."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return parse(data, path)
+
+
+def parse(data: bytes, name: str) -> RawTrace:
+    """The raw events of a trace file's contents, either format; `name` for errors."""
+    if data.startswith(MAGIC):
+        return parse_compact(data, name)
+    return parse_json(data, name)
+
+
+def garbled(name: str, why: str) -> ValueError:
+    """The error for a file that is not a trace this version reads."""
+    return ValueError(f"{name}: not a goroutines trace ({why})")
+
+
+def parse_json(data: bytes, name: str) -> RawTrace:
+    """The raw events of a JSON trace: its "goroutines" section, checked."""
+    try:
+        obj = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise garbled(name, f"neither the compact format nor JSON: {e}") from None
+    raw = obj.get("goroutines") if isinstance(obj, dict) else None
+    if not isinstance(raw, dict) or raw.get("version") != VERSION:
+        raise garbled(
+            name,
+            f"no 'goroutines' section of version {VERSION}; write one with run(..., trace=PATH)",
+        )
+    events = raw.get("events")
+    if not isinstance(events, list):
+        raise garbled(name, "no list of events")
+    for ev in events:
+        check_event(ev, name)
+    if not isinstance(raw.get("nprocs"), int) or not isinstance(raw.get("duration"), int):
+        raise garbled(name, "no nprocs or duration")
+    return raw
+
+
+def check_event(ev: Any, name: str) -> None:
+    """A ValueError unless ev is a raw event: a known kind, its arguments, an int time."""
+    kind = _KINDS.get(ev[0]) if isinstance(ev, list) and ev else None
+    if kind is None or len(ev) != 2 + RAW_NARGS[kind] or not isinstance(ev[1], int):
+        raise garbled(name, f"bad event {json.dumps(ev)[:80]}")
+
+
+def parse_compact(data: bytes, name: str) -> RawTrace:
+    """The raw events of a compact stream, merged by time."""
+    if data[len(MAGIC) : len(MAGIC) + 1] != bytes([VERSION]):
+        raise garbled(name, f"compact format of another version than {VERSION}")
+    reader = _Reader(name)
+    pos = len(MAGIC) + 1
+    try:
+        while pos < len(data):
+            kind = data[pos : pos + 1]
+            n, pos = read_uvarint(data, pos + 1)
+            if pos + n > len(data):
+                raise ValueError("truncated")
+            reader.frame(kind, data[pos : pos + n])
+            pos += n
+    except (ValueError, IndexError, KeyError, TypeError, zlib.error) as e:
+        raise garbled(name, f"bad frame at byte {pos}: {e}") from None
+    return reader.result()
+
+
+def read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    """The uvarint at data[pos:] and the position after it (Go's binary.Uvarint)."""
+    n = shift = 0
+    while True:
+        b = data[pos]  # an IndexError past the end: truncated
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return n, pos
+        shift += 7
+
+
+class _Reader:
+    """The state of reading one compact stream: header, strings per buffer, events."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.start: int | None = None
+        self.end: int | None = None
+        self.gomaxprocs = 1
+        self.strings: dict[int, list[list[str]]] = {}  # buffer id -> its (fn, where) pairs
+        self.events: list[list[Any]] = []
+
+    def frame(self, kind: bytes, payload: bytes) -> None:
+        """Take in one frame."""
+        if kind == FRAME_HEADER:
+            info = json.loads(payload)
+            self.start, self.gomaxprocs = int(info["start"]), int(info["gomaxprocs"])
+        elif self.start is None:
+            raise ValueError("no header frame first")
+        elif kind == FRAME_STRINGS:
+            bid, pos = read_uvarint(payload, 0)
+            self.strings.setdefault(bid, []).extend(json.loads(payload[pos:]))
+        elif kind == FRAME_BATCH:
+            bid, pos = read_uvarint(payload, 0)
+            inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, flushed in full
+            self.batch(self.strings.get(bid, []), inflater.decompress(payload[pos:]))
+        elif kind == FRAME_END:
+            info = json.loads(payload)
+            self.end = int(info["end"])
+            self.gomaxprocs = max(self.gomaxprocs, int(info["gomaxprocs"]))
+        else:
+            raise ValueError(f"unknown frame kind {kind!r}")
+
+    def batch(self, strings: list[list[str]], shuffled: bytes) -> None:
+        """Cut one batch's byte-shuffled records into raw events."""
+        n, rest = divmod(len(shuffled), SIZE)
+        if rest:
+            raise ValueError("not a whole number of records")
+        recs = bytearray(len(shuffled))
+        for i in range(SIZE):  # byte i of every record
+            recs[i::SIZE] = shuffled[i * n : (i + 1) * n]
+        words = array("q", recs)
+        if sys.byteorder == "big":
+            words.byteswap()
+        assert self.start is not None
+        start = self.start
+        out = self.events
+        for kind, ts, *args in zip(*[iter(words.tolist())] * WORDS, strict=True):
+            if not 0 <= kind < len(EVENTS):
+                raise ValueError(f"unknown event kind {kind}")
+            ev: list[Any] = [EVENTS[kind], ts - start, *args[: NARGS[kind]]]
+            if kind == EvGoCreate:
+                ev[4:] = strings[ev[4]]
+            elif kind == EvGoPark:
+                ev[3] = REASONS[ev[3]].value
+            elif kind == EvGoSched:
+                ev[3] = bool(ev[3])
+            out.append(ev)
+
+    def result(self) -> RawTrace:
+        """The raw trace read: events by time, how many Ps, how long."""
+        if self.start is None:
+            raise garbled(self.name, "no header frame")
+        events = self.events
+        events.sort(key=itemgetter(1))  # stable: one thread's events keep their order
+        last = events[-1][1] if events else 0
+        duration = last if self.end is None else max(last, self.end - self.start)
+        started = [e[2] + 1 for e in events if e[0] == "ProcStart"]
+        return {
+            "version": VERSION,
+            "nprocs": max([self.gomaxprocs, *started]),
+            "duration": duration,
+            "events": events,
+        }
