@@ -12,6 +12,7 @@ import goroutines as g
 from goroutines import Chan, ChannelClosed, Deadlock
 from goroutines.chan import waitq
 from goroutines.runtime import proc
+from tests.helpers import pure_only
 
 
 def waiters(q: waitq) -> int:
@@ -451,6 +452,7 @@ def test_deadlock_on_a_send_nobody_takes() -> None:
         run1(main)
 
 
+@pure_only
 @pytest.mark.parametrize("op", ["send", "recv", "recv_ok", "anext"])
 def test_fast_path_honours_a_preemption_request(op: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A channel operation that needs no wait still yields when sysmon asked for it."""

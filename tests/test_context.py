@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import goroutines as g
 from goroutines import context, net
 from goroutines.context import Canceled, Context, DeadlineExceeded
-from goroutines.runtime.proc import _tls
+from goroutines.runtime.tls import _tls
 from tests.helpers import SEEDS, Counter, wait_until
 
 pytestmark = pytest.mark.timeout(30)

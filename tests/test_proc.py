@@ -13,7 +13,7 @@ import pytest
 import goroutines as g
 from goroutines.runtime import proc
 from goroutines.runtime.runtime2 import WaitReason, _Grunnable, _Gsyscall
-from tests.helpers import completes_at_once
+from tests.helpers import completes_at_once, pure_only
 from tests.mailbox import Mailbox
 
 
@@ -583,6 +583,7 @@ def test_exit_while_a_goroutine_loops_on_syscall() -> None:
     assert g.run(main, gomaxprocs=2) == 1
 
 
+@pure_only
 def test_no_false_deadlock_while_sysmon_hands_off_a_p(monkeypatch: pytest.MonkeyPatch) -> None:
     """While sysmon hands a retaken P to a new M, the M it took the P from may
     stop: the P in transit counts as running, so no deadlock is reported."""
@@ -666,6 +667,7 @@ def test_waiting_in_a_finally_block_at_exit_says_why_it_cannot(
         g.go(main)  # the thread that ran run() is outside any goroutine again
 
 
+@pure_only
 def test_one_p_never_spins(monkeypatch: pytest.MonkeyPatch) -> None:
     # With one P, the M that is about to release it has just looked at every
     # queue: readying a goroutine must not make it spin before it goes idle.

@@ -9,6 +9,7 @@ import pytest
 
 import goroutines as g
 from goroutines import Chan, ChannelClosed, Deadlock, recv, select, send
+from tests.helpers import pure_only
 from tests.test_chan import run1, until, waiters
 
 
@@ -241,6 +242,7 @@ def test_case_constructors_check_the_channel(bad: Any) -> None:
         send(bad, 1)
 
 
+@pure_only
 def test_select_honours_a_preemption_request(monkeypatch: pytest.MonkeyPatch) -> None:
     yields: list[int] = []
     gosched_m = g.runtime.proc.gosched_m

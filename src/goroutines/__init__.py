@@ -6,10 +6,8 @@ runtime is: Gs (coroutines) on Ps (processors, GOMAXPROCS of them) run by Ms
 """
 
 from .chan import Chan
-from .runtime.debug import dump_goroutines
-from .runtime.errors import ChannelClosed, Deadlock, Goexit
-from .runtime.osapi import ncpu as num_cpu
-from .runtime.proc import (
+from .runtime import proc as _proc
+from .runtime.calls import (
     checkpoint,
     go,
     goexit,
@@ -21,12 +19,19 @@ from .runtime.proc import (
     syscall,
     unlock_os_thread,
 )
+from .runtime.debug import dump_goroutines
+from .runtime.errors import ChannelClosed, Deadlock, Goexit
+from .runtime.osapi import ncpu as num_cpu
 from .runtime.program import Runtime, run
 from .select import recv, select, send
 from .sync import Cond, Mutex, Once, RWMutex, Semaphore, WaitGroup
 from .time import Ticker, Timer, after, after_func, now, since, sleep, until
 
+# The scheduler's core was compiled to a C extension (mypyc) from the same source.
+COMPILED: bool = not _proc.__file__.endswith(".py")
+
 __all__ = [
+    "COMPILED",
     "Chan",
     "ChannelClosed",
     "Cond",

@@ -45,7 +45,8 @@ import threading
 from typing import Any, Generic, TypeVar
 
 from .runtime.errors import ChannelClosed
-from .runtime.proc import _PREEMPT, acquire_g, gopark, goready
+from .runtime.proc import acquire_g, gopark, goready
+from .runtime.requests import _PREEMPT
 from .runtime.runtime2 import G, WaitReason, _tls
 
 T = TypeVar("T")

@@ -80,8 +80,9 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from . import context
 from .runtime import netpoll, timers
+from .runtime.calls import checkpoint, syscall
 from .runtime.netpoll import netpollblock, poll_reset, pollErrTimeout, pollNoError
-from .runtime.proc import acquire_g, checkpoint, getg, goparkunlock, goready, syscall
+from .runtime.proc import acquire_g, getg, goparkunlock, goready
 from .runtime.runtime2 import G, WaitReason
 
 T = TypeVar("T")

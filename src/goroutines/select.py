@@ -29,7 +29,8 @@ from typing import Any, NoReturn
 
 from . import chan
 from .chan import Chan, bufget, bufput, closed_error, sudog
-from .runtime.proc import _PREEMPT, acquire_g, gopark, goready
+from .runtime.proc import acquire_g, gopark, goready
+from .runtime.requests import _PREEMPT
 from .runtime.runtime2 import G, WaitReason
 
 __all__ = ["recv", "select", "send"]

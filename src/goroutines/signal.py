@@ -29,7 +29,7 @@ from typing import Any
 from . import context
 from .chan import Chan
 from .runtime import signals
-from .runtime.proc import go
+from .runtime.calls import go
 from .select import recv, select
 
 __all__ = ["notify", "notify_context", "stop"]

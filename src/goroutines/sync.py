@@ -37,7 +37,8 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from .runtime.osapi import nanotime
-from .runtime.proc import _PREEMPT, check_async, getgfor, throw
+from .runtime.proc import check_async, getgfor, throw
+from .runtime.requests import _PREEMPT
 from .runtime.runtime2 import WaitReason
 from .runtime.sema import (
     Sema,

@@ -25,7 +25,6 @@ from typing import Any
 from .chan import Chan
 from .runtime import timers
 from .runtime.proc import (
-    _PREEMPT,
     acquire_g,
     check_async,
     fatal,
@@ -34,6 +33,7 @@ from .runtime.proc import (
     goready,
     newproc_global,
 )
+from .runtime.requests import _PREEMPT
 from .runtime.runtime2 import G, WaitReason, schedt
 from .runtime.timers import addtimer, deltimer, modtimer, resettimer, timer
 

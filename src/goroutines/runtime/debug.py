@@ -42,7 +42,6 @@ import signal
 import sys
 import threading
 import types
-import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -234,8 +233,6 @@ def dump_goroutines() -> str:
 # ---------------------------------------------------------------------------
 # The scheduler trace (Go's schedtrace in proc.go)
 
-_starttime: weakref.WeakKeyDictionary[schedt, int] = weakref.WeakKeyDictionary()
-
 
 def _b(v: object) -> str:
     """A bool as Go prints it."""
@@ -245,7 +242,9 @@ def _b(v: object) -> str:
 def schedtrace(sched: schedt, detailed: bool) -> None:
     """Print Go's `SCHED` line (and with detailed, every P, M and G) to stderr."""
     now = nanotime()
-    start = _starttime.setdefault(sched, now)  # run() sets it; Go: the first call
+    if sched.starttime == 0:
+        sched.starttime = now  # run() sets it; Go: the first call
+    start = sched.starttime
     with sched.lock:  # Go holds sched.lock too; the write happens after it is dropped
         lines = schedtrace_locked(sched, detailed, (now - start) // 1_000_000)
     sys.stderr.write("\n".join(lines) + "\n")
@@ -365,7 +364,7 @@ class Observer:
 
         sched.schedtrace = self.schedtrace
         sched.scheddetail = self.scheddetail
-        _starttime[sched] = nanotime()  # SCHED lines count ms from here
+        sched.starttime = nanotime()  # SCHED lines count ms from here
         if self.tracepath is not None:
             self.tracer = trace.start(sched, self.tracepath)
         if self.schedcheck:

@@ -226,7 +226,7 @@ def netpoll(sched: schedt, delay: int) -> list[G]:
             # event is pending, and select() waits with microsecond precision.
             if not select.select((poller.epfd,), (), (), timeout)[0]:
                 return []
-            timeout = 0
+            timeout = 0.0
         ready = poller.ep.poll(timeout)
     else:  # pragma: no cover - off Linux
         assert poller.sel is not None

@@ -65,7 +65,7 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from math import gcd
 from typing import Any, NoReturn, TypeVar
 
@@ -73,6 +73,7 @@ from . import foreign, netpoll, signals, sysmon, timers, trace
 from .debug import creation_line, tracebackothers
 from .errors import Deadlock, Goexit
 from .osapi import nanotime, ncpu, osyield
+from .requests import _EXITSYSCALL, _GOSCHED, _PARK, _PREEMPT, _Request
 from .runtime2 import (
     RUNQ_SIZE,
     G,
@@ -89,9 +90,9 @@ from .runtime2 import (
     _Pidle,
     _Prunning,
     _Psyscall,
-    _tls,
     schedt,
 )
+from .tls import _tls
 
 T = TypeVar("T")
 
@@ -128,32 +129,6 @@ def acquire_g(what: str) -> tuple[M, G]:
 def throw(msg: str) -> NoReturn:
     """A fatal error of the runtime itself: an invariant does not hold."""
     raise SystemError(f"goroutines runtime: fatal error: {msg}")
-
-
-class _Request:
-    """A request a goroutine makes of its M (Go: the function passed to mcall).
-
-    An operation that must stop the goroutine awaits one (`await _PARK`): the
-    M receives the request object itself from the coroutine's send().
-    """
-
-    __slots__ = ("_self", "name")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._self = (self,)
-
-    def __await__(self) -> Generator[_Request, None, None]:
-        return iter(self._self)  # type: ignore[return-value]  # a tuple iterator: no frame
-
-    def __repr__(self) -> str:
-        return f"<request {self.name}>"
-
-
-_PARK = _Request("park")  # park_m: block on a wait structure, then run waitunlockf
-_GOSCHED = _Request("gosched")  # gosched_m: go to the global run queue
-_PREEMPT = _Request("preempt")  # gopreempt_m: like gosched, asked for by sysmon
-_EXITSYSCALL = _Request("exitsyscall")  # exitsyscall0: no P was free after a syscall
 
 
 # ---------------------------------------------------------------------------
@@ -338,16 +313,6 @@ def mstart(mp: M) -> None:
 
 # ---------------------------------------------------------------------------
 # Goroutine creation and exit
-
-
-def go(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any) -> None:
-    """Start fn(*args, **kwargs) as a new goroutine on the current P's runnext (Go's newproc)."""
-    mp = _tls.m
-    if mp is None or mp.curg is None:
-        raise RuntimeError("go() called outside a goroutine: start one with goroutines.run(main)")
-    check_async(fn, "go")
-    f = sys._getframe(1)
-    newproc(mp, fn(*args, **kwargs), fn, f.f_code, f.f_lasti)
 
 
 def newproc(
@@ -1132,10 +1097,11 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
 
         # Return P and block, after one last look at the global queue under the
         # lock that submitters use too.
+        batch = []
         with sched.lock:
             if sched.gcwaiting or sched.exiting:
-                continue
-            if sched.runq:
+                drop = False
+            elif sched.runq:
                 batch = globrunqget_locked(sched, pp, 0)
                 drop = False
             elif not mp.spinning and sched.needspinning == 1:
@@ -1143,7 +1109,7 @@ def find_runnable(mp: M) -> tuple[G | None, bool]:
                 mp.spinning = True
                 sched.nmspinning += 1
                 sched.needspinning = 0
-                continue
+                drop = False
             else:
                 drop = True
                 releasep(mp)
@@ -1541,20 +1507,6 @@ def gosched_m(mp: M, gp: G, preempted: bool) -> None:
         wakep(sched)
 
 
-async def gosched() -> None:
-    """`await gosched()`: yield the processor; the goroutine goes to the global queue."""
-    mp = _tls.m  # getgfor inlined: a call less
-    if mp is None or mp.curg is None:
-        acquire_g("gosched")  # raises
-    await _GOSCHED
-
-
-async def checkpoint() -> None:
-    """`await checkpoint()`: yield only if sysmon asked this goroutine to (it ran > 10 ms)."""
-    if getgfor("checkpoint").preempt:
-        await _PREEMPT
-
-
 def getgfor(what: str) -> G:
     """The current goroutine, or the RuntimeError naming `what` (every operation starts here)."""
     mp = _tls.m  # acquire_g inlined: a call and a tuple less on every fast path
@@ -1562,24 +1514,6 @@ def getgfor(what: str) -> G:
     if gp is None:
         gp = acquire_g(what)[1]  # raises the RuntimeError naming `what`
     return gp
-
-
-def goexit() -> NoReturn:
-    """End the calling goroutine after its finally blocks run (runtime.Goexit)."""
-    acquire_g("goexit")
-    raise Goexit()
-
-
-def goid() -> int:
-    """The current goroutine's id."""
-    return acquire_g("goid")[1].goid
-
-
-def num_goroutine() -> int:
-    """The number of goroutines that exist (runtime.NumGoroutine)."""
-    sched = acquire_g("num_goroutine")[0].sched
-    with sched.lock:
-        return sum(1 for gp in sched.allgs if gp.status != _Gdead and gp.status != 0)
 
 
 def goexit0(mp: M, gp: G, e: BaseException, pp: P | None) -> None:
@@ -1778,44 +1712,8 @@ def startlockedm(mp: M, gp: G) -> None:
     stopm(mp)
 
 
-def lock_os_thread() -> None:
-    """Wire the calling goroutine to its current thread (runtime.LockOSThread)."""
-    mp, gp = acquire_g("lock_os_thread")
-    mp.lockedg = gp
-    gp.lockedm = mp
-
-
-def unlock_os_thread() -> None:
-    """Undo lock_os_thread: the goroutine may run on any thread again."""
-    mp, gp = acquire_g("unlock_os_thread")
-    mp.lockedg = None
-    gp.lockedm = None
-
-
 # ---------------------------------------------------------------------------
 # Stop-the-world and GOMAXPROCS
-
-
-def gomaxprocs(n: int | None = None) -> int:
-    """The number of Ps; with n >= 1, resize them at run time; returns the old value (Go).
-
-    As Go's runtime.GOMAXPROCS, n < 1 (0 included) only asks for the current value.
-    """
-    resize = n is not None and check_gomaxprocs(n, allow0=True) >= 1
-    mp = _tls.m
-    if mp is None or mp.curg is None:
-        if resize:
-            raise RuntimeError(
-                "gomaxprocs(n) called outside a goroutine: pass gomaxprocs= to goroutines.run"
-            )
-        return default_gomaxprocs()
-    sched = mp.sched
-    ret = sched.gomaxprocs
-    if resize and n != ret:
-        with sched.worldsema:
-            if stopTheWorld(mp):
-                startTheWorld(mp, n)  # type: ignore[arg-type]  # resize: n is an int
-    return ret
 
 
 def preemptall(sched: schedt) -> None:
@@ -1929,19 +1827,6 @@ def startTheWorld(mp: M, nprocs: int) -> None:
 # Syscalls
 
 
-async def syscall(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`await syscall(fn, ...)`: run a blocking call with entersyscall/exitsyscall around it."""
-    mp, gp = acquire_g("syscall")
-    if not callable(fn):
-        raise TypeError(f"syscall() needs a callable, got {fn!r}")
-    entersyscall(mp, gp)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        if not exitsyscall(mp, gp):
-            await _EXITSYSCALL
-
-
 def entersyscall(mp: M, gp: G) -> None:
     """The goroutine is about to block in a call: its P becomes retakeable (Go)."""
     pp = mp.p
@@ -2009,19 +1894,11 @@ def exitsyscall0(mp: M, gp: G) -> None:
 
 
 __all__ = [
+    "acquire_g",
     "check_async",
-    "checkpoint",
     "getg",
     "getgfor",
-    "go",
-    "goexit",
-    "goid",
     "gopark",
     "goparkunlock",
     "goready",
-    "gosched",
-    "lock_os_thread",
-    "num_goroutine",
-    "syscall",
-    "unlock_os_thread",
 ]

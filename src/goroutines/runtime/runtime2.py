@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .osapi import Note, nanotime
+from .tls import _tls as _tls
 
 # G status (Go's values, so that traces and dumps read the same).
 _Gidle = 0  # just allocated, not yet initialised
@@ -334,18 +335,9 @@ class schedt:
         self.netpoll: Any = None  # netpoll.Poller
         self.sysmon: threading.Thread | None = None
         self.schedtrace = 0  # ms between SCHED lines from sysmon; 0 for none
+        self.starttime = 0  # nanotime of the start, which SCHED lines count from
         self.scheddetail = False
 
     def runqsize(self) -> int:
         """Length of the global run queue (Go: sched.runqsize)."""
         return len(self.runq)
-
-
-class _TLS(threading.local):
-    """The current M of this thread (Go keeps it in g0's TLS slot)."""
-
-    m: M | None = None
-    closing: G | None = None  # the goroutine teardown is closing on this thread
-
-
-_tls = _TLS()

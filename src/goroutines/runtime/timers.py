@@ -115,12 +115,12 @@ def deltimer(t: timer) -> bool:
         if pp is None:
             return False
         with pp.timersLock:
-            if t.pp is not pp:
-                continue  # it fired or moved meanwhile: look again
-            t.pp = None
-            t.gen = 0  # its heap entry is stale now
-            pp.deletedTimers += 1
-            return True
+            if t.pp is pp:
+                t.pp = None
+                t.gen = 0  # its heap entry is stale now
+                pp.deletedTimers += 1
+                return True
+        # It fired or moved meanwhile: look again.
 
 
 def modtimer(t: timer, when: int, period: int) -> bool:
