@@ -46,7 +46,7 @@ pytestmark = pytest.mark.timeout(60)
 def no_checks_left() -> Iterator[None]:
     """After each test no run is checked or traced any more."""
     yield
-    assert not trace.enabled
+    assert not trace._tracers and not trace._checkers
 
 
 # ---------------------------------------------------------------------------

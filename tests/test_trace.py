@@ -37,7 +37,7 @@ Events = list[list[Any]]
 def tracing_off() -> Iterator[None]:
     """After each test no run is traced or checked any more."""
     yield
-    assert not trace.enabled
+    assert not trace._tracers and not trace._checkers
     assert not trace._mbufs, "buffers of stopped runs are still reachable by their Ms"
 
 

@@ -67,13 +67,12 @@ import threading
 import types
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from math import gcd
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 
-from . import foreign, netpoll, signals, sysmon, timers, trace
+from . import foreign, netpoll, requests, signals, sysmon, timers, tls, trace
 from .debug import creation_line, tracebackothers
 from .errors import Deadlock, Goexit
 from .osapi import nanotime, ncpu, osyield
-from .requests import _EXITSYSCALL, _GOSCHED, _PARK, _PREEMPT, _Request
 from .runtime2 import (
     RUNQ_SIZE,
     G,
@@ -92,9 +91,15 @@ from .runtime2 import (
     _Psyscall,
     schedt,
 )
-from .tls import _tls
 
 T = TypeVar("T")
+
+# Final, so that a compiled core reads them as constants, not from the module's dict.
+_tls: Final = tls._tls
+_PARK: Final = requests._PARK
+_GOSCHED: Final = requests._GOSCHED
+_PREEMPT: Final = requests._PREEMPT
+_EXITSYSCALL: Final = requests._EXITSYSCALL
 
 _GFREE_LOCAL_MAX = 64  # gfput moves Gs to the global list past this many (Go)
 _GFREE_BATCH = 32  # and gfget/gfput move batches of this size
@@ -279,7 +284,7 @@ def newm(sched: schedt, pp: P | None, spinning: bool, mp: M) -> None:
     mp.nextp = pp
     mp.spinning = spinning
     t = threading.Thread(target=mstart, args=(mp,), name=f"goroutines-M{mp.id}", daemon=True)
-    if trace.enabled:
+    if sched.tracing:
         trace.MStart(mp)
     try:
         t.start()
@@ -406,7 +411,7 @@ def newproc1(
         pp.goidcache += 1
     if pp is not None:  # else globrunqput makes it runnable
         newg.status = _Grunnable
-    if trace.enabled:
+    if sched.tracing:
         trace.GoCreate(newg)
     return newg
 
@@ -569,7 +574,7 @@ def runqsteal(sched: schedt, pp: P, p2: P, stealRunNextG: bool) -> G | None:
                 pp.runq[t % RUNQ_SIZE] = g
                 t += 1
             pp.runqtail = t
-    if trace.enabled:
+    if sched.tracing:
         trace.Steal(pp, p2, len(batch) + 1)
     return gp
 
@@ -682,7 +687,7 @@ def acquirep(mp: M, pp: P) -> None:
         # goroutine that would not yield comes with the odd value of its old
         # M's step, which would look to sysmon like a goroutine not yielding.
         pp.gstep = (pp.gstep + 1) & ~1
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.ProcStart(mp, pp)
 
 
@@ -691,7 +696,7 @@ def releasep(mp: M) -> P:
     pp = mp.p
     if pp is None:
         throw("releasep: invalid arg")
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.ProcStop(mp, pp)
     with pp.lock:
         if pp.m is not mp or pp.status != _Prunning:
@@ -782,14 +787,14 @@ def stopm(mp: M) -> bool:
         if sched.exiting:  # checkdead found a deadlock
             sched.midle.remove(mp)
             return False
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.MStop(mp)
     mp.blocked = True
     mp.park.sleep()
     mp.blocked = False
     if not mp.marked:
         mp.marked = foreign.mark()  # asyncio may have been imported meanwhile
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.MStart(mp)
     pp, mp.nextp = mp.nextp, None
     if pp is None:
@@ -1211,7 +1216,7 @@ def runpolled(mp: M, glist: list[G]) -> G:
     gp = glist.pop()
     injectglist(mp, glist)
     gp.status = _Grunnable
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.GoUnblock(gp, mp)
     return gp
 
@@ -1300,7 +1305,7 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
     else:
         gp.preempt = pp.preempt = False
         pp.schedtick += 1
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.GoStart(pp, gp)
     send: Callable[[Any], Any] = gp.send  # type: ignore[assignment]
     exc = gp.throwexc
@@ -1379,7 +1384,7 @@ def dropg(mp: M, gp: G) -> None:
 
 def gopark(
     unlockf: Callable[[G, Any], bool] | None, lock: Any, reason: WaitReason, gp: G | None = None
-) -> _Request:
+) -> requests._Request:
     """Park the current goroutine: `await gopark(...)` (Go's gopark).
 
     After the coroutine has stopped, the M sets the G waiting and calls
@@ -1402,7 +1407,7 @@ def parkunlock_c(gp: G, lock: Any) -> bool:
     return True
 
 
-def goparkunlock(lock: Any, reason: WaitReason, gp: G | None = None) -> _Request:
+def goparkunlock(lock: Any, reason: WaitReason, gp: G | None = None) -> requests._Request:
     """Park the current goroutine (gp, if given) and release `lock` once it has stopped."""
     return gopark(parkunlock_c, lock, reason, gp)
 
@@ -1411,7 +1416,7 @@ def park_m(mp: M, gp: G) -> bool:
     """Park gp (on the M, after its coroutine stopped); True if it must run on (Go's park_m)."""
     gp.status = _Gwaiting
     gp.waitsince = nanotime()
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.GoPark(mp.p, gp)
     # Drop gp first: once unlockf releases the lock, another M may ready and run it.
     dropg(mp, gp)
@@ -1438,7 +1443,7 @@ def goready(gp: G) -> None:
     if gp.status != _Gwaiting:
         throw(f"goready: bad g status {gp.status} for goroutine {gp.goid}")
     mp = _tls.m
-    if trace.enabled:
+    if gp.sched.tracing:
         trace.GoUnblock(gp, mp)
     sched = gp.sched
     if mp is not None and mp.sched is sched and (pp := mp.p) is not None:
@@ -1464,10 +1469,10 @@ def injectglist(mp: M | None, glist: Iterable[G]) -> None:
     glist = list(glist)
     if not glist:
         return
-    if trace.enabled:
+    sched = mp.sched if mp is not None else glist[0].sched
+    if sched.tracing:
         for gp in glist:
             trace.GoUnblock(gp, mp)
-    sched = mp.sched if mp is not None else glist[0].sched
     pp = mp.p if mp is not None else None
     # Without a P all go to the global queue; with one, as many as there are
     # idle Ps to pick them up, and the rest to our own queue.
@@ -1490,7 +1495,7 @@ def injectglist(mp: M | None, glist: Iterable[G]) -> None:
 
 def gosched_m(mp: M, gp: G, preempted: bool) -> None:
     """Put the current G on the global queue (Go's goschedImpl)."""
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.GoSched(mp.p, gp, preempted)
     sched = mp.sched
     lock = sched.lock
@@ -1521,7 +1526,7 @@ def goexit0(mp: M, gp: G, e: BaseException, pp: P | None) -> None:
     sched = mp.sched
     gp.status = _Gdead
     dropg(mp, gp)
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.GoEnd(pp, gp)
     if gp.fut is not None:
         settle(gp, e)  # a submitted goroutine: its future, not a panic
@@ -1830,7 +1835,7 @@ def startTheWorld(mp: M, nprocs: int) -> None:
 def entersyscall(mp: M, gp: G) -> None:
     """The goroutine is about to block in a call: its P becomes retakeable (Go)."""
     pp = mp.p
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.GoSysCall(pp, gp)
     gp.status = _Gsyscall
     if mp.marked:
@@ -1858,7 +1863,7 @@ def exitsyscall(mp: M, gp: G) -> bool:
         foreign.mark()
     if mp.sched.exiting:
         return False  # back to the scheduler loop, which ends: nothing more to record
-    if trace.enabled:
+    if mp.sched.tracing:
         trace.GoSysExit(mp, gp)
     if pp is not None:
         with pp.lock:

@@ -23,18 +23,19 @@ import threading
 import types
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Final
 
 from .osapi import Note, nanotime
 from .tls import _tls as _tls
 
-# G status (Go's values, so that traces and dumps read the same).
-_Gidle = 0  # just allocated, not yet initialised
-_Grunnable = 1  # on a run queue, not executing
-_Grunning = 2  # executing goroutine code; owned by an M that holds a P
-_Gsyscall = 3  # in syscall(): owned by an M, not on a run queue
-_Gwaiting = 4  # parked on a wait structure (channel, timer, semaphore, poller)
-_Gdead = 6  # unused: on a free list, or just exited
+# G status (Go's values, so that traces and dumps read the same). Final, here and
+# below: the compiled core reads a Final constant as a literal, not from a dict.
+_Gidle: Final = 0  # just allocated, not yet initialised
+_Grunnable: Final = 1  # on a run queue, not executing
+_Grunning: Final = 2  # executing goroutine code; owned by an M that holds a P
+_Gsyscall: Final = 3  # in syscall(): owned by an M, not on a run queue
+_Gwaiting: Final = 4  # parked on a wait structure (channel, timer, semaphore, poller)
+_Gdead: Final = 6  # unused: on a free list, or just exited
 
 gStatusStrings = {
     _Gidle: "idle",
@@ -46,14 +47,14 @@ gStatusStrings = {
 }
 
 # P status.
-_Pidle = 0  # on sched.pidle, not used by any M
-_Prunning = 1  # owned by an M that runs user code or the scheduler
-_Psyscall = 2  # its M is in a syscall (or a goroutine that will not yield); retakeable
-_Pgcstop = 3  # halted for stop-the-world
-_Pdead = 4  # no longer used (GOMAXPROCS shrank)
+_Pidle: Final = 0  # on sched.pidle, not used by any M
+_Prunning: Final = 1  # owned by an M that runs user code or the scheduler
+_Psyscall: Final = 2  # its M is in a syscall (or a goroutine that will not yield); retakeable
+_Pgcstop: Final = 3  # halted for stop-the-world
+_Pdead: Final = 4  # no longer used (GOMAXPROCS shrank)
 
 # The local run queue's size (Go: len(p.runq)).
-RUNQ_SIZE = 256
+RUNQ_SIZE: Final = 256
 
 
 class WaitReason(enum.Enum):
@@ -336,6 +337,9 @@ class schedt:
         self.sysmon: threading.Thread | None = None
         self.schedtrace = 0  # ms between SCHED lines from sysmon; 0 for none
         self.starttime = 0  # nanotime of the start, which SCHED lines count from
+        # Traced or checked (trace.py, schedcheck.py): the scheduler calls the
+        # trace hooks at its transitions only while this is set.
+        self.tracing = False
         self.scheddetail = False
 
     def runqsize(self) -> int:

@@ -2,7 +2,7 @@
 
 `run(..., schedcheck=True)` (or GODEBUG=schedcheck=1) registers a `Checker`
 for the run (trace.startcheck). The execution tracer's hooks, each behind the
-scheduler's `if trace.enabled:` branch, then call the checker's method of the
+scheduler's `if sched.tracing:` branch, then call the checker's method of the
 same name, so a program that neither traces nor checks pays nothing more.
 Each method checks what must hold at that point of the scheduler without a
 GIL, given what its caller has already changed and which locks it holds. A

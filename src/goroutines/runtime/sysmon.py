@@ -240,7 +240,7 @@ def handoff(sched: schedt, pp: P) -> None:
     from . import trace
     from .proc import checkdead, handoffp
 
-    if trace.enabled:
+    if sched.tracing:
         trace.ProcSteal(pp)
     try:
         handoffp(sched, pp)

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
-from . import netpoll
+from . import netpoll, tls
 from .osapi import nanotime
-from .runtime2 import P, _tls, schedt
+from .runtime2 import P, schedt
+
+_tls: Final = tls._tls  # Final: a compiled core reads it as a constant
 
 
 class timer:

@@ -1,7 +1,8 @@
 """Execution tracing (Go's trace.go): what the scheduler did, event by event.
 
 The scheduler calls a hook at every transition worth seeing, each guarded by
-`if trace.enabled:`, so a program that does not trace pays one branch per site:
+`if sched.tracing:` (a field of the run, so that a compiled core reads it with
+no lookup), so a program that does not trace pays one branch per site:
 
     GoCreate   newproc1: a goroutine was created (by whom, where)
     GoStart    execute: a P starts running a goroutine
@@ -26,8 +27,9 @@ run's scheduler; several runs may trace at once, each into its own file.
 `run(..., schedcheck=True)` (or GODEBUG=schedcheck=1) registers a
 schedcheck.Checker for the run with `startcheck`: each hook then also calls the
 checker's method of the same name, which checks the scheduler's invariants at
-that transition. A run may be traced, checked, both or neither; `enabled` is
-on while any run is either, and each hook finds its run's tracer and checker.
+that transition. A run may be traced, checked, both or neither; its
+`sched.tracing` is on while it is either, and each hook finds its run's tracer
+and checker.
 
 Recording must be cheap, and safe without a GIL: a busy program records a
 million events a second. As in Go, every thread (M) appends to its own
@@ -90,7 +92,6 @@ from .runtime2 import G, M, P, WaitReason, funcline, schedt
 if TYPE_CHECKING:
     from .schedcheck import Checker
 
-enabled = False  # some run is traced or checked; hooks then find out whether it is theirs
 
 # Event kinds: the position is the code stored first in a record.
 EVENTS = (
@@ -298,18 +299,17 @@ _local = _Local()
 _mbufs: dict[M | None, Buffer] = {}  # each M of a traced run that recorded -> its thread's buffer
 _tracers: dict[schedt, Tracer] = {}
 _checkers: dict[schedt, Checker] = {}
-_lock = threading.Lock()  # guards changes to _tracers, _checkers, enabled and gc.callbacks
+_lock = threading.Lock()  # guards _tracers, _checkers, sched.tracing and gc.callbacks
 
 
 def start(sched: schedt, path: str) -> Tracer:
     """Trace `sched` into `path` (opened now, so that a bad path fails before the run)."""
-    global enabled
     tracer = Tracer(sched, path)
     with _lock:
         if not _tracers:
             gc.callbacks.append(gccallback)
         _tracers[sched] = tracer
-        enabled = True
+        sched.tracing = True
     # Record the state the trace starts from (Ms and Ps that run already).
     buf = _buf(sched)
     for mp in list(sched.allm):
@@ -322,11 +322,10 @@ def start(sched: schedt, path: str) -> Tracer:
 
 def stop(tracer: Tracer) -> None:
     """Stop recording for the tracer's run and finish its file."""
-    global enabled
     sched = tracer.sched
     with _lock:
         _tracers.pop(sched, None)
-        enabled = bool(_tracers or _checkers)
+        sched.tracing = sched in _checkers
         if not _tracers:
             gc.callbacks.remove(gccallback)
         # A copy to iterate: other runs' threads add their Ms meanwhile.
@@ -347,18 +346,16 @@ def stop(tracer: Tracer) -> None:
 
 def startcheck(checker: Checker) -> None:
     """Send the hooks of `checker.sched` to `checker` as well, until stopcheck."""
-    global enabled
     with _lock:
         _checkers[checker.sched] = checker
-        enabled = True
+        checker.sched.tracing = True
 
 
 def stopcheck(checker: Checker) -> None:
     """Stop checking the checker's run."""
-    global enabled
     with _lock:
         _checkers.pop(checker.sched, None)
-        enabled = bool(_tracers or _checkers)
+        checker.sched.tracing = checker.sched in _tracers
 
 
 def _mbuf(mp: M | None, sched: schedt) -> Buffer:
