@@ -10,8 +10,8 @@ import pytest
 
 import goroutines as g
 from goroutines import Chan, ChannelClosed, Deadlock
-from goroutines.chan import waitq
 from goroutines.runtime import proc
+from goroutines.runtime.chan import waitq
 from tests.helpers import pure_only
 
 
@@ -134,7 +134,7 @@ def test_parked_senders_are_served_in_fifo_order() -> None:
         c = Chan[str]()
         for i, v in enumerate("abcde"):
             g.go(sender, c, v)
-            await until(lambda i=i: waiters(c.sendq) == i + 1, f"sender {v} parked")
+            await until(lambda i=i: waiters(c._c.sendq) == i + 1, f"sender {v} parked")
         return [await c.recv() for _ in range(5)]
 
     assert run1(main) == list("abcde")
@@ -241,7 +241,7 @@ def test_try_ops_pair_with_parked_goroutines() -> None:
             await got.send(await c.recv())
 
         g.go(receiver)
-        await until(lambda: waiters(c.recvq) == 1, "receiver parked")
+        await until(lambda: waiters(c._c.recvq) == 1, "receiver parked")
         assert c.try_send(5), "a parked receiver takes a non-blocking send"
         assert await got.recv() == 5
 
@@ -249,9 +249,9 @@ def test_try_ops_pair_with_parked_goroutines() -> None:
             await c.send(6)
 
         g.go(sender)
-        await until(lambda: waiters(c.sendq) == 1, "sender parked")
+        await until(lambda: waiters(c._c.sendq) == 1, "sender parked")
         assert c.try_recv() == (6, True)
-        assert waiters(c.sendq) == 0
+        assert waiters(c._c.sendq) == 0
 
     run1(main)
 
@@ -269,9 +269,9 @@ def test_send_to_parked_receiver_bypasses_the_buffer() -> None:
             got.append(await c.recv())
 
         g.go(receiver)
-        await until(lambda: waiters(c.recvq) == 1, "receiver parked")
+        await until(lambda: waiters(c._c.recvq) == 1, "receiver parked")
         await c.send("direct")
-        assert len(c) == 0 and c.buf == [None, None], "the value went straight to the receiver"
+        assert len(c) == 0 and c._c.buf == [None, None], "the value went straight to the receiver"
         await until(lambda: got == ["direct"], "receiver got the value")
 
     run1(main)
@@ -289,9 +289,9 @@ def test_recv_from_full_buffer_moves_the_parked_sender_in() -> None:
             await done.send(True)
 
         g.go(sender)
-        await until(lambda: waiters(c.sendq) == 1, "sender parked on the full buffer")
+        await until(lambda: waiters(c._c.sendq) == 1, "sender parked on the full buffer")
         assert await c.recv() == 0
-        assert len(c) == 2 and waiters(c.sendq) == 0, "the sender's value took the freed slot"
+        assert len(c) == 2 and waiters(c._c.sendq) == 0, "the sender's value took the freed slot"
         assert await done.recv() is True
         assert [await c.recv(), await c.recv()] == [1, 2]
         assert c.try_recv() == (None, False)
@@ -310,7 +310,7 @@ def test_unbuffered_send_waits_for_the_receiver() -> None:
             log.append("sent")
 
         g.go(sender)
-        await until(lambda: waiters(c.sendq) == 1, "sender parked")
+        await until(lambda: waiters(c._c.sendq) == 1, "sender parked")
         assert log == ["send"], "an unbuffered send completes only when received"
         log.append("recv")
         assert await c.recv() == 1
@@ -350,7 +350,7 @@ def test_close_wakes_every_parked_receiver_with_none_false() -> None:
 
         for ok_form in (True, True, False):
             g.go(receiver, ok_form)
-        await until(lambda: waiters(c.recvq) == 3, "three receivers parked")
+        await until(lambda: waiters(c._c.recvq) == 3, "three receivers parked")
         c.close()
         return [await results.recv() for _ in range(3)]
 
@@ -373,7 +373,7 @@ def test_close_makes_every_parked_sender_raise() -> None:
 
         for v in (1, 2, 3):
             g.go(sender, v)
-        await until(lambda: waiters(c.sendq) == 3, "three senders parked on the full buffer")
+        await until(lambda: waiters(c._c.sendq) == 3, "three senders parked on the full buffer")
         c.close()
         msgs = [str(await errors.recv()) for _ in range(3)]
         # The buffered value survives the close; then the channel reads as closed.
@@ -493,14 +493,14 @@ def test_abandoned_receiver_leaves_no_waiter_behind() -> None:
 
     async def first() -> None:
         g.go(receiver)
-        await until(lambda: waiters(c.recvq) == 1, "receiver parked")
+        await until(lambda: waiters(c._c.recvq) == 1, "receiver parked")
 
     async def second() -> int:
         await c.send(5)  # to the buffer: the dead receiver is gone
         return len(c)
 
     run1(first)
-    assert waiters(c.recvq) == 0
+    assert waiters(c._c.recvq) == 0
     assert run1(second) == 1
 
 

@@ -39,7 +39,7 @@ def is_done(ctx: Context) -> bool:
     if d is None:
         return False
     _, ok = d.try_recv()
-    return d.closed and not ok
+    return d._c.closed and not ok
 
 
 def live_timers() -> int:
@@ -109,11 +109,11 @@ def test_done_is_one_channel_made_lazily() -> None:
     d = c.done()
     assert d is c.done() and isinstance(d, g.Chan)
     cancel()
-    assert d.closed and d is c.done()
+    assert d._c.closed and d is c.done()
     # Cancelled before anyone asked: the shared closed channel, every time.
     c2, cancel2 = context.with_cancel(context.background())
     cancel2()
-    assert c2.done() is c2.done() and c2.done().closed  # type: ignore[union-attr]
+    assert c2.done() is c2.done() and c2.done()._c.closed  # type: ignore[union-attr]
 
 
 def test_done_wakes_receivers_and_selects() -> None:

@@ -77,7 +77,7 @@ def test_with_context(errs: list[BaseException | None]) -> None:
         except Doom as e:
             got = e
         assert got is want
-        assert ctx.done() is not None and ctx.done().closed  # type: ignore[union-attr]
+        assert ctx.done() is not None and ctx.done()._c.closed  # type: ignore[union-attr]
         assert isinstance(ctx.err(), Canceled)
         cause = context.cause(ctx)
         assert cause is (want if want is not None else ctx.err())

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
+from typing import Any
 
 import pytest
 
 import goroutines as g
+from goroutines.runtime import proc
+from tests.helpers import pure_only
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -104,3 +108,33 @@ def test_a_panic_in_a_goroutine_not_submitted_stops_the_runtime_and_is_raised() 
         rt.submit(parent)
         assert raising.wait(10)
         # Leaving the block joins the M, which records the panic before it leaves.
+
+
+@pure_only
+def test_a_goroutine_readied_from_outside_never_looks_stranded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A plain thread puts the goroutine on the global queue, then calls wakep.
+    # If the last M goes idle in between, checkdead once saw every M idle and
+    # a runnable goroutine: a false fatal error ("runnable g"), and every call
+    # in flight hung. The window, made wide: an M stops late, an outside
+    # wakep starts late.
+    stopm, wakep = proc.stopm, proc.wakep
+
+    def late_stopm(mp: Any) -> bool:
+        time.sleep(0.005)
+        return stopm(mp)
+
+    def late_wakep(sched: Any) -> None:
+        if proc._tls.m is None:
+            time.sleep(0.02)
+        wakep(sched)
+
+    monkeypatch.setattr(proc, "stopm", late_stopm)
+    monkeypatch.setattr(proc, "wakep", late_wakep)
+
+    async def noop() -> int:
+        return 1
+
+    with g.Runtime(gomaxprocs=2) as rt:
+        assert [rt.submit(noop).result(timeout=10) for _ in range(5)] == [1] * 5

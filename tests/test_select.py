@@ -89,11 +89,13 @@ def test_parked_select_is_woken_by_the_one_case_that_fires() -> None:
             await result.send(await select(recv(a), recv(b), send(c, 9)))
 
         g.go(selector)
-        await until(lambda: waiters(b.recvq) == 1, "select parked")
-        assert (waiters(a.recvq), waiters(c.sendq)) == (1, 1), "a sudog on every channel"
+        await until(lambda: waiters(b._c.recvq) == 1, "select parked")
+        assert (waiters(a._c.recvq), waiters(c._c.sendq)) == (1, 1), "a sudog on every channel"
         await b.send(42)
         assert await result.recv() == (1, 42, True)
-        assert (waiters(a.recvq), waiters(b.recvq), waiters(c.sendq)) == (0, 0, 0), "pass 3"
+        assert (waiters(a._c.recvq), waiters(b._c.recvq), waiters(c._c.sendq)) == (0, 0, 0), (
+            "pass 3"
+        )
         assert a.try_send(1) is False, "nobody waits on a any more"
 
     run1(main)
@@ -108,10 +110,10 @@ def test_parked_select_send_case_completes() -> None:
             await result.send(await select(recv(a), send(b, 5)))
 
         g.go(selector)
-        await until(lambda: waiters(b.sendq) == 1, "select parked")
+        await until(lambda: waiters(b._c.sendq) == 1, "select parked")
         assert await b.recv() == 5
         assert await result.recv() == (1, None, True)
-        assert waiters(a.recvq) == 0
+        assert waiters(a._c.recvq) == 0
 
     run1(main)
 
@@ -131,17 +133,17 @@ def test_close_wakes_a_parked_select() -> None:
                 await result.send(e)
 
         g.go(receiving)
-        await until(lambda: waiters(b.recvq) == 1, "receiving select parked")
+        await until(lambda: waiters(b._c.recvq) == 1, "receiving select parked")
         b.close()
         assert await result.recv() == (1, None, False)
-        assert waiters(a.recvq) == 0
+        assert waiters(a._c.recvq) == 0
         b = Chan[int]()
         g.go(sending)
-        await until(lambda: waiters(b.sendq) == 1, "sending select parked")
+        await until(lambda: waiters(b._c.sendq) == 1, "sending select parked")
         b.close()
         err = await result.recv()
         assert isinstance(err, ChannelClosed) and "send on closed channel" in str(err)
-        assert waiters(a.recvq) == 0
+        assert waiters(a._c.recvq) == 0
 
     run1(main)
 
@@ -155,11 +157,11 @@ def test_same_channel_in_several_cases() -> None:
             await result.send(await select(recv(c), recv(c), recv(c)))
 
         g.go(selector)
-        await until(lambda: waiters(c.recvq) == 3, "three sudogs on one channel")
+        await until(lambda: waiters(c._c.recvq) == 3, "three sudogs on one channel")
         await c.send(8)
         i, v, ok = await result.recv() or (None, None, None)
         assert i in (0, 1, 2) and (v, ok) == (8, True)
-        assert waiters(c.recvq) == 0
+        assert waiters(c._c.recvq) == 0
         assert c.try_send(1) is False
 
     run1(main)
@@ -325,7 +327,7 @@ def test_a_parked_select_is_won_by_exactly_one_waker(procs: int) -> None:
                 await res.send(await select(recv(a), recv(b)))
 
             g.go(selector)
-            await until(lambda a=a, b=b: waiters(a.recvq) + waiters(b.recvq) == 2, "parked")
+            await until(lambda a=a, b=b: waiters(a._c.recvq) + waiters(b._c.recvq) == 2, "parked")
             g.go(offer, a, 2 * r, start, offers)
             g.go(offer, b, 2 * r + 1, start, offers)
             start.close()  # release both at once
@@ -333,6 +335,6 @@ def test_a_parked_select_is_won_by_exactly_one_waker(procs: int) -> None:
             assert sorted(took) == [False, True], f"round {r}: offers {took}"
             i, v, ok = await result.recv() or (None, None, None)
             assert ok and v == 2 * r + i
-            assert waiters(a.recvq) == waiters(b.recvq) == 0
+            assert waiters(a._c.recvq) == waiters(b._c.recvq) == 0
 
     g.run(main, gomaxprocs=procs)

@@ -1,480 +1,122 @@
-"""Channels (Go's runtime/chan.go).
+"""Channels: `Chan(cap=0)`, `Chan[T](cap)` (Go's chan; the runtime's part is runtime/chan.py).
 
-A channel is an `hchan`: a ring buffer of `cap` slots (`buf`, `sendx`, `recvx`,
-`qcount`), a queue of parked receivers (`recvq`) and one of parked senders
-(`sendq`), a `closed` flag and one lock that guards all of it. The waiters are
-`sudog`s: a parked goroutine plus the value it sends or the slot it receives into.
+    ch = Chan[int](10)
+    await ch.send(1)            # blocks while the buffer is full (or, cap 0, until received)
+    v = await ch.recv()         # None once closed and drained
+    v, ok = await ch.recv_ok()  # (None, False) once closed and drained
+    async for v in ch: ...      # until closed and drained
+    ch.try_send(2), ch.try_recv(), ch.close(), len(ch), ch.cap
 
-Invariants (Go's, kept here):
-  * At least one of sendq and recvq is empty, except for an unbuffered channel
-    with one goroutine blocked sending and receiving on it in a select.
-  * For a buffered channel: qcount > 0 implies recvq is empty, and
-    qcount < cap implies sendq is empty.
-
-A send to a channel with a parked receiver hands the value straight to that
-receiver's sudog and readies it; it never goes through the buffer. A receive
-from a full buffered channel with a parked sender takes the head of the buffer
-and moves the sender's value into the freed tail slot (the same slot), so the
-FIFO order holds.
-
-Blocking: the goroutine enqueues its sudog while it holds the channel lock and
-then parks with `chanparkcommit` as the unlock callback, which the M runs after
-the coroutine has stopped. A waker can only find the sudog under the lock, so it
-can never ready a goroutine that is still running. Wakers fill in the sudog
-(`elem`, `success`) and `gp.param` under the lock, release it and only then
-call goready.
-
-Where Python shapes the code:
-  * `await ch.send(v)`: the fast path (a receiver is waiting, or there is room
-    in the buffer) runs when `send` is called and returns the shared no-op
-    awaitable, or a preemption request when sysmon asked the goroutine to
-    yield; only a send that must block returns a generator, which takes the
-    lock again and re-checks before it parks. Send on a closed channel
-    therefore raises at the call, i.e. at the `await`.
-  * `await ch.recv()` must produce a value, and Python cannot hand a value to
-    an `await` without allocating something that carries it (a generator or a
-    StopIteration). The receive is that one generator: its fast path takes the
-    lock once and returns; only the blocking path parks (and allocates a sudog).
-  * Python has no CAS: the `selectdone` flag that decides which case of a
-    parked select wins is tested and set under `_selectDoneLock`.
+The channel itself, with Go's algorithms, is runtime.chan.hchan (compiled with
+the scheduler's core where the build compiles it). This class is what a user
+holds: its awaitable operations are Python's own coroutines in every build, so
+that an operation called without `await` does nothing and Python warns
+"coroutine ... was never awaited". Each one makes one call into the runtime,
+which does the work or says what to await: the preemption request (then it
+calls again, past it), or the park.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Generic, TypeVar
 
-from .runtime.errors import ChannelClosed
-from .runtime.proc import acquire_g, gopark, goready
-from .runtime.requests import _PREEMPT
-from .runtime.runtime2 import G, WaitReason, _tls
+from .runtime.chan import (
+    _CLOSED,
+    _EMPTY,
+    _PREEMPT,
+    chanrecv,
+    chanrecvwait,
+    chansend,
+    closechan,
+    hchan,
+    selectnbrecv,
+    selectnbsend,
+)
 
 T = TypeVar("T")
 
-# chanrecvnb's answers besides a received value.
-_EMPTY: Any = object()  # nothing to receive: the caller would block (lock still held)
-_CLOSED: Any = object()  # closed and drained (lock released)
-
-# Go flips g.selectDone with a CAS under the lock of one channel, while another
-# M may be doing the same under another channel's lock. Without a CAS, this one
-# lock makes the test-and-set atomic; it is held for a few bytecodes only.
-_selectDoneLock = threading.Lock()
-
-
-class sudog:
-    """A goroutine waiting on a channel, in its recvq or sendq (Go's sudog)."""
-
-    __slots__ = ("c", "elem", "g", "isSelect", "next", "prev", "success")
-
-    def __init__(self, gp: G, elem: Any, c: Chan[Any], isSelect: bool) -> None:
-        self.g = gp
-        self.elem = elem  # the value to send, or the value received
-        self.c = c
-        self.isSelect = isSelect  # part of a select: the first case to fire wins
-        self.success = False  # True: woken by a communication; False: by close
-        self.next: sudog | None = None
-        self.prev: sudog | None = None
-
-
-class waitq:
-    """A FIFO of sudogs, doubly linked so that select can unlink any one (Go's waitq)."""
-
-    __slots__ = ("first", "last")
-
-    def __init__(self) -> None:
-        self.first: sudog | None = None
-        self.last: sudog | None = None
-
-    def enqueue(self, sgp: sudog) -> None:
-        """Append sgp."""
-        x = self.last
-        sgp.prev = x
-        if x is None:
-            self.first = sgp
-        else:
-            x.next = sgp
-        self.last = sgp
-
-    def dequeue(self) -> sudog | None:
-        """Pop the first sudog that may still be woken; skip selects already won elsewhere."""
-        while True:
-            sgp = self.first
-            if sgp is None:
-                return None
-            y = sgp.next
-            if y is None:
-                self.first = self.last = None
-            else:
-                y.prev = None
-                self.first = y
-                sgp.next = None  # mark as removed (see dequeueSudoG)
-            # A select parks on several channels: claim the right to wake it. If
-            # another case won already, it will unlink itself once it runs.
-            if sgp.isSelect and not cas_selectdone(sgp.g):
-                continue
-            return sgp
-
-    def dequeueSudoG(self, sgp: sudog) -> None:
-        """Unlink sgp if it is still queued (a select's losing case, or an abandoned waiter)."""
-        x = sgp.prev
-        y = sgp.next
-        if x is not None:
-            x.next = y
-            if y is None:
-                self.last = x
-            else:
-                y.prev = x
-            sgp.prev = sgp.next = None
-        elif y is not None:
-            y.prev = None
-            self.first = y
-            sgp.next = None
-        elif self.first is sgp:  # the only element; else already dequeued
-            self.first = self.last = None
-
-
-def cas_selectdone(gp: G) -> bool:
-    """Go's gp.selectDone.CompareAndSwap(0, 1): True for the one waker that wins."""
-    _selectDoneLock.acquire()  # not `with`: that costs twice as much, and nothing here raises
-    won = not gp.selectdone
-    gp.selectdone = True
-    _selectDoneLock.release()
-    return won
-
-
-# ---------------------------------------------------------------------------
-# The helpers shared with select: each runs with c.lock held and never unlocks.
-
-
-def send(sg: sudog, ep: Any) -> None:
-    """Hand ep to the parked receiver sg; the caller unlocks, then goready(sg.g) (Go's send)."""
-    sg.elem = ep
-    sg.success = True
-    sg.g.param = sg
-
-
-def recv(c: Chan[Any], sg: sudog) -> Any:
-    """Receive from the parked sender sg; the caller unlocks, then goready(sg.g) (Go's recv).
-
-    Unbuffered: the value comes straight from the sender. Buffered (then the
-    buffer is full): take the head and put the sender's value in the freed slot,
-    which is also the tail.
-    """
-    if c.dataqsiz == 0:
-        ep = sg.elem
-    else:
-        i = c.recvx
-        ep = c.buf[i]
-        c.buf[i] = sg.elem
-        i += 1
-        c.recvx = c.sendx = 0 if i == c.dataqsiz else i
-    sg.elem = None
-    sg.success = True
-    sg.g.param = sg
-    return ep
-
-
-def bufput(c: Chan[Any], ep: Any) -> None:
-    """Append ep to the ring buffer, which has room."""
-    i = c.sendx
-    c.buf[i] = ep
-    i += 1
-    c.sendx = 0 if i == c.dataqsiz else i
-    c.qcount += 1
-
-
-def bufget(c: Chan[Any]) -> Any:
-    """Take the head of the ring buffer, which is not empty."""
-    i = c.recvx
-    buf = c.buf
-    ep = buf[i]
-    buf[i] = None  # drop the reference (Go: typedmemclr)
-    i += 1
-    c.recvx = 0 if i == c.dataqsiz else i
-    c.qcount -= 1
-    return ep
-
-
-def chanparkcommit(gp: G, c: Chan[Any]) -> bool:
-    """The unlockf of a parked channel operation: release c.lock once gp has stopped."""
-    c.lock.release()
-    return True
-
-
-def closed_error(what: str, c: Chan[Any]) -> ChannelClosed:
-    """Go's panic message for `what` ("send on", "close of"), naming the channel."""
-    return ChannelClosed(f"{what} closed channel {c!r}")
-
-
-# ---------------------------------------------------------------------------
-# Send
-
-
-def chansendnb(c: Chan[T], ep: T) -> bool:
-    """The non-blocking part of Go's chansend, c.lock held.
-
-    True: sent, and the lock is released. False: it would block, the lock is
-    still held. A closed channel releases the lock and raises ChannelClosed.
-    """
-    if c.closed:
-        c.lock.release()
-        raise closed_error("send on", c)
-    q = c.recvq
-    if q.first is not None and (sg := q.dequeue()) is not None:
-        send(sg, ep)
-        c.lock.release()
-        goready(sg.g)
-        return True
-    if c.qcount < c.dataqsiz:
-        # bufput, inlined: the call would cost ~7% of a send + recv.
-        i = c.sendx
-        c.buf[i] = ep
-        i += 1
-        c.sendx = 0 if i == c.dataqsiz else i
-        c.qcount += 1
-        c.lock.release()
-        return True
-    return False
-
-
-async def chansend(c: Chan[T], ep: T) -> None:
-    """`await ch.send(v)` (Go's chansend with block=true)."""
-    mp = _tls.m  # acquire_g inlined: this is the hot path
-    gp = None if mp is None else mp.curg
-    if gp is None:
-        gp = acquire_g("Chan.send")[1]  # raises: not in a goroutine
-    c.lock.acquire()
-    if not chansendnb(c, ep):
-        await chansendpark(c, gp, ep)
-    elif gp.preempt:
-        await _PREEMPT
-
-
-async def chansendpark(c: Chan[T], gp: G, ep: T) -> None:
-    """Park on c.sendq (c.lock held) until a receiver takes ep or c is closed."""
-    mysg = sudog(gp, ep, c, False)
-    c.sendq.enqueue(mysg)
-    try:
-        await gopark(chanparkcommit, c, WaitReason.ChanSend, gp)
-    except GeneratorExit:
-        abandon(c, c.sendq, mysg)
-        raise
-    gp.param = None
-    if not mysg.success:
-        raise closed_error("send on", c)
-
-
-def selectnbsend(c: Chan[T], ep: T) -> bool:
-    """`ch.try_send(v)`: send if that needs no wait (Go's selectnbsend)."""
-    c.lock.acquire()
-    if chansendnb(c, ep):
-        return True
-    c.lock.release()
-    return False
-
-
-def abandon(c: Chan[Any], q: waitq, mysg: sudog) -> None:
-    """Unlink the sudog of a goroutine abandoned at program exit while parked.
-
-    Otherwise a waker could find the dead G on a channel that outlives this run.
-    """
-    with c.lock:
-        q.dequeueSudoG(mysg)
-
-
-# ---------------------------------------------------------------------------
-# Receive
-
-
-def chanrecvnb(c: Chan[T]) -> Any:
-    """The non-blocking part of Go's chanrecv, c.lock held.
-
-    Returns the value received (lock released, a parked sender readied),
-    _CLOSED when c is closed and drained (lock released), or _EMPTY when it
-    would block (lock still held).
-    """
-    if c.closed:
-        if c.qcount == 0:
-            c.lock.release()
-            return _CLOSED
-        # Closed, but the buffer still has data: fall through to take it.
-    else:
-        q = c.sendq
-        if q.first is not None and (sg := q.dequeue()) is not None:
-            ep = recv(c, sg)
-            c.lock.release()
-            goready(sg.g)
-            return ep
-    if c.qcount > 0:
-        # bufget, inlined: the call would cost ~7% of a send + recv.
-        i = c.recvx
-        buf = c.buf
-        ep = buf[i]
-        buf[i] = None
-        i += 1
-        c.recvx = 0 if i == c.dataqsiz else i
-        c.qcount -= 1
-        c.lock.release()
-        return ep
-    return _EMPTY
-
-
-async def chanrecvpark(c: Chan[T], gp: G) -> tuple[Any, bool]:
-    """Park on c.recvq (c.lock held) until a sender or close wakes us: (value, ok)."""
-    mysg = sudog(gp, None, c, False)
-    c.recvq.enqueue(mysg)
-    try:
-        await gopark(chanparkcommit, c, WaitReason.ChanReceive, gp)
-    except GeneratorExit:
-        abandon(c, c.recvq, mysg)
-        raise
-    gp.param = None
-    return mysg.elem, mysg.success
-
-
-async def chanrecv1(c: Chan[T]) -> T | None:
-    """`await ch.recv()`: the next value, None once closed and drained (Go's chanrecv1)."""
-    mp = _tls.m  # acquire_g inlined: this is the hot path
-    gp = None if mp is None else mp.curg
-    if gp is None:
-        gp = acquire_g("Chan.recv")[1]  # raises: not in a goroutine
-    c.lock.acquire()
-    ep = chanrecvnb(c)
-    if ep is _EMPTY:
-        return (await chanrecvpark(c, gp))[0]  # type: ignore[no-any-return]
-    if gp.preempt:
-        await _PREEMPT
-    return None if ep is _CLOSED else ep
-
-
-async def chanrecv2(c: Chan[T]) -> tuple[T | None, bool]:
-    """`await ch.recv_ok()`: (value, True), or (None, False) once closed and drained."""
-    mp = _tls.m  # acquire_g inlined: this is the hot path
-    gp = None if mp is None else mp.curg
-    if gp is None:
-        gp = acquire_g("Chan.recv_ok")[1]  # raises: not in a goroutine
-    c.lock.acquire()
-    ep = chanrecvnb(c)
-    if ep is _EMPTY:
-        return await chanrecvpark(c, gp)
-    if gp.preempt:
-        await _PREEMPT
-    return (None, False) if ep is _CLOSED else (ep, True)
-
-
-async def chanrange(c: Chan[T]) -> T:
-    """One step of `async for v in ch` (Go's `for v := range ch`): StopAsyncIteration at the end."""
-    mp = _tls.m  # acquire_g inlined: this is the hot path
-    gp = None if mp is None else mp.curg
-    if gp is None:
-        gp = acquire_g("Chan.__anext__")[1]  # raises: not in a goroutine
-    c.lock.acquire()
-    ep = chanrecvnb(c)
-    if ep is _EMPTY:
-        ep, ok = await chanrecvpark(c, gp)
-        if not ok:
-            raise StopAsyncIteration
-        return ep  # type: ignore[no-any-return]
-    if gp.preempt:
-        await _PREEMPT
-    if ep is _CLOSED:
-        raise StopAsyncIteration
-    return ep  # type: ignore[no-any-return]
-
-
-def selectnbrecv(c: Chan[T]) -> tuple[T | None, bool]:
-    """`ch.try_recv()`: (value, True) if one was ready, else (None, False) (Go's selectnbrecv)."""
-    c.lock.acquire()
-    ep = chanrecvnb(c)
-    if ep is _EMPTY:
-        c.lock.release()
-        return None, False
-    if ep is _CLOSED:
-        return None, False
-    return ep, True
-
-
-# ---------------------------------------------------------------------------
-# Close
-
-
-def closechan(c: Chan[Any]) -> None:
-    """`ch.close()`: wake every receiver with (None, False) and every sender to raise (Go)."""
-    c.lock.acquire()
-    if c.closed:
-        c.lock.release()
-        raise closed_error("close of", c)
-    c.closed = True
-    glist = []
-    # Release all readers, then all writers (they will raise ChannelClosed).
-    for q in (c.recvq, c.sendq):
-        while (sg := q.dequeue()) is not None:
-            sg.elem = None
-            sg.success = False
-            sg.g.param = sg
-            glist.append(sg.g)
-    c.lock.release()
-    # Ready all Gs now that we've dropped the channel lock.
-    for gp in glist:
-        goready(gp)
-
-
-# ---------------------------------------------------------------------------
-# The channel type
+__all__ = ["Chan"]
 
 
 class Chan(Generic[T]):
-    """A Go channel: `Chan(cap=0)` or `Chan[T](cap)` (Go's hchan).
+    """A Go channel: `Chan(cap=0)` or `Chan[T](cap)`."""
 
-    Every field is guarded by `lock`, except that len() reads qcount without
-    it, as Go's len(ch) does.
-    """
-
-    __slots__ = (
-        "__orig_class__",  # Chan[int](...) stores its alias here; used by repr
-        "buf",
-        "closed",
-        "dataqsiz",
-        "lock",
-        "qcount",
-        "recvq",
-        "recvx",
-        "sendq",
-        "sendx",
-    )
+    __slots__ = ("_c",)
 
     def __init__(self, cap: int = 0) -> None:
         if isinstance(cap, bool) or not isinstance(cap, int):
             raise TypeError(f"Chan capacity must be an int, not {type(cap).__name__}")
         if cap < 0:
             raise ValueError(f"Chan capacity must be >= 0, got {cap}")
-        self.lock = threading.Lock()
-        self.qcount = 0  # values in buf
-        self.dataqsiz = cap  # slots in buf
-        self.buf: list[Any] = [None] * cap
-        self.sendx = 0  # next slot to fill
-        self.recvx = 0  # next slot to take
-        self.recvq = waitq()  # parked receivers
-        self.sendq = waitq()  # parked senders
-        self.closed = False
+        self._c = hchan(cap, id(self))
 
-    # The methods are the runtime functions themselves: no extra call per operation.
-    send = chansend
-    recv = chanrecv1
-    recv_ok = chanrecv2
-    try_send = selectnbsend
-    try_recv = selectnbrecv
-    close = closechan
-    __anext__ = chanrange
+    async def send(self, v: T) -> None:
+        """`await ch.send(v)`: block until received (cap 0) or buffered; ChannelClosed if closed."""
+        c = self._c
+        aw = chansend(c, v, True)
+        if aw is _PREEMPT:
+            await aw
+            aw = chansend(c, v, False)
+        if aw is not None:
+            await aw  # parked until a receiver takes v
+
+    async def recv(self) -> T | None:
+        """`await ch.recv()`: the next value; None once the channel is closed and drained."""
+        c = self._c
+        ep = chanrecv(c, "Chan.recv", True)
+        if ep is _PREEMPT:
+            await ep
+            ep = chanrecv(c, "Chan.recv", False)
+        if ep is _EMPTY:
+            ep = (await chanrecvwait(c))[0]
+        return None if ep is _CLOSED else ep
+
+    async def recv_ok(self) -> tuple[T | None, bool]:
+        """`await ch.recv_ok()`: (value, True), or (None, False) once closed and drained."""
+        c = self._c
+        ep = chanrecv(c, "Chan.recv_ok", True)
+        if ep is _PREEMPT:
+            await ep
+            ep = chanrecv(c, "Chan.recv_ok", False)
+        if ep is _EMPTY:
+            return await chanrecvwait(c)
+        return (None, False) if ep is _CLOSED else (ep, True)
+
+    async def __anext__(self) -> T:
+        """One step of `async for v in ch`: StopAsyncIteration once closed and drained."""
+        c = self._c
+        ep = chanrecv(c, "Chan.__anext__", True)
+        if ep is _PREEMPT:
+            await ep
+            ep = chanrecv(c, "Chan.__anext__", False)
+        if ep is _EMPTY:
+            ep, ok = await chanrecvwait(c)
+            if not ok:
+                raise StopAsyncIteration
+        elif ep is _CLOSED:
+            raise StopAsyncIteration
+        return ep  # type: ignore[no-any-return]
+
+    def try_send(self, v: T) -> bool:
+        """Send v if that needs no wait; True if it did (a select with default)."""
+        return selectnbsend(self._c, v)
+
+    def try_recv(self) -> tuple[T | None, bool]:
+        """(value, True) if one was ready, else (None, False) (a select with default)."""
+        return selectnbrecv(self._c)
+
+    def close(self) -> None:
+        """Wake every receiver with (None, False) and every sender to raise ChannelClosed."""
+        closechan(self._c)
 
     @property
     def cap(self) -> int:
         """The buffer's capacity (Go's cap(ch))."""
-        return self.dataqsiz
+        return self._c.dataqsiz
 
     def __len__(self) -> int:
         """Values buffered now (Go's len(ch))."""
-        return self.qcount
+        return self._c.qcount
 
     def __bool__(self) -> bool:
         """Always true, even when empty: `if ch:` tells a channel from None (Go's nil)."""
@@ -484,9 +126,16 @@ class Chan(Generic[T]):
         """`async for v in ch` receives until ch is closed and drained."""
         return self
 
+    @property
+    def __orig_class__(self) -> Any:
+        """Chan[int](...) stores its alias here: it names the channel in messages."""
+        return self._c.alias
+
+    @__orig_class__.setter
+    def __orig_class__(self, alias: Any) -> None:
+        c = self._c
+        c.alias = alias
+        c.name = "Chan[" + ", ".join(getattr(a, "__name__", repr(a)) for a in alias.__args__) + "]"
+
     def __repr__(self) -> str:
-        alias = getattr(self, "__orig_class__", None)
-        name = "Chan"
-        if alias is not None:
-            name += "[" + ", ".join(getattr(a, "__name__", repr(a)) for a in alias.__args__) + "]"
-        return f"<{name} cap={self.dataqsiz} len={self.qcount} at {id(self):#x}>"
+        return repr(self._c)

@@ -1,58 +1,31 @@
-"""The select statement (Go's runtime/select.go).
+"""The select statement (Go's select; its runtime is runtime/select.py).
 
     index, value, ok = await select(recv(a), send(b, x), recv(None), default=False)
 
-`selectgo` runs a select in three passes, all with every channel of the select
-locked (in one global order, so two selects can never deadlock each other):
+- Cases are `recv(ch)` and `send(ch, v)`; `ch=None` is Go's nil channel, never ready.
+- The result is the index of the case that ran; for a receive, the value and
+  `ok` as in recv_ok; for a send, (None, True).
+- `default=True`: if no case is ready, (-1, None, False) without blocking.
+- Fairness as Go's: a ready case is chosen uniformly at random among the
+  ready ones; the channels are locked in one global order.
+- `await select()` with no cases and no default blocks forever.
 
-  pass 1  visit the cases in a random order (pollorder) and take the first one
-          that can proceed now; with `default`, give up if none can.
-  pass 2  enqueue a sudog on every channel (in lock order) and park; the unlock
-          callback (selparkcommit) releases the channels after the goroutine
-          has stopped.
-  pass 3  once woken, lock everything again and unlink the sudogs of the cases
-          that did not fire, so that they do not stack up on quiet channels.
-
-A parked select is woken by exactly one case: a waker that dequeues one of its
-sudogs must first win the `selectdone` test-and-set (waitq.dequeue does it), so
-when two channels fire at once on different Ms, the loser skips this goroutine.
-The winner leaves its sudog in `gp.param`; pass 3 finds the case by it.
-
-A nil channel (`recv(None)`, `send(None, v)`) is never ready; a select with no
-cases at all and no default blocks forever.
+`select` is Python's own coroutine in every build, so that one never awaited
+warns; it makes one call into the runtime, which runs a ready case or says
+what to await: the preemption request (then it calls again, past it), or the
+park.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, NoReturn
+from typing import Any
 
-from . import chan
-from .chan import Chan, bufget, bufput, closed_error, sudog
-from .runtime.proc import acquire_g, gopark, goready
+from .chan import Chan
 from .runtime.requests import _PREEMPT
-from .runtime.runtime2 import G, WaitReason
+from .runtime.select import caseRecv, caseSend, scase, selectgo
 
 __all__ = ["recv", "select", "send"]
-
-caseRecv = 1
-caseSend = 2
-
-
-class scase:
-    """One case of a select: receive from or send to `c` (Go's scase)."""
-
-    __slots__ = ("c", "elem", "kind")
-
-    def __init__(self, kind: int, c: Chan[Any] | None, elem: Any) -> None:
-        self.kind = kind
-        self.c = c
-        self.elem = elem  # the value to send
-
-    def __repr__(self) -> str:
-        if self.kind == caseRecv:
-            return f"recv({self.c!r})"
-        return f"send({self.c!r}, {self.elem!r})"
 
 
 def not_a_chan(what: str, c: object) -> TypeError:
@@ -62,16 +35,20 @@ def not_a_chan(what: str, c: object) -> TypeError:
 
 def recv(c: Chan[Any] | None) -> scase:
     """A select case receiving from c; its result is (value, ok) as recv_ok's."""
-    if c is not None and not isinstance(c, Chan):
+    if c is None:
+        return scase(caseRecv, None, None)
+    if not isinstance(c, Chan):
         raise not_a_chan("recv()", c)
-    return scase(caseRecv, c, None)
+    return scase(caseRecv, c._c, None)
 
 
 def send(c: Chan[Any] | None, v: Any) -> scase:
     """A select case sending v to c; its result is (None, True)."""
-    if c is not None and not isinstance(c, Chan):
+    if c is None:
+        return scase(caseSend, None, v)
+    if not isinstance(c, Chan):
         raise not_a_chan("send()", c)
-    return scase(caseSend, c, v)
+    return scase(caseSend, c._c, v)
 
 
 async def select(*cases: scase, default: bool = False) -> tuple[int, Any, bool]:
@@ -86,168 +63,10 @@ async def select(*cases: scase, default: bool = False) -> tuple[int, Any, bool]:
             raise TypeError(f"select() case {i} must be recv(ch) or send(ch, v), got {cas!r}{hint}")
     if not isinstance(default, bool):
         raise TypeError(f"select() default must be a bool, not {type(default).__name__}")
-    mp, gp = acquire_g("select")
-    if not cases and not default:
-        await block(gp)
-    pollorder, lockorder, locked = orders(cases, mp.rand.random)
-    sellock(locked)
-    res = selectnb(cases, pollorder, locked)
-    if res is None:
-        if not default:
-            return await selectpark(cases, lockorder, locked, gp)
-        selunlock(locked)
-        res = -1, None, False
-    # No wait: still yield if sysmon asked (a polling loop must not hog the P).
-    if gp.preempt:
-        await _PREEMPT
-    return res
-
-
-async def block(gp: G) -> NoReturn:
-    """An empty select: park forever (Go's block)."""
-    await gopark(None, None, WaitReason.SelectNoCases, gp)
-    raise SystemError("goroutines runtime: fatal error: select (no cases) woke up")
-
-
-def sellock(locked: list[Chan[Any]]) -> None:
-    """Lock the select's channels, in lock order."""
-    for c in locked:
-        c.lock.acquire()
-
-
-def selunlock(locked: list[Chan[Any]]) -> None:
-    """Unlock the select's channels."""
-    for c in reversed(locked):
-        c.lock.release()
-
-
-def selparkcommit(gp: G, locked: list[Chan[Any]]) -> bool:
-    """The unlockf of a parked select: release every channel once gp has stopped."""
-    selunlock(locked)
-    return True
-
-
-def orders(cases: tuple[scase, ...], rand: Any) -> tuple[list[int], list[int], list[Chan[Any]]]:
-    """(pollorder, lockorder, locked): the live cases shuffled, sorted by channel, the channels.
-
-    Nil channels are left out (Go turns them into caseNil). The lock order is
-    by id(), which is unique among live objects, and the sort is stable, so
-    cases on one channel keep their random poll order. Each channel is locked once.
-    """
-    pollorder: list[int] = []
-    for i, cas in enumerate(cases):
-        if cas.c is not None:
-            # Inside-out Fisher-Yates: i goes to a random position j < n.
-            n = len(pollorder)
-            j = int(rand() * (n + 1))
-            pollorder.append(i if j == n else pollorder[j])
-            pollorder[j] = i
-    if len(pollorder) < 2:
-        return pollorder, pollorder, [cases[i].c for i in pollorder]  # type: ignore[misc]
-    lockorder = sorted(pollorder, key=lambda i: id(cases[i].c))
-    locked: list[Chan[Any]] = []
-    last = None
-    for i in lockorder:
-        c = cases[i].c
-        if c is not last:
-            locked.append(c)  # type: ignore[arg-type]  # live cases only
-            last = c
-    return pollorder, lockorder, locked
-
-
-def selectnb(
-    cases: tuple[scase, ...], pollorder: list[int], locked: list[Chan[Any]]
-) -> tuple[int, Any, bool] | None:
-    """Pass 1, with every channel locked: run the first ready case in poll order.
-
-    Returns its (index, value, ok) with the channels unlocked, or None, still
-    locked, when no case is ready.
-    """
-    for casi in pollorder:
-        cas = cases[casi]
-        c: Chan[Any] = cas.c  # type: ignore[assignment]
-        if cas.kind == caseRecv:
-            sg = c.sendq.dequeue()
-            if sg is not None:
-                ep = chan.recv(c, sg)  # Go's recv helper; recv() here makes a case
-                selunlock(locked)
-                goready(sg.g)
-                return casi, ep, True
-            if c.qcount > 0:
-                ep = bufget(c)
-                selunlock(locked)
-                return casi, ep, True
-            if c.closed:
-                selunlock(locked)
-                return casi, None, False
-        else:
-            if c.closed:
-                selunlock(locked)
-                raise closed_error("send on", c)
-            sg = c.recvq.dequeue()
-            if sg is not None:
-                chan.send(sg, cas.elem)
-                selunlock(locked)
-                goready(sg.g)
-                return casi, None, True
-            if c.qcount < c.dataqsiz:
-                bufput(c, cas.elem)
-                selunlock(locked)
-                return casi, None, True
-    return None
-
-
-async def selectpark(
-    cases: tuple[scase, ...], lockorder: list[int], locked: list[Chan[Any]], gp: G
-) -> tuple[int, Any, bool]:
-    """Passes 2 and 3: enqueue on every channel, park, then unlink from the losers."""
-    waiting = []
-    for casi in lockorder:
-        cas = cases[casi]
-        c: Chan[Any] = cas.c  # type: ignore[assignment]
-        sg = sudog(gp, cas.elem, c, True)
-        waiting.append(sg)
-        if cas.kind == caseRecv:
-            c.recvq.enqueue(sg)
-        else:
-            c.sendq.enqueue(sg)
-    gp.waiting = waiting
-    gp.param = None
-    try:
-        await gopark(selparkcommit, locked, WaitReason.Select, gp)
-    except GeneratorExit:
-        # Abandoned at program exit: unlink every sudog (pass 3 with no winner).
-        sellock(locked)
-        dequeue_losers(cases, lockorder, waiting, None)
-        selunlock(locked)
-        raise
-
-    sellock(locked)
-    gp.selectdone = False
-    sg = gp.param
-    gp.param = None
-    gp.waiting = None
-    casi = dequeue_losers(cases, lockorder, waiting, sg)
-    selunlock(locked)
-    if cases[casi].kind == caseSend:
-        if not sg.success:
-            raise closed_error("send on", sg.c)
-        return casi, None, True
-    return casi, sg.elem, sg.success
-
-
-def dequeue_losers(
-    cases: tuple[scase, ...], lockorder: list[int], waiting: list[sudog], won: sudog | None
-) -> int:
-    """Unlink every sudog but `won` from its channel; the index of won's case, or -1."""
-    casi = -1
-    for i, sglist in zip(lockorder, waiting, strict=True):
-        if sglist is won:
-            casi = i  # already dequeued by the goroutine that woke us
-            continue
-        c = sglist.c
-        if cases[i].kind == caseSend:
-            c.sendq.dequeueSudoG(sglist)
-        else:
-            c.recvq.dequeueSudoG(sglist)
-    return casi
+    r = selectgo(cases, not default, True)
+    if r is _PREEMPT:
+        await r
+        r = selectgo(cases, not default, False)
+    if type(r) is not tuple:
+        r = await r  # parked until a case ran
+    return r  # type: ignore[no-any-return]

@@ -365,8 +365,8 @@ def newproc_global(
     gp.fut = fut
     if ismain:
         sched.main = gp  # before it can run, and so finish
-    globrunqput(sched, gp)
-    wakep(sched)
+    mp = _tls.m
+    readyglobal(sched, gp, mp is None or mp.sched is not sched)
     return gp
 
 
@@ -1460,8 +1460,31 @@ def goready(gp: G) -> None:
         if queued:
             wakep(sched)
             return
-    globrunqput(sched, gp)
-    wakep(sched)
+    readyglobal(sched, gp, mp is None or mp.sched is not sched)
+
+
+def readyglobal(sched: schedt, gp: G, outside: bool) -> None:
+    """Put gp on the global run queue and find it an M; from outside, counted meanwhile.
+
+    A thread that is no M of this run (Runtime.submit, a channel closed or a
+    context cancelled from a plain thread, aio's callbacks) is not counted as
+    running: between its put and its wakep the last M could go idle, and
+    checkdead would find a runnable goroutine with no M (a false fatal error,
+    and the goroutine stranded). So it counts as an external waker until its
+    wakep is done (sched.nexternal, which checkdead respects first).
+    """
+    if not outside:
+        globrunqput(sched, gp)
+        wakep(sched)
+        return
+    with sched.lock:
+        sched.nexternal += 1
+    try:
+        globrunqput(sched, gp)
+        wakep(sched)
+    finally:
+        with sched.lock:
+            sched.nexternal -= 1
 
 
 def injectglist(mp: M | None, glist: Iterable[G]) -> None:
@@ -1620,6 +1643,10 @@ def checkdead(sched: schedt) -> None:
         return
     if run < 0:
         throw(f"checkdead: inconsistent counts: run={run} nmidle={len(sched.midle)}")
+    if sched.nexternal > 0:
+        # Something outside the runtime may still wake a goroutine, or is
+        # readying one right now (readyglobal): a runnable G is no fault then.
+        return
     grunning = 0
     for gp in sched.allgs:
         s = gp.status
@@ -1627,8 +1654,6 @@ def checkdead(sched: schedt) -> None:
             grunning += 1
         elif s in (_Grunnable, _Grunning, _Gsyscall):
             throw(f"checkdead: runnable g: goroutine {gp.goid} in status {s}")
-    if sched.nexternal > 0:
-        return  # something outside the runtime may still wake a goroutine
     if grunning == 0:
         # Possible if the main goroutine called goexit().
         msg = "no goroutines (main called goexit) - deadlock!"

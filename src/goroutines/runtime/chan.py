@@ -1,0 +1,423 @@
+"""Channels (Go's runtime/chan.go).
+
+A channel is an `hchan`: a ring buffer of `cap` slots (`buf`, `sendx`, `recvx`,
+`qcount`), a queue of parked receivers (`recvq`) and one of parked senders
+(`sendq`), a `closed` flag and one lock that guards all of it. The waiters are
+`sudog`s: a parked goroutine plus the value it sends or the slot it receives into.
+
+Invariants (Go's, kept here):
+  * At least one of sendq and recvq is empty, except for an unbuffered channel
+    with one goroutine blocked sending and receiving on it in a select.
+  * For a buffered channel: qcount > 0 implies recvq is empty, and
+    qcount < cap implies sendq is empty.
+
+A send to a channel with a parked receiver hands the value straight to that
+receiver's sudog and readies it; it never goes through the buffer. A receive
+from a full buffered channel with a parked sender takes the head of the buffer
+and moves the sender's value into the freed tail slot (the same slot), so the
+FIFO order holds.
+
+Blocking: the goroutine enqueues its sudog while it holds the channel lock and
+then parks with `chanparkcommit` as the unlock callback, which the M runs after
+the coroutine has stopped. A waker can only find the sudog under the lock, so it
+can never ready a goroutine that is still running. Wakers fill in the sudog
+(`elem`, `success`) and `gp.param` under the lock, release it and only then
+call goready.
+
+Where Python shapes the code: the user's `Chan` (goroutines/chan.py) is a
+Python class whose awaitable operations are Python coroutines, so that one
+never awaited warns, in a compiled build too; each holds an hchan and starts
+with one call here. `chansend` and `chanrecv` try the fast path (a waiting
+partner, or the buffer) and say what, if anything, to await: the preemption
+request when sysmon asked the goroutine to yield (honoured before the
+operation; the caller awaits it and calls again), or the park (the lock is
+then still held, and chansendpark / chanrecvpark take it over). Python has no
+CAS: the `selectdone` flag that decides which case of a parked select wins is
+tested and set under `_selectDoneLock`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Final
+
+from . import requests, tls
+from .errors import ChannelClosed
+from .proc import acquire_g, gopark, goready
+from .runtime2 import G, WaitReason
+
+# Final, so that a compiled core reads them as constants, not from the module's dict.
+_tls: Final = tls._tls
+_PREEMPT: Final = requests._PREEMPT
+
+# chanrecvnb's and chanrecv's answers besides a received value.
+_EMPTY: Final[Any] = object()  # nothing to receive: the caller would block (lock still held)
+_CLOSED: Final[Any] = object()  # closed and drained (lock released)
+
+# Go flips g.selectDone with a CAS under the lock of one channel, while another
+# M may be doing the same under another channel's lock. Without a CAS, this one
+# lock makes the test-and-set atomic; it is held for a few bytecodes only.
+_selectDoneLock = threading.Lock()
+
+
+class sudog:
+    """A goroutine waiting on a channel, in its recvq or sendq (Go's sudog)."""
+
+    __slots__ = ("c", "elem", "g", "isSelect", "next", "prev", "success")
+
+    def __init__(self, gp: G, elem: Any, c: hchan, isSelect: bool) -> None:
+        self.g = gp
+        self.elem = elem  # the value to send, or the value received
+        self.c = c
+        self.isSelect = isSelect  # part of a select: the first case to fire wins
+        self.success = False  # True: woken by a communication; False: by close
+        self.next: sudog | None = None
+        self.prev: sudog | None = None
+
+
+class waitq:
+    """A FIFO of sudogs, doubly linked so that select can unlink any one (Go's waitq)."""
+
+    __slots__ = ("first", "last")
+
+    def __init__(self) -> None:
+        self.first: sudog | None = None
+        self.last: sudog | None = None
+
+    def enqueue(self, sgp: sudog) -> None:
+        """Append sgp."""
+        x = self.last
+        sgp.prev = x
+        if x is None:
+            self.first = sgp
+        else:
+            x.next = sgp
+        self.last = sgp
+
+    def dequeue(self) -> sudog | None:
+        """Pop the first sudog that may still be woken; skip selects already won elsewhere."""
+        while True:
+            sgp = self.first
+            if sgp is None:
+                return None
+            y = sgp.next
+            if y is None:
+                self.first = self.last = None
+            else:
+                y.prev = None
+                self.first = y
+                sgp.next = None  # mark as removed (see dequeueSudoG)
+            # A select parks on several channels: claim the right to wake it. If
+            # another case won already, it will unlink itself once it runs.
+            if sgp.isSelect and not cas_selectdone(sgp.g):
+                continue
+            return sgp
+
+    def dequeueSudoG(self, sgp: sudog) -> None:
+        """Unlink sgp if it is still queued (a select's losing case, or an abandoned waiter)."""
+        x = sgp.prev
+        y = sgp.next
+        if x is not None:
+            x.next = y
+            if y is None:
+                self.last = x
+            else:
+                y.prev = x
+            sgp.prev = sgp.next = None
+        elif y is not None:
+            y.prev = None
+            self.first = y
+            sgp.next = None
+        elif self.first is sgp:  # the only element; else already dequeued
+            self.first = self.last = None
+
+
+def cas_selectdone(gp: G) -> bool:
+    """Go's gp.selectDone.CompareAndSwap(0, 1): True for the one waker that wins."""
+    _selectDoneLock.acquire()  # not `with`: that costs twice as much, and nothing here raises
+    won = not gp.selectdone
+    gp.selectdone = True
+    _selectDoneLock.release()
+    return won
+
+
+# ---------------------------------------------------------------------------
+# The helpers shared with select: each runs with c.lock held and never unlocks.
+
+
+def send(sg: sudog, ep: Any) -> None:
+    """Hand ep to the parked receiver sg; the caller unlocks, then goready(sg.g) (Go's send)."""
+    sg.elem = ep
+    sg.success = True
+    sg.g.param = sg
+
+
+def recv(c: hchan, sg: sudog) -> Any:
+    """Receive from the parked sender sg; the caller unlocks, then goready(sg.g) (Go's recv).
+
+    Unbuffered: the value comes straight from the sender. Buffered (then the
+    buffer is full): take the head and put the sender's value in the freed slot,
+    which is also the tail.
+    """
+    if c.dataqsiz == 0:
+        ep = sg.elem
+    else:
+        i = c.recvx
+        ep = c.buf[i]
+        c.buf[i] = sg.elem
+        i += 1
+        c.recvx = c.sendx = 0 if i == c.dataqsiz else i
+    sg.elem = None
+    sg.success = True
+    sg.g.param = sg
+    return ep
+
+
+def bufput(c: hchan, ep: Any) -> None:
+    """Append ep to the ring buffer, which has room."""
+    i = c.sendx
+    c.buf[i] = ep
+    i += 1
+    c.sendx = 0 if i == c.dataqsiz else i
+    c.qcount += 1
+
+
+def bufget(c: hchan) -> Any:
+    """Take the head of the ring buffer, which is not empty."""
+    i = c.recvx
+    buf = c.buf
+    ep = buf[i]
+    buf[i] = None  # drop the reference (Go: typedmemclr)
+    i += 1
+    c.recvx = 0 if i == c.dataqsiz else i
+    c.qcount -= 1
+    return ep
+
+
+def chanparkcommit(gp: G, c: hchan) -> bool:
+    """The unlockf of a parked channel operation: release c.lock once gp has stopped."""
+    c.lock.release()
+    return True
+
+
+def closed_error(what: str, c: hchan) -> ChannelClosed:
+    """Go's panic message for `what` ("send on", "close of"), naming the channel."""
+    return ChannelClosed(f"{what} closed channel {c!r}")
+
+
+# ---------------------------------------------------------------------------
+# Send
+
+
+def chansendnb(c: hchan, ep: Any) -> bool:
+    """The non-blocking part of Go's chansend, c.lock held.
+
+    True: sent, and the lock is released. False: it would block, the lock is
+    still held. A closed channel releases the lock and raises ChannelClosed.
+    """
+    if c.closed:
+        c.lock.release()
+        raise closed_error("send on", c)
+    q = c.recvq
+    if q.first is not None and (sg := q.dequeue()) is not None:
+        send(sg, ep)
+        c.lock.release()
+        goready(sg.g)
+        return True
+    if c.qcount < c.dataqsiz:
+        # bufput, inlined: the call would cost ~7% of a send + recv.
+        i = c.sendx
+        c.buf[i] = ep
+        i += 1
+        c.sendx = 0 if i == c.dataqsiz else i
+        c.qcount += 1
+        c.lock.release()
+        return True
+    return False
+
+
+async def chansendpark(c: hchan, gp: G, ep: Any) -> None:
+    """Park on c.sendq (c.lock held) until a receiver takes ep or c is closed."""
+    mysg = sudog(gp, ep, c, False)
+    c.sendq.enqueue(mysg)
+    try:
+        await gopark(chanparkcommit, c, WaitReason.ChanSend, gp)
+    except GeneratorExit:
+        abandon(c, c.sendq, mysg)
+        raise
+    gp.param = None
+    if not mysg.success:
+        raise closed_error("send on", c)
+
+
+def selectnbsend(c: hchan, ep: Any) -> bool:
+    """`ch.try_send(v)`: send if that needs no wait (Go's selectnbsend)."""
+    c.lock.acquire()
+    if chansendnb(c, ep):
+        return True
+    c.lock.release()
+    return False
+
+
+def abandon(c: hchan, q: waitq, mysg: sudog) -> None:
+    """Unlink the sudog of a goroutine abandoned at program exit while parked.
+
+    Otherwise a waker could find the dead G on a channel that outlives this run.
+    """
+    with c.lock:
+        q.dequeueSudoG(mysg)
+
+
+# ---------------------------------------------------------------------------
+# Receive
+
+
+def chanrecvnb(c: hchan) -> Any:
+    """The non-blocking part of Go's chanrecv, c.lock held.
+
+    Returns the value received (lock released, a parked sender readied),
+    _CLOSED when c is closed and drained (lock released), or _EMPTY when it
+    would block (lock still held).
+    """
+    if c.closed:
+        if c.qcount == 0:
+            c.lock.release()
+            return _CLOSED
+        # Closed, but the buffer still has data: fall through to take it.
+    else:
+        q = c.sendq
+        if q.first is not None and (sg := q.dequeue()) is not None:
+            ep = recv(c, sg)
+            c.lock.release()
+            goready(sg.g)
+            return ep
+    if c.qcount > 0:
+        # bufget, inlined: the call would cost ~7% of a send + recv.
+        i = c.recvx
+        buf = c.buf
+        ep = buf[i]
+        buf[i] = None
+        i += 1
+        c.recvx = 0 if i == c.dataqsiz else i
+        c.qcount -= 1
+        c.lock.release()
+        return ep
+    return _EMPTY
+
+
+async def chanrecvpark(c: hchan, gp: G) -> tuple[Any, bool]:
+    """Park on c.recvq (c.lock held) until a sender or close wakes us: (value, ok)."""
+    mysg = sudog(gp, None, c, False)
+    c.recvq.enqueue(mysg)
+    try:
+        await gopark(chanparkcommit, c, WaitReason.ChanReceive, gp)
+    except GeneratorExit:
+        abandon(c, c.recvq, mysg)
+        raise
+    gp.param = None
+    return mysg.elem, mysg.success
+
+
+def selectnbrecv(c: hchan) -> tuple[Any, bool]:
+    """`ch.try_recv()`: (value, True) if one was ready, else (None, False) (Go's selectnbrecv)."""
+    c.lock.acquire()
+    ep = chanrecvnb(c)
+    if ep is _EMPTY:
+        c.lock.release()
+        return None, False
+    if ep is _CLOSED:
+        return None, False
+    return ep, True
+
+
+# ---------------------------------------------------------------------------
+# Close
+
+
+def closechan(c: hchan) -> None:
+    """`ch.close()`: wake every receiver with (None, False) and every sender to raise (Go)."""
+    c.lock.acquire()
+    if c.closed:
+        c.lock.release()
+        raise closed_error("close of", c)
+    c.closed = True
+    glist = []
+    # Release all readers, then all writers (they will raise ChannelClosed).
+    for q in (c.recvq, c.sendq):
+        while (sg := q.dequeue()) is not None:
+            sg.elem = None
+            sg.success = False
+            sg.g.param = sg
+            glist.append(sg.g)
+    c.lock.release()
+    # Ready all Gs now that we've dropped the channel lock.
+    for gp in glist:
+        goready(gp)
+
+
+class hchan:
+    """The channel itself (Go's hchan): every field is guarded by `lock`.
+
+    len() reads qcount without it, as Go's len(ch) does. `name` and `ident`
+    are the user's Chan's, for messages: its type (`Chan[int]`) and id().
+    """
+
+    def __init__(self, cap: int, ident: int) -> None:
+        self.lock = threading.Lock()
+        self.qcount = 0  # values in buf
+        self.dataqsiz = cap  # slots in buf
+        self.buf: list[Any] = [None] * cap
+        self.sendx = 0  # next slot to fill
+        self.recvx = 0  # next slot to take
+        self.recvq = waitq()  # parked receivers
+        self.sendq = waitq()  # parked senders
+        self.closed = False
+        self.name = "Chan"
+        self.alias: Any = None  # the user's Chan[int], if it was made so
+        self.ident = ident
+
+    def __repr__(self) -> str:
+        return f"<{self.name} cap={self.dataqsiz} len={self.qcount} at {self.ident:#x}>"
+
+
+# ---------------------------------------------------------------------------
+# The start of each awaitable operation (goroutines/chan.py awaits what it says)
+
+
+def chansend(c: hchan, ep: Any, preemptible: bool) -> Any:
+    """`await ch.send(v)`: None once sent; else what to await (Go's chansend, block=true).
+
+    _PREEMPT: sysmon asked the goroutine to yield (only if preemptible; as Go
+    checks at a function's entry, nothing was sent yet: await it, then call
+    again, not preemptible). A coroutine: the park, which sends.
+    """
+    mp = _tls.m  # acquire_g inlined: this is the hot path
+    gp = None if mp is None else mp.curg
+    if gp is None:
+        gp = acquire_g("Chan.send")[1]  # raises: not in a goroutine
+    if preemptible and gp.preempt:
+        return _PREEMPT
+    c.lock.acquire()
+    if chansendnb(c, ep):
+        return None
+    return chansendpark(c, gp, ep)
+
+
+def chanrecv(c: hchan, what: str, preemptible: bool) -> Any:
+    """A receive's start: the value; _CLOSED; _EMPTY (park next: chanrecvwait).
+
+    _PREEMPT, only if preemptible: yield first, then call again, not preemptible.
+    """
+    mp = _tls.m  # acquire_g inlined: this is the hot path
+    gp = None if mp is None else mp.curg
+    if gp is None:
+        gp = acquire_g(what)[1]  # raises: not in a goroutine
+    if preemptible and gp.preempt:
+        return _PREEMPT
+    c.lock.acquire()
+    return chanrecvnb(c)  # with _EMPTY, the lock stays held for chanrecvwait
+
+
+async def chanrecvwait(c: hchan) -> tuple[Any, bool]:
+    """After chanrecv said _EMPTY (c.lock held): park until a sender or close wakes us."""
+    return await chanrecvpark(c, acquire_g("Chan.recv")[1])
