@@ -36,7 +36,7 @@ import threading
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from .runtime.proc import acquire_g, gopark, goready
+from .runtime.proc import acquire_g, checkdead, gopark, goready
 from .runtime.runtime2 import G, WaitReason, schedt
 
 __all__ = ["use_loop", "wait"]
@@ -170,6 +170,7 @@ class _Waiter:
             goready(self.gp)
         with sched.lock:
             sched.nexternal -= 1
+            checkdead(sched)  # the last M may have gone idle while we were counted
 
 
 def _aiopark(gp: G, w: _Waiter) -> bool:

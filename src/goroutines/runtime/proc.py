@@ -1485,6 +1485,7 @@ def readyglobal(sched: schedt, gp: G, outside: bool) -> None:
     finally:
         with sched.lock:
             sched.nexternal -= 1
+            checkdead(sched)  # the last M may have gone idle while we were counted
 
 
 def injectglist(mp: M | None, glist: Iterable[G]) -> None:

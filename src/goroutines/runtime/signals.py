@@ -253,6 +253,8 @@ def watching(st: SigState) -> None:
     so a program blocked on a signal channel is not deadlocked; here an
     external waker is counted (sched.nexternal), as an open Runtime is.
     """
+    from .proc import checkdead  # a cycle: proc imports us
+
     want = any(st.subs.values())
     if want == st.counted:
         return
@@ -260,6 +262,8 @@ def watching(st: SigState) -> None:
     sched = st.sched
     with sched.lock:
         sched.nexternal += 1 if want else -1
+        if not want:
+            checkdead(sched)  # blocked on a signal that nobody relays now: maybe a deadlock
 
 
 def installall(st: SigState, signums: list[int]) -> None:
