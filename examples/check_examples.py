@@ -258,7 +258,7 @@ def command(name: str, cli: bool = False) -> list[str]:
 # Examples that wait for a signal, as a user would send one with Ctrl-C: once the program has
 # printed this line (and flushed it: its stdout is a pipe), the runner sends it SIGINT. The
 # program must be ready for the signal before it prints the line.
-INTERRUPT: dict[str, str] = {}
+INTERRUPT: dict[str, str] = {"signals": "awaiting signal"}
 
 
 def run_example(name: str, cli: bool = False, gomaxprocs: int | None = None) -> Result:
