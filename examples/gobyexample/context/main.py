@@ -10,6 +10,7 @@ runs curl and presses Ctrl-C, a client in the same program that hangs up
 early. Durations are Go's divided by 10.
 """
 
+import contextlib
 import sys
 
 from goroutines import Chan, after, context, go, net, recv, run, select
@@ -52,10 +53,8 @@ async def watch_client(conn: net.Conn, cancel: context.CancelFunc) -> None:
     connection ends with EOF when the client closes it, and cancels the
     context of the request being served.
     """
-    try:
+    with contextlib.suppress(OSError):  # OSError: the handler is done, conn closed
         await conn.read(1)
-    except OSError:
-        pass  # the handler is done and the connection closed
     cancel()
 
 
