@@ -46,8 +46,13 @@ async def main() -> None:
     println("awaiting signal")
 
     # The program waits here until it gets a signal, then says which one.
-    await ctx.done().recv()
+    # (done() is None only for a context that cannot be cancelled, and sigs
+    # is never closed: the asserts tell a type checker so.)
+    done = ctx.done()
+    assert done is not None
+    await done.recv()
     sig = await sigs.recv()
+    assert sig is not None
     println("")  # Go's example prints an empty line after the terminal's ^C
     println(describe(sig))
 
