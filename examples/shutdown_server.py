@@ -70,9 +70,12 @@ class Stats:
         self.cancelled = atomic.Int()
 
     def summary(self) -> str:
+        def count(n: int, what: str) -> str:
+            return f"{n} {what}{'' if n == 1 else 's'}"
+
         return (
-            f"{self.connections.load()} connections, {self.requests.load()} requests, "
-            f"{self.cancelled.load()} cancelled"
+            f"{count(self.connections.load(), 'connection')}, "
+            f"{count(self.requests.load(), 'request')}, {self.cancelled.load()} cancelled"
         )
 
 
