@@ -114,6 +114,19 @@ def test_example_layout(name: str) -> None:
 
 def test_rules_name_examples() -> None:
     assert set(ce.RULES) <= set(NAMES)
+    assert set(ce.INTERRUPT) <= set(NAMES)
+
+
+def test_how_checked_says_what_ci_does() -> None:
+    """The docs' "How CI checks it" for each kind of example."""
+    assert (
+        ce.how_checked("channels")
+        == "the output must be exactly this, with one P and with several."
+    )
+    assert ce.how_checked("tickers").startswith("Ticks 0.1 s apart")
+    assert ce.how_checked("signals").startswith(
+        "once it has printed `awaiting signal`, it gets SIGINT"
+    )
 
 
 def lines(name: str) -> list[str]:
