@@ -9,6 +9,7 @@ hard timeout (sockets, the process's watchdog, pytest-timeout).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -111,15 +112,38 @@ def server(cli: bool = False, gomaxprocs: int | None = None) -> Iterator[Server]
             env=env,
         ) as p,
     ):
-        watchdog = threading.Timer(WATCHDOG, p.kill)  # ends any read from its pipes
+        watchdog = threading.Timer(WATCHDOG, stop_stuck, (p,))  # ends any read from its pipes
         watchdog.start()
+        srv = None
         try:
-            yield Server(p, stack)
+            srv = Server(p, stack)
+            yield srv
+        except BaseException as e:
+            e.add_note(post_mortem(p, srv.out if srv else []))
+            raise
         finally:
             watchdog.cancel()
             if p.poll() is None:
                 p.kill()
                 p.communicate()
+
+
+def stop_stuck(p: subprocess.Popen[str]) -> None:
+    """Kill a server that hangs, after asking it for its goroutine dump (SIGQUIT, to stderr)."""
+    p.send_signal(signal.SIGQUIT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        p.wait(timeout=2.0)  # it may go on running after the dump: then it is killed
+    p.kill()
+
+
+def post_mortem(p: subprocess.Popen[str], out: list[str]) -> str:
+    """What a failed test's server printed; the goroutine dump (SIGQUIT) if it was still running."""
+    running = p.poll() is None
+    if running:
+        stop_stuck(p)
+    rest, err = p.communicate()
+    state = "was still running (SIGQUIT, then killed)" if running else f"exit status {p.returncode}"
+    return f"the server {state}; stdout:\n{''.join(out)}{rest}\nstderr:\n{err}"
 
 
 # Every test runs once as `python shutdown_server.py` with the default GOMAXPROCS (1 with the
@@ -155,7 +179,7 @@ def test_sigterm_lets_the_requests_in_flight_finish(cli: bool, gomaxprocs: int |
         assert busy.readline() == b""
 
         status, out, err, seconds = srv.finish()
-    assert (status, err) == (0, "")
+    assert (status, err) == (0, ""), err
     assert out == (
         f"listening on 127.0.0.1:{srv.port}\n"
         "shutting down\n"
@@ -180,7 +204,7 @@ def test_sigint_cancels_what_outlasts_the_grace_period(cli: bool, gomaxprocs: in
         assert time.monotonic() - srv.signalled_at >= GRACE  # ...once the grace period is over
 
         status, out, err, seconds = srv.finish()
-    assert (status, err) == (0, "")
+    assert (status, err) == (0, ""), err
     assert out == (
         f"listening on 127.0.0.1:{srv.port}\n"
         "shutting down\n"
