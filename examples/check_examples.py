@@ -205,9 +205,13 @@ def how_checked(name: str) -> str:
     """How the output of an example is checked, in a few words (for the docs)."""
     rule = RULES.get(name)
     if rule is None:
-        return "the output must be exactly this, with one P and with several."
-    doc = inspect.getdoc(rule) or ""
-    return " ".join(doc.split())
+        how = "the output must be exactly this, with one P and with several."
+    else:
+        how = " ".join((inspect.getdoc(rule) or "").split())
+    trigger = INTERRUPT.get(name)
+    if trigger is not None:
+        how = f"once it has printed `{trigger}`, it gets SIGINT, as from Ctrl-C; then {how}"
+    return how
 
 
 def names() -> list[str]:
@@ -258,7 +262,7 @@ def command(name: str, cli: bool = False) -> list[str]:
 # Examples that wait for a signal, as a user would send one with Ctrl-C: once the program has
 # printed this line (and flushed it: its stdout is a pipe), the runner sends it SIGINT. The
 # program must be ready for the signal before it prints the line.
-INTERRUPT: dict[str, str] = {}
+INTERRUPT: dict[str, str] = {"signals": "awaiting signal"}
 
 
 def run_example(name: str, cli: bool = False, gomaxprocs: int | None = None) -> Result:

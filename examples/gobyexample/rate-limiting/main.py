@@ -8,15 +8,13 @@ Port of https://gobyexample.com/rate-limiting; durations are Go's divided by
 program started.
 """
 
-import time
+from goroutines import Chan, Ticker, go, now, run, since
 
-from goroutines import Chan, Ticker, go, run
-
-start = time.monotonic()
+start = now()  # the runtime's clock (Go: time.Now())
 
 
 def elapsed() -> str:
-    return f"{time.monotonic() - start:.2f}s"
+    return f"{since(start):.2f}s"
 
 
 async def main() -> None:
@@ -44,7 +42,7 @@ async def main() -> None:
 
     # Fill the channel to represent the allowed burst.
     for _ in range(3):
-        await bursty_limiter.send(time.monotonic())
+        await bursty_limiter.send(now())
 
     # Every 50 ms, try to add a new value to bursty_limiter, up to its limit of 3.
     async def refill() -> None:

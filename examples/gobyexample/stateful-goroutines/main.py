@@ -6,14 +6,14 @@ over channels: Go's "share memory by communicating", where each piece of data
 is owned by exactly one goroutine.
 
 Port of https://gobyexample.com/stateful-goroutines; durations are Go's
-divided by 10. Go counts the operations with sync/atomic; this port counts
-them under a Mutex.
+divided by 10. The operations are counted with atomic counters, as Go's are
+(see atomic-counters).
 """
 
 import random
 from dataclasses import dataclass
 
-from goroutines import Chan, Mutex, go, recv, run, select, sleep
+from goroutines import Chan, atomic, go, recv, run, select, sleep
 
 
 @dataclass
@@ -33,22 +33,10 @@ class WriteOp:
     resp: Chan[bool]
 
 
-class Counter:
-    """A count that many goroutines add to (Go's atomic.AddUint64)."""
-
-    def __init__(self) -> None:
-        self.mu = Mutex()
-        self.n = 0
-
-    async def add(self, delta: int) -> None:
-        async with self.mu:
-            self.n += delta
-
-
 async def main() -> None:
     # As before, count how many operations are performed.
-    read_ops = Counter()
-    write_ops = Counter()
+    read_ops = atomic.Int()
+    write_ops = atomic.Int()
 
     # Other goroutines issue read and write requests on these channels.
     reads = Chan[ReadOp]()
@@ -78,7 +66,7 @@ async def main() -> None:
             read = ReadOp(key=random.randrange(5), resp=Chan[int]())
             await reads.send(read)
             await read.resp.recv()
-            await read_ops.add(1)
+            read_ops.add(1)
             await sleep(0.001)
 
     for _ in range(100):
@@ -90,7 +78,7 @@ async def main() -> None:
             write = WriteOp(key=random.randrange(5), val=random.randrange(100), resp=Chan[bool]())
             await writes.send(write)
             await write.resp.recv()
-            await write_ops.add(1)
+            write_ops.add(1)
             await sleep(0.001)
 
     for _ in range(10):
@@ -100,8 +88,8 @@ async def main() -> None:
     # goroutines are still running when main returns: as in Go, the program
     # ends with main.
     await sleep(0.1)
-    print("readOps:", read_ops.n)
-    print("writeOps:", write_ops.n)
+    print("readOps:", read_ops.load())
+    print("writeOps:", write_ops.load())
 
 
 if __name__ == "__main__":

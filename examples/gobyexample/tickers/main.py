@@ -8,13 +8,11 @@ Port of https://gobyexample.com/tickers; durations are Go's divided by 5.
 Go prints each tick's time of day; this prints its time since the start.
 """
 
-import time
-
-from goroutines import Chan, Ticker, go, recv, run, select, sleep
+from goroutines import Chan, Ticker, go, now, recv, run, select, sleep
 
 
 async def main() -> None:
-    start = time.monotonic()  # the clock the ticker's values come from
+    start = now()  # the runtime's clock (Go: time.Now()), which the ticks are readings of
 
     # A ticker works like a timer: a channel that receives values. Here a
     # select on it and on `done` waits for each tick until main says done.
