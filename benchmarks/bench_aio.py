@@ -29,8 +29,9 @@ import asyncio
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import goroutines
 from goroutines import Runtime, aio
@@ -38,6 +39,7 @@ from goroutines import Runtime, aio
 CALL = "await a no-op elsewhere (asyncio: run_in_executor)"
 WAIT = "wait for a no-op coroutine (asyncio: run_coroutine_threadsafe)"
 WARMUP = 50
+HANG = 120.0  # seconds a timing loop of rt.call may take before it is taken for hung
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop] | None
 
@@ -67,9 +69,26 @@ async def _rt_call(rt: Runtime, n: int) -> float:
     return time.perf_counter() - t0
 
 
+async def _watched(rt: Runtime, work: Coroutine[Any, Any, float]) -> float:
+    """work's result; an error, not a hang, if the runtime stops under it.
+
+    A fatal error in a Runtime (sched.fatal) stops its Ms while the block is
+    still open, and a call in flight then never returns: without this watch a
+    `make bench` that met one would wait forever.
+    """
+    task = asyncio.ensure_future(work)
+    deadline = time.monotonic() + HANG
+    while not (await asyncio.wait({task}, timeout=0.25))[0]:
+        fatal = rt.sched.fatal if rt.sched is not None else None
+        if fatal is not None or time.monotonic() > deadline:
+            task.cancel()
+            raise RuntimeError(f"rt.call never returned (the runtime's fatal error: {fatal!r})")
+    return task.result()
+
+
 def bench_rt_call(n: int, loop_factory: LoopFactory = None) -> float:
     with Runtime() as rt, asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_rt_call(rt, n))
+        return runner.run(_watched(rt, _rt_call(rt, n)))
 
 
 async def _run_in_executor(pool: ThreadPoolExecutor, n: int) -> float:
