@@ -69,3 +69,15 @@ docs-linkcheck: docs
 # What the docs build writes: the site, and the example pages conf.py generates.
 docs-clean:
 	rm -rf docs/_build docs/examples/gobyexample docs/examples/_toctree.md
+
+# The asyncio bridge in real programs (they need aiohttp: the aio extra, which test installs).
+# `make aio-demo`: goroutines fetch from an aiohttp server through aio.wait. `make webapp`: an
+# aiohttp app whose handlers run goroutines through Runtime.call, on http://127.0.0.1:8080.
+# tests/test_aio_examples.py checks both in `make test`.
+.PHONY: aio-demo webapp
+
+aio-demo: $(VENV)/.installed
+	$(PY) examples/aio_fetch.py
+
+webapp: $(VENV)/.installed
+	$(PY) examples/aio_webapp.py --port 8080
