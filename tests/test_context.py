@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import goroutines as g
-from goroutines import context, net
+from goroutines import context, net, testing
 from goroutines.context import Canceled, Context, DeadlineExceeded
 from goroutines.runtime.proc import _tls
 from tests.helpers import SEEDS, Counter, wait_until
@@ -117,33 +117,34 @@ def test_done_is_one_channel_made_lazily() -> None:
     assert c2.done() is c2.done() and c2.done().closed  # type: ignore[union-attr]
 
 
-def test_done_wakes_receivers_and_selects() -> None:
-    async def main() -> list[str]:
-        ctx, cancel = context.with_cancel(context.background())
-        other: g.Chan[int] = g.Chan()
-        out: g.Chan[str] = g.Chan(3)
+@pytest.mark.goroutines(virtual_time=True, gomaxprocs=2)
+async def test_done_wakes_receivers_and_selects() -> None:
+    ctx, cancel = context.with_cancel(context.background())
+    other: g.Chan[int] = g.Chan()
+    out: g.Chan[str] = g.Chan(3)
 
-        async def by_recv() -> None:
-            assert await ctx.done().recv() is None  # type: ignore[union-attr]
-            await out.send("recv")
+    async def by_recv() -> None:
+        assert await ctx.done().recv() is None  # type: ignore[union-attr]
+        await out.send("recv")
 
-        async def by_select() -> None:
-            i, _, ok = await g.select(g.recv(other), g.recv(ctx.done()))
-            assert (i, ok) == (1, False)
-            await out.send("select")
+    async def by_select() -> None:
+        i, _, ok = await g.select(g.recv(other), g.recv(ctx.done()))
+        assert (i, ok) == (1, False)
+        await out.send("select")
 
-        async def by_range() -> None:
-            async for _ in ctx.done():  # type: ignore[union-attr]
-                raise AssertionError("a done channel carries no values")
-            await out.send("range")
+    async def by_range() -> None:
+        async for _ in ctx.done():  # type: ignore[union-attr]
+            raise AssertionError("a done channel carries no values")
+        await out.send("range")
 
-        for f in (by_recv, by_select, by_range):
-            g.go(f)
-        await wait_until(lambda: g.num_goroutine() == 4 and not len(out))
-        cancel()
-        return sorted([await out.recv() or "" for _ in range(3)])
-
-    assert run(main) == ["range", "recv", "select"]
+    for f in (by_recv, by_select, by_range):
+        g.go(f)
+    await testing.wait_idle()  # all three parked on the done channel
+    dump = g.dump_goroutines()
+    assert dump.count("[chan receive]") == 2 and dump.count("[select]") == 1, dump
+    assert not len(out)
+    cancel()
+    assert sorted([await out.recv() or "" for _ in range(3)]) == ["range", "recv", "select"]
 
 
 def test_parent_finishes_child() -> None:
