@@ -94,8 +94,9 @@ def test_a_mutex_fixes_the_deposit_for_every_seed(pytester: pytest.Pytester) -> 
     pytester.runpytest(*INNER).assert_outcomes(passed=2)
 
 
-def test_the_seed_in_the_note_replays_the_lost_deposit() -> None:
-    """`testing.run(two_deposits, seed=3)` fails the same way every time, as the README says."""
+def test_the_seed_in_the_note_replays_the_lost_deposit(pytester: pytest.Pytester) -> None:
+    """`testing.run(two_deposits, seed=3)` fails the same way every time, and so does a test
+    marked `@pytest.mark.goroutines(seed=3)`, as the README says."""
     namespace: dict[str, object] = {}
     exec(compile(files()["test_bank.py"], "test_bank.py", "exec"), namespace)
     from goroutines import testing
@@ -103,3 +104,19 @@ def test_the_seed_in_the_note_replays_the_lost_deposit() -> None:
     for _ in range(3):
         with pytest.raises(AssertionError, match="a deposit was lost: balance 100"):
             testing.run(namespace["two_deposits"], seed=3)  # type: ignore[arg-type]
+    for seed in range(3):  # the seeds explore tried before it pass
+        testing.run(namespace["two_deposits"], seed=seed)  # type: ignore[arg-type]
+    pytester.makepyfile(
+        bank=files()["test_bank.py"],
+        test_replay="""
+import pytest
+from bank import two_deposits
+
+@pytest.mark.goroutines(seed=3)
+async def test_replay():
+    await two_deposits()
+""",
+    )
+    result = pytester.runpytest(*INNER, "test_replay.py")
+    result.assert_outcomes(failed=1)
+    assert "AssertionError: a deposit was lost: balance 100" in result.stdout.str()
