@@ -18,14 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import goroutines as g
-from goroutines import context, net
+from goroutines import context, net, testing
 from goroutines.context import Canceled, Context, DeadlineExceeded
 from goroutines.runtime.tls import _tls
 from tests.helpers import SEEDS, Counter, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
-SHORT = 0.005  # a deadline the tests wait for
+SHORT = 0.005  # a deadline the tests on the real clock wait for (the network's)
+MINUTE = 60.0  # a deadline the tests under virtual time wait for, at no cost
 FOREVER = 3600.0  # a deadline that never passes during a test
 
 
@@ -116,33 +117,34 @@ def test_done_is_one_channel_made_lazily() -> None:
     assert c2.done() is c2.done() and c2.done()._c.closed  # type: ignore[union-attr]
 
 
-def test_done_wakes_receivers_and_selects() -> None:
-    async def main() -> list[str]:
-        ctx, cancel = context.with_cancel(context.background())
-        other: g.Chan[int] = g.Chan()
-        out: g.Chan[str] = g.Chan(3)
+@pytest.mark.goroutines(virtual_time=True, gomaxprocs=2)
+async def test_done_wakes_receivers_and_selects() -> None:
+    ctx, cancel = context.with_cancel(context.background())
+    other: g.Chan[int] = g.Chan()
+    out: g.Chan[str] = g.Chan(3)
 
-        async def by_recv() -> None:
-            assert await ctx.done().recv() is None  # type: ignore[union-attr]
-            await out.send("recv")
+    async def by_recv() -> None:
+        assert await ctx.done().recv() is None  # type: ignore[union-attr]
+        await out.send("recv")
 
-        async def by_select() -> None:
-            i, _, ok = await g.select(g.recv(other), g.recv(ctx.done()))
-            assert (i, ok) == (1, False)
-            await out.send("select")
+    async def by_select() -> None:
+        i, _, ok = await g.select(g.recv(other), g.recv(ctx.done()))
+        assert (i, ok) == (1, False)
+        await out.send("select")
 
-        async def by_range() -> None:
-            async for _ in ctx.done():  # type: ignore[union-attr]
-                raise AssertionError("a done channel carries no values")
-            await out.send("range")
+    async def by_range() -> None:
+        async for _ in ctx.done():  # type: ignore[union-attr]
+            raise AssertionError("a done channel carries no values")
+        await out.send("range")
 
-        for f in (by_recv, by_select, by_range):
-            g.go(f)
-        await wait_until(lambda: g.num_goroutine() == 4 and not len(out))
-        cancel()
-        return sorted([await out.recv() or "" for _ in range(3)])
-
-    assert run(main) == ["range", "recv", "select"]
+    for f in (by_recv, by_select, by_range):
+        g.go(f)
+    await testing.wait_idle()  # all three parked on the done channel
+    dump = g.dump_goroutines()
+    assert dump.count("[chan receive]") == 2 and dump.count("[select]") == 1, dump
+    assert not len(out)
+    cancel()
+    assert sorted([await out.recv() or "" for _ in range(3)]) == ["range", "recv", "select"]
 
 
 def test_parent_finishes_child() -> None:
@@ -219,31 +221,38 @@ def test_waiting_on_a_context_nobody_cancels_is_a_deadlock() -> None:
 # Deadlines
 
 
-def test_deadline_and_timeout_expire() -> None:
-    async def main() -> None:
-        cases: list[tuple[str, Context]] = []
-        c, _ = context.with_deadline(context.background(), g.now() + SHORT)
-        assert repr(c).startswith("context.Background.WithDeadline(")
-        cases.append(("with_deadline", c))
-        c, _ = context.with_timeout(context.background(), SHORT)
-        assert repr(c).startswith("context.Background.WithDeadline(")
-        cases.append(("with_timeout", c))
-        c, _ = context.with_timeout(context.background(), SHORT)
-        c, _ = context.with_timeout(context.with_value(c, "k", 1), FOREVER)
-        cases.append(("parent's deadline", c))
-        c, _ = context.with_deadline(context.background(), g.now() - SHORT)
-        cases.append(("in the past", c))
-        c, _ = context.with_deadline(context.background(), g.now())
-        cases.append(("now", c))
-        for name, c in cases:
-            await c.done().recv()  # type: ignore[union-attr]
-            err = c.err()
-            assert isinstance(err, DeadlineExceeded), name
-            assert isinstance(err, TimeoutError) and str(err) == "context deadline exceeded"
-            assert context.cause(c) is err
-        assert live_timers() == 0
-
-    run(main)
+@pytest.mark.goroutines(virtual_time=True, gomaxprocs=2)
+async def test_deadline_and_timeout_expire() -> None:
+    t0 = g.now()
+    cases: list[tuple[str, Context]] = []
+    c, _ = context.with_deadline(context.background(), t0 + MINUTE)
+    assert repr(c).startswith("context.Background.WithDeadline(")
+    assert c.deadline() == t0 + MINUTE
+    cases.append(("with_deadline", c))
+    c, _ = context.with_timeout(context.background(), MINUTE)
+    assert repr(c).startswith("context.Background.WithDeadline(")
+    assert c.deadline() == t0 + MINUTE
+    cases.append(("with_timeout", c))
+    c, _ = context.with_timeout(context.background(), MINUTE)
+    c, _ = context.with_timeout(context.with_value(c, "k", 1), FOREVER)
+    assert c.deadline() == t0 + MINUTE  # the parent's, the earlier
+    cases.append(("parent's deadline", c))
+    c, _ = context.with_deadline(context.background(), t0 - MINUTE)
+    cases.append(("in the past", c))
+    c, _ = context.with_deadline(context.background(), t0)
+    cases.append(("now", c))
+    # Expired at once: the past and the present; the rest a minute later, not before.
+    assert [is_done(c) for _, c in cases] == [False, False, False, True, True]
+    await g.sleep(MINUTE - 1)
+    assert [is_done(c) for _, c in cases] == [False, False, False, True, True]
+    for name, c in cases:
+        await c.done().recv()  # type: ignore[union-attr]
+        assert g.since(t0) == MINUTE, name
+        err = c.err()
+        assert isinstance(err, DeadlineExceeded), name
+        assert isinstance(err, TimeoutError) and str(err) == "context deadline exceeded"
+        assert context.cause(c) is err
+    assert live_timers() == 0
 
 
 def test_canceled_timeout() -> None:
@@ -271,24 +280,34 @@ def test_one_timer_per_deadline_stopped_by_cancel() -> None:
     run(main)
 
 
-def test_earlier_deadline_wins() -> None:
-    async def main() -> None:
-        parent, cancel = context.with_timeout(context.background(), 10.0)
-        pd = parent.deadline()
-        assert pd is not None and 9.0 < g.until(pd) <= 10.0
-        later, _ = context.with_timeout(parent, 20.0)
-        assert later.deadline() == pd
-        assert type(later) is context._cancelCtx  # Go: WithCancel(parent), no timer of its own
-        sooner, _ = context.with_timeout(parent, 5.0)
-        sd = sooner.deadline()
-        assert sd is not None and sd < pd
-        assert context.with_value(sooner, "k", 1).deadline() == sd
-        assert live_timers() == 2
-        cancel()
-        assert live_timers() == 0
-        assert isinstance(sooner.err(), Canceled) and isinstance(later.err(), Canceled)
-
-    run(main)
+@pytest.mark.goroutines(virtual_time=True, gomaxprocs=2)
+async def test_earlier_deadline_wins() -> None:
+    t0 = g.now()
+    parent, cancel = context.with_timeout(context.background(), 10.0)
+    pd = parent.deadline()
+    assert pd == t0 + 10 and g.until(pd) == 10  # time stands still while main runs
+    later, _ = context.with_timeout(parent, 20.0)
+    assert later.deadline() == pd
+    assert type(later) is context._cancelCtx  # Go: WithCancel(parent), no timer of its own
+    sooner, _ = context.with_timeout(parent, 5.0)
+    sd = sooner.deadline()
+    assert sd == t0 + 5
+    assert context.with_value(sooner, "k", 1).deadline() == sd
+    assert live_timers() == 2
+    cancel()
+    assert live_timers() == 0
+    assert isinstance(sooner.err(), Canceled) and isinstance(later.err(), Canceled)
+    # Left alone, each expires at its own deadline.
+    parent, cancel = context.with_timeout(context.background(), 10.0)
+    sooner, _ = context.with_timeout(parent, 5.0)
+    later, _ = context.with_timeout(parent, 20.0)
+    await sooner.done().recv()  # type: ignore[union-attr]
+    assert g.since(t0) == 5 and parent.err() is None and live_timers() == 1
+    await later.done().recv()  # type: ignore[union-attr]
+    assert g.since(t0) == 10 and live_timers() == 0
+    for c in (sooner, parent, later):
+        assert isinstance(c.err(), DeadlineExceeded)
+    cancel()
 
 
 @pytest.mark.parametrize("seconds", [0, -1, -1e9, 0.0])
@@ -336,29 +355,28 @@ def test_bad_durations(call: Callable[[], Any], exc: type[Exception], match: str
         call()
 
 
-def test_deadline_cancels_from_the_timer_function() -> None:
+@pytest.mark.goroutines(virtual_time=True, gomaxprocs=2)
+async def test_deadline_cancels_from_the_timer_function() -> None:
     # The timer function runs on an M outside any goroutine; what it cancels
     # wakes goroutines, starts after_func goroutines and cancels children.
-    async def main() -> list[str]:
-        ctx, _ = context.with_timeout(context.background(), SHORT)
-        child, _ = context.with_cancel(ctx)
-        out: g.Chan[str] = g.Chan(3)
+    t0 = g.now()
+    ctx, _ = context.with_timeout(context.background(), MINUTE)
+    child, _ = context.with_cancel(ctx)
+    out: g.Chan[tuple[str, float]] = g.Chan(3)
 
-        async def note(what: str) -> None:
-            await out.send(what)
+    async def note(what: str) -> None:
+        await out.send((what, g.since(t0)))
 
-        context.after_func(child, note, "after_func")
+    context.after_func(child, note, "after_func")
 
-        async def waiter() -> None:
-            await child.done().recv()  # type: ignore[union-attr]
-            await out.send("waiter")
+    async def waiter() -> None:
+        await child.done().recv()  # type: ignore[union-attr]
+        await out.send(("waiter", g.since(t0)))
 
-        g.go(waiter)
-        got = sorted([await out.recv() or "", await out.recv() or ""])
-        assert isinstance(child.err(), DeadlineExceeded)
-        return got
-
-    assert run(main) == ["after_func", "waiter"]
+    g.go(waiter)
+    got = sorted([await out.recv() or ("", 0.0), await out.recv() or ("", 0.0)])
+    assert got == [("after_func", MINUTE), ("waiter", MINUTE)]
+    assert isinstance(child.err(), DeadlineExceeded)
 
 
 # ---------------------------------------------------------------------------
@@ -716,19 +734,18 @@ def test_after_func_called_after_cancel() -> None:
     run(main)
 
 
-def test_after_func_called_after_timeout() -> None:
-    async def main() -> None:
-        ctx, cancel = context.with_timeout(context.background(), SHORT)
-        donec: g.Chan[str] = g.Chan()
+@pytest.mark.goroutines(virtual_time=True, gomaxprocs=2)
+async def test_after_func_called_after_timeout() -> None:
+    t0 = g.now()
+    ctx, cancel = context.with_timeout(context.background(), MINUTE)
+    donec: g.Chan[tuple[str, float]] = g.Chan()
 
-        async def f(x: str) -> None:
-            await donec.send(x)
+    async def f(x: str) -> None:
+        await donec.send((x, g.since(t0)))
 
-        context.after_func(ctx, f, "timed out")
-        assert await donec.recv() == "timed out"
-        cancel()
-
-    run(main)
+    context.after_func(ctx, f, "timed out")
+    assert await donec.recv() == ("timed out", MINUTE)
+    cancel()
 
 
 def test_after_func_called_immediately() -> None:
@@ -976,49 +993,48 @@ def test_interlocked_cancels() -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("timeout", [False, True])
-def test_layers(seed: int, timeout: bool) -> None:
-    async def main() -> None:
-        rng = random.Random(seed)
-        vals: list[object] = []
-        cancels: list[Callable[[], None]] = []
-        timers = 0
-        ctx = context.background()
-        i = 0
-        while i < 30 or timers == 0 or not cancels or not vals:
-            i += 1
-            r = rng.randrange(3)
-            if r == 0:
-                v = object()
-                ctx = context.with_value(ctx, v, v)
-                vals.append(v)
-            elif r == 1:
-                ctx, cancel = context.with_cancel(ctx)
-                cancels.append(cancel)
-            else:
-                ctx, cancel = context.with_timeout(ctx, SHORT if timeout else FOREVER)
-                cancels.append(cancel)
-                timers += 1
-        assert repr(ctx).startswith("context.Background.")
-
-        def check_values() -> None:
-            for v in vals:
-                assert ctx.value(v) is v
-
-        if not timeout:
-            assert not is_done(ctx)
-        check_values()
-        if timeout:
-            await ctx.done().recv()  # type: ignore[union-attr]
-            assert isinstance(ctx.err(), DeadlineExceeded)
+@pytest.mark.goroutines(virtual_time=True, gomaxprocs=2)
+async def test_layers(seed: int, timeout: bool) -> None:
+    rng = random.Random(seed)
+    t0 = g.now()
+    vals: list[object] = []
+    cancels: list[Callable[[], None]] = []
+    timers = 0
+    ctx = context.background()
+    i = 0
+    while i < 30 or timers == 0 or not cancels or not vals:
+        i += 1
+        r = rng.randrange(3)
+        if r == 0:
+            v = object()
+            ctx = context.with_value(ctx, v, v)
+            vals.append(v)
+        elif r == 1:
+            ctx, cancel = context.with_cancel(ctx)
+            cancels.append(cancel)
         else:
-            rng.choice(cancels)()
-            assert is_done(ctx) and isinstance(ctx.err(), Canceled)
-        check_values()
-        for cancel in cancels:
-            cancel()
-        assert live_timers() == 0
+            ctx, cancel = context.with_timeout(ctx, MINUTE if timeout else FOREVER)
+            cancels.append(cancel)
+            timers += 1
+    assert repr(ctx).startswith("context.Background.")
 
-    run(main)
+    def check_values() -> None:
+        for v in vals:
+            assert ctx.value(v) is v
+
+    assert not is_done(ctx)  # a deadline too: virtual time stands still meanwhile
+    check_values()
+    if timeout:
+        await ctx.done().recv()  # type: ignore[union-attr]
+        assert isinstance(ctx.err(), DeadlineExceeded)
+        assert g.since(t0) == MINUTE
+    else:
+        rng.choice(cancels)()
+        assert is_done(ctx) and isinstance(ctx.err(), Canceled)
+    check_values()
+    for cancel in cancels:
+        cancel()
+    assert live_timers() == 0
 
 
 # ---------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 
@@ -11,7 +10,7 @@ import pytest
 import goroutines as g
 from goroutines.runtime import osapi, proc, timers
 from goroutines.runtime.runtime2 import P
-from tests.helpers import Counter, completes_at_once, wait_until
+from tests.helpers import Counter, completes_at_once
 
 
 def test_timer_heap_runs_due_timers_in_order() -> None:
@@ -68,7 +67,12 @@ def test_sleep_never_wakes_early() -> None:
     assert len(late) == 50 and min(late) >= -0.0005  # monotonic vs nanotime rounding
 
 
-def test_ten_thousand_sleepers_all_wake() -> None:
+@pytest.mark.goroutines()
+async def test_ten_thousand_sleepers_all_wake() -> None:
+    # Real timers, spread over the Ps' heaps. The last sleeper readies main in
+    # wg.done() and exits after it: on another P it may still be alive when main
+    # returns (Go's NumGoroutine too). The plugin fails the test, with a dump,
+    # if a sleeper is still alive once they had a moment to end.
     woke = Counter()
 
     async def sleeper(wg: g.WaitGroup) -> None:
@@ -76,18 +80,11 @@ def test_ten_thousand_sleepers_all_wake() -> None:
         woke.add(1)
         wg.done()
 
-    async def main() -> None:
-        wg = g.WaitGroup()
-        wg.add(10_000)
-        for _ in range(10_000):
-            g.go(sleeper, wg)
-        await wg.wait()
-        # The last sleeper readies main in wg.done() and exits after it: on
-        # another P it may still be alive here (Go's NumGoroutine too). A
-        # sleeper that never exits hangs this until the test's timeout.
-        await wait_until(lambda: g.num_goroutine() == 1)
-
-    g.run(main)
+    wg = g.WaitGroup()
+    wg.add(10_000)
+    for _ in range(10_000):
+        g.go(sleeper, wg)
+    await wg.wait()
     assert woke.value == 10_000
 
 
@@ -112,60 +109,53 @@ def test_sleep_bad_input(arg: object, exc: type[Exception]) -> None:
         g.run(main)
 
 
-def test_after_delivers_time_once() -> None:
-    async def main() -> tuple[float, float, bool]:
-        t0 = time.monotonic()
-        c = g.after(0.02)
-        v = await c.recv()
-        assert v is not None
-        await g.sleep(0.03)
-        return t0, v, c.try_recv()[1]
-
-    t0, v, again = g.run(main)
-    assert v >= t0 + 0.019
-    assert not again
+@pytest.mark.goroutines(virtual_time=True)
+async def test_after_delivers_time_once() -> None:
+    t0 = g.now()
+    c = g.after(20)
+    assert await c.recv() == t0 + 20  # the time it fired, exactly (virtual time)
+    assert g.since(t0) == 20
+    await g.sleep(30)
+    assert c.try_recv() == (None, False)  # once only
 
 
-def test_timer_stop_and_reset_report_activity() -> None:
-    async def main() -> list[object]:
-        out: list[object] = []
-        t = g.Timer(60)  # long enough to be active at every call below
-        out.append(t.stop())  # active: stopped in time
-        out.append(t.stop())  # already stopped
-        out.append(t.reset(0.01))  # was inactive
-        await t.c.recv()
-        out.append(t.stop())  # fired already
-        out.append(t.reset(60))  # inactive -> False
-        out.append(t.reset(0.01))  # active -> True
-        await t.c.recv()
-        # stop() says whether it stopped the timer in time: then it never fires.
-        short = g.Timer(0.02)
-        stopped = short.stop()
-        await g.sleep(0.04)
-        out.append(stopped != short.c.try_recv()[1])
-        return out
-
-    # One P: no other M runs this P's timers while main stops or resets them.
-    assert g.run(main, gomaxprocs=1) == [True, False, False, False, False, True, True]
+# One P in the tests below: no other M runs this P's timers while main stops or
+# resets them (a timer's function runs without its heap lock, as in Go 1.21).
 
 
-def test_ticker_ticks_drops_for_slow_reader_and_stops() -> None:
-    async def main() -> tuple[list[float], int, bool]:
-        tk = g.Ticker(0.005)
-        ticks = [await tk.c.recv() for _ in range(5)]
-        await g.sleep(0.05)  # ten periods: the channel holds one tick at most
-        pending = len(tk.c)
-        tk.stop()
-        tk.c.try_recv()
-        await g.sleep(0.03)
-        return ticks, pending, tk.c.try_recv()[1]  # type: ignore[return-value]
+@pytest.mark.goroutines(virtual_time=True, gomaxprocs=1)
+async def test_timer_stop_and_reset_report_activity() -> None:
+    t0 = g.now()
+    t = g.Timer(60)
+    assert t.stop() is True  # active: stopped in time
+    assert t.stop() is False  # already stopped
+    assert t.reset(10) is False  # was inactive
+    assert await t.c.recv() == t0 + 10  # the reset's delay, not the first one
+    assert t.stop() is False  # fired already
+    assert t.reset(60) is False  # inactive -> False
+    assert t.reset(20) is True  # active -> True: the new delay replaces 60
+    assert await t.c.recv() == t0 + 30
+    # stop() says whether it stopped the timer in time: then it never fires.
+    short = g.Timer(20)
+    assert short.stop() is True
+    await g.sleep(40)
+    assert short.c.try_recv() == (None, False)
+    assert g.since(t0) == 70
 
-    # One P: no other M can be inside a tick's send while main stops the ticker
-    # (a timer's function runs without its heap lock, as in Go 1.21).
-    ticks, pending, after_stop = g.run(main, gomaxprocs=1)
-    assert all(b > a for a, b in itertools.pairwise(ticks))
-    assert pending == 1
-    assert not after_stop
+
+@pytest.mark.goroutines(virtual_time=True, gomaxprocs=1)
+async def test_ticker_ticks_drops_for_slow_reader_and_stops() -> None:
+    t0 = g.now()
+    tk = g.Ticker(5)
+    ticks = [await tk.c.recv() for _ in range(5)]
+    assert [t - t0 for t in ticks] == [5, 10, 15, 20, 25]  # every period, exactly
+    await g.sleep(50)  # ten periods: the channel holds one tick at most
+    assert len(tk.c) == 1
+    assert tk.c.try_recv() == (t0 + 30, True)  # the first one: the later nine were dropped
+    tk.stop()
+    await g.sleep(30)
+    assert tk.c.try_recv() == (None, False)  # no tick after stop
+    assert g.since(t0) == 105
 
 
 def test_ticker_bad_period() -> None:
@@ -252,40 +242,35 @@ def test_now_is_the_runtime_clock() -> None:
             g.until(bad)  # type: ignore[arg-type]
 
 
-def test_timer_ticker_and_after_send_now() -> None:
-    async def main() -> list[tuple[float, float, float]]:
-        out = []
-        for make in (lambda: g.after(0.001), lambda: g.Timer(0.001).c):
-            t0 = g.now()
-            v = await make().recv()
-            out.append((t0, v or 0.0, g.now()))
-        tk = g.Ticker(0.001)
+@pytest.mark.goroutines(virtual_time=True)
+async def test_timer_ticker_and_after_send_now() -> None:
+    tickers: list[g.Ticker] = []
+
+    def ticker(d: float) -> g.Chan[float]:
+        tickers.append(g.Ticker(d))
+        return tickers[-1].c
+
+    for delay, make in ((1, g.after), (2, lambda d: g.Timer(d).c), (3, ticker)):
         t0 = g.now()
-        v = await tk.c.recv()
-        out.append((t0, v or 0.0, g.now()))
-        tk.stop()
-        return out
-
-    for t0, v, t1 in g.run(main):
-        assert t0 + 0.001 <= v <= t1  # read from now()'s clock, after the delay
+        v = await make(delay).recv()
+        # now()'s clock when the timer fired: exactly the delay after t0, and still now().
+        assert (v, g.now()) == (t0 + delay, t0 + delay)
+    tickers[0].stop()
 
 
-def test_after_func_runs_fn_as_a_goroutine_in_order() -> None:
-    async def main() -> list[tuple[str, bool]]:
-        out: g.Chan[tuple[str, bool]] = g.Chan(3)
+@pytest.mark.goroutines(virtual_time=True)
+async def test_after_func_runs_fn_as_a_goroutine_in_order() -> None:
+    out: g.Chan[tuple[str, bool, float]] = g.Chan(3)
+    t0 = g.now()
 
-        async def f(name: str) -> None:
-            await out.send((name, g.goid() != 1))
+    async def f(name: str) -> None:
+        await out.send((name, g.goid() != 1, g.since(t0)))
 
-        t0 = g.now()
-        g.after_func(0.03, f, "third")
-        g.after_func(0.01, f, "first")
-        g.after_func(0.02, f, "second")
-        got = [await out.recv() for _ in range(3)]
-        assert g.since(t0) >= 0.03
-        return got  # type: ignore[return-value]
-
-    assert g.run(main) == [("first", True), ("second", True), ("third", True)]
+    g.after_func(3, f, "third")
+    g.after_func(1, f, "first")
+    g.after_func(2, f, "second")
+    got = [await out.recv() for _ in range(3)]
+    assert got == [("first", True, 1), ("second", True, 2), ("third", True, 3)]
 
 
 def test_after_func_stop_and_reset() -> None:

@@ -1648,6 +1648,8 @@ def checkdead(sched: schedt) -> None:
         # Something outside the runtime may still wake a goroutine, or is
         # readying one right now (readyglobal): a runnable G is no fault then.
         return
+    if sched.vclock is not None and timeskippable(sched) and timeskip_locked(sched):
+        return  # virtual time: every goroutine is durably blocked, time moves on
     grunning = 0
     for gp in sched.allgs:
         s = gp.status
@@ -1659,8 +1661,6 @@ def checkdead(sched: schedt) -> None:
         # Possible if the main goroutine called goexit().
         msg = "no goroutines (main called goexit) - deadlock!"
     else:
-        if sched.vclock is not None and timeskip_locked(sched):
-            return  # virtual time: every goroutine is durably blocked, time moves on
         if any(pp.timers for pp in sched.allp):
             return  # a timer will wake someone
         msg = "all goroutines are asleep - deadlock!"
@@ -1668,6 +1668,17 @@ def checkdead(sched: schedt) -> None:
     if sched.fatal is None:
         sched.fatal = err
     startTheExit_locked(sched)
+
+
+def timeskippable(sched: schedt) -> bool:
+    """Virtual time can move: something is due and some goroutine waits for it.
+
+    Checked before checkdead's scan of every goroutine ever made, which each
+    jump of the clock would pay for otherwise; any() stops at the first.
+    """
+    if not sched.idlewaiters and not any(pp.timers for pp in sched.allp):
+        return False
+    return any(gp.status == _Gwaiting for gp in sched.allgs)
 
 
 def timeskip_locked(sched: schedt) -> bool:
