@@ -11,9 +11,10 @@ package instead, saying why in one line, for:
     without the locks free-threading needs (README, "Two builds");
   * no mypyc, no C compiler, or any error while compiling.
 
-The modules a user's code awaits or calls into from its own frames (chan,
-select, sync, time, net, calls, requests, tls) stay Python in both builds:
-Python's coroutines warn when never awaited, mypyc's do not.
+What a user's code awaits or calls into stays Python in both builds (the
+package's chan, select, sync, time, net; runtime/calls, requests, tls):
+Python's coroutines warn when never awaited, mypyc's do not. Those modules
+make one call into the compiled runtime for each operation.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from setuptools.command.build_ext import build_ext
 
 COMPILED_MODULES = [
     f"src/goroutines/runtime/{m}.py"
-    for m in ("runtime2", "osapi", "proc", "sema", "timers", "netpoll", "sysmon")
+    for m in ("runtime2", "osapi", "proc", "sema", "timers", "netpoll", "sysmon", "chan", "select")
 ]
 
 
