@@ -1,19 +1,26 @@
 # `make demo` and `make test` each work on a fresh machine: they create .venv and install what
-# they need first.
+# they need first. Both use the default build: the package installed from a wheel, its core
+# compiled with mypyc where it can be (setup.py), pure Python otherwise (free-threaded CPython,
+# no compiler, GOROUTINES_PURE=1). `make test-pure` runs the same tests on the pure source.
+# Lint and docs use .venv-dev, an editable (so pure) install with the dev tools.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+DEV ?= .venv-dev
+SOURCES := pyproject.toml setup.py $(shell find src -name '*.py')
 
-.PHONY: demo test lint bench bench-quick clean
+.PHONY: demo test test-pure lint bench bench-quick clean
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# The wheel is built once per change of the source (mypyc takes a minute); the extras
+# install from that same wheel, so asking for one never builds it again.
+$(VENV)/.installed: $(SOURCES)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $@
-
-$(VENV)/.dev: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -rf $(VENV)/wheels
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir $(VENV)/wheels .
+	$(PY) -m pip install --quiet --force-reinstall --no-deps $(VENV)/wheels/goroutines-*.whl
+	$(PY) -m pip install --quiet "$$(ls $(VENV)/wheels/goroutines-*.whl)[test]"
+	$(PY) -c 'import goroutines; print("goroutines installed, compiled core:", goroutines.COMPILED)'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -22,15 +29,26 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
-lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(VENV)/bin/ruff format --check src tests benchmarks examples
-	$(VENV)/bin/mypy
+# The pure build, from the source itself: the same suite, nothing compiled on the path.
+test-pure: $(VENV)/.installed
+	PYTHONPATH=src GOROUTINES_EXPECT_PURE=1 $(PY) -m pytest
 
-$(VENV)/.bench: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+$(DEV)/.installed: pyproject.toml setup.py
+	test -x $(DEV)/bin/python || $(PYTHON) -m venv $(DEV)
+	$(DEV)/bin/python -m pip install --quiet --upgrade pip
+	$(DEV)/bin/python -m pip install --quiet -e '.[dev,docs]'
 	touch $@
 
+lint: $(DEV)/.installed
+	$(DEV)/bin/ruff check src tests benchmarks examples setup.py
+	$(DEV)/bin/ruff format --check src tests benchmarks examples setup.py
+	$(DEV)/bin/mypy
+
+$(VENV)/.bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet "$$(ls $(VENV)/wheels/goroutines-*.whl)[test,bench]"
+	touch $@
+
+# Every workload on the installed build and on the pure source, beside the peers.
 bench: $(VENV)/.bench
 	$(PY) benchmarks/run.py
 
@@ -38,7 +56,7 @@ bench-quick: $(VENV)/.bench
 	$(PY) benchmarks/run.py --quick
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # Go by Example's concurrency chapters (examples/gobyexample/), each run as its own process and
 # checked against its main.out: `make examples`. tests/test_examples.py runs the same in `make test`.
@@ -50,21 +68,17 @@ examples: $(VENV)/.installed
 # The reference site: `make docs` builds docs/_build/html (open docs/_build/html/index.html)
 # with warnings as errors, nitpicky (every cross-reference must resolve). Always from scratch:
 # viewcode keeps a module's source page while the module is older than it, with stale links.
-$(VENV)/.docs: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[docs]'
-	touch $@
-
-docs: $(VENV)/.docs
+docs: $(DEV)/.installed
 	rm -rf docs/_build/html
-	$(VENV)/bin/sphinx-build -q -E -W --keep-going -n -b html docs docs/_build/html
+	$(DEV)/bin/sphinx-build -q -E -W --keep-going -n -b html docs docs/_build/html
 	@echo "docs: $(CURDIR)/docs/_build/html/index.html"
 
 # Links: every link between the pages, and every #anchor, must lead somewhere (checked offline
 # in the built HTML), then Sphinx's linkcheck. It visits the web links only with
 # LINKCHECK_EXTERNAL=1, since this machine and CI reach no web site.
 docs-linkcheck: docs
-	$(PY) docs/check_links.py docs/_build/html
-	$(VENV)/bin/sphinx-build -q -W --keep-going -n -b linkcheck docs docs/_build/linkcheck
+	$(DEV)/bin/python docs/check_links.py docs/_build/html
+	$(DEV)/bin/sphinx-build -q -W --keep-going -n -b linkcheck docs docs/_build/linkcheck
 
 # What the docs build writes: the site, and the example pages conf.py generates.
 docs-clean:
