@@ -1,4 +1,4 @@
-"""Which build is under test: the compiled core, or the pure source (setup.py, README "Two builds")."""
+"""Which build is under test: the compiled core or the pure source (README, "Two builds")."""
 
 from __future__ import annotations
 
