@@ -65,7 +65,7 @@ def completes_at_once(aw: Awaitable[Any]) -> bool:
         req = it.send(None)
     except StopIteration:
         return True
-    if req is requests._PARK:
+    if req is requests.PARK:
         gp = proc.getg()
         assert gp is not None and gp.waitunlockf is not None
         unlockf, lock = gp.waitunlockf, gp.waitlock

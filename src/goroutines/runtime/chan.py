@@ -43,8 +43,8 @@ from typing import Any, Final
 
 from . import requests, tls
 from .errors import ChannelClosed
-from .proc import acquire_g, gopark, goready
-from .runtime2 import G, WaitReason
+from .proc import acquire_g, gopark, goready, readym
+from .runtime2 import G, M, WaitReason
 
 # Final, so that a compiled core reads them as constants, not from the module's dict.
 _tls: Final = tls._tls
@@ -209,7 +209,7 @@ def closed_error(what: str, c: hchan) -> ChannelClosed:
 # Send
 
 
-def chansendnb(c: hchan, ep: Any) -> bool:
+def chansendnb(c: hchan, ep: Any, mp: M | None) -> bool:
     """The non-blocking part of Go's chansend, c.lock held.
 
     True: sent, and the lock is released. False: it would block, the lock is
@@ -222,7 +222,7 @@ def chansendnb(c: hchan, ep: Any) -> bool:
     if q.first is not None and (sg := q.dequeue()) is not None:
         send(sg, ep)
         c.lock.release()
-        goready(sg.g)
+        readym(sg.g, mp)
         return True
     if c.qcount < c.dataqsiz:
         # bufput, inlined: the call would cost ~7% of a send + recv.
@@ -253,7 +253,7 @@ async def chansendpark(c: hchan, gp: G, ep: Any) -> None:
 def selectnbsend(c: hchan, ep: Any) -> bool:
     """`ch.try_send(v)`: send if that needs no wait (Go's selectnbsend)."""
     c.lock.acquire()
-    if chansendnb(c, ep):
+    if chansendnb(c, ep, _tls.m):
         return True
     c.lock.release()
     return False
@@ -272,7 +272,7 @@ def abandon(c: hchan, q: waitq, mysg: sudog) -> None:
 # Receive
 
 
-def chanrecvnb(c: hchan) -> Any:
+def chanrecvnb(c: hchan, mp: M | None) -> Any:
     """The non-blocking part of Go's chanrecv, c.lock held.
 
     Returns the value received (lock released, a parked sender readied),
@@ -289,7 +289,7 @@ def chanrecvnb(c: hchan) -> Any:
         if q.first is not None and (sg := q.dequeue()) is not None:
             ep = recv(c, sg)
             c.lock.release()
-            goready(sg.g)
+            readym(sg.g, mp)
             return ep
     if c.qcount > 0:
         # bufget, inlined: the call would cost ~7% of a send + recv.
@@ -321,7 +321,7 @@ async def chanrecvpark(c: hchan, gp: G) -> tuple[Any, bool]:
 def selectnbrecv(c: hchan) -> tuple[Any, bool]:
     """`ch.try_recv()`: (value, True) if one was ready, else (None, False) (Go's selectnbrecv)."""
     c.lock.acquire()
-    ep = chanrecvnb(c)
+    ep = chanrecvnb(c, _tls.m)
     if ep is _EMPTY:
         c.lock.release()
         return None, False
@@ -398,7 +398,7 @@ def chansend(c: hchan, ep: Any, preemptible: bool) -> Any:
     if preemptible and gp.preempt:
         return _PREEMPT
     c.lock.acquire()
-    if chansendnb(c, ep):
+    if chansendnb(c, ep, mp):
         return None
     return chansendpark(c, gp, ep)
 
@@ -415,7 +415,7 @@ def chanrecv(c: hchan, what: str, preemptible: bool) -> Any:
     if preemptible and gp.preempt:
         return _PREEMPT
     c.lock.acquire()
-    return chanrecvnb(c)  # with _EMPTY, the lock stays held for chanrecvwait
+    return chanrecvnb(c, mp)  # with _EMPTY, the lock stays held for chanrecvwait
 
 
 async def chanrecvwait(c: hchan) -> tuple[Any, bool]:

@@ -41,9 +41,9 @@ handler only records it for the waiting thread (signals.py).
 
 Where Python differs from Go (see DESIGN.md):
   * A goroutine only stops at an `await`: runtime awaitables yield a request
-    (`_PARK`, `_GOSCHED`, `_PREEMPT`, `_EXITSYSCALL`) and the M carries it out
-    after the coroutine has stopped, so a concurrent `goready` can never resume a
-    goroutine that is still running.
+    (`_PARK`, `_GOSCHED`, `_PREEMPT`, `_EXITSYSCALL`, whose tokens the M
+    receives) and the M carries it out after the coroutine has stopped, so a
+    concurrent `goready` can never resume a goroutine that is still running.
   * No atomics: the fields Go updates atomically are guarded by `P.lock` (run
     queue, and the P ownership handshake with sysmon) or `schedt.lock` (the rest).
     Lock order: no M holds two P locks at once, and only a P's owner nests the
@@ -96,10 +96,11 @@ T = TypeVar("T")
 
 # Final, so that a compiled core reads them as constants, not from the module's dict.
 _tls: Final = tls._tls
-_PARK: Final = requests._PARK
-_GOSCHED: Final = requests._GOSCHED
-_PREEMPT: Final = requests._PREEMPT
-_EXITSYSCALL: Final = requests._EXITSYSCALL
+_PARK: Final = requests._PARK  # what a goroutine awaits...
+PARK: Final = requests.PARK  # ...and what its M receives
+GOSCHED: Final = requests.GOSCHED
+PREEMPT: Final = requests.PREEMPT
+EXITSYSCALL: Final = requests.EXITSYSCALL
 
 _GFREE_LOCAL_MAX = 64  # gfput moves Gs to the global list past this many (Go)
 _GFREE_BATCH = 32  # and gfget/gfput move batches of this size
@@ -1336,25 +1337,25 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
             lock.release()
         # Run it on (`continue`) only with our P, and never once the program
         # ends: an M back from goroutine code then runs no goroutine code again.
-        if req is _PARK:
+        if req is PARK:
             if park_m(mp, gp):  # waitunlockf said no: run it on (Go: execute(gp, true))
                 exc = None
                 send = gp.send  # type: ignore[assignment]
                 if owned and not mp.sched.exiting:
                     continue
                 gosched_m(mp, gp, False)  # without our P, it waits on the global queue
-        elif req is _GOSCHED or req is _PREEMPT:
+        elif req is GOSCHED or req is PREEMPT:
             # A seeded schedule makes every await a preemption point, and its
             # generator says which ones are taken (schedule_seeded).
-            rng = mp.sched.chaos if req is _PREEMPT else None
+            rng = mp.sched.chaos if req is PREEMPT else None
             if rng is not None and rng.random() < 0.5 and owned and not mp.sched.exiting:
                 exc = None
                 send = gp.send  # type: ignore[assignment]
                 continue
-            gosched_m(mp, gp, req is _PREEMPT)
+            gosched_m(mp, gp, req is PREEMPT)
         elif isinstance(req, BaseException):
             goexit0(mp, gp, req, pp if owned else None)
-        elif req is _EXITSYSCALL:
+        elif req is EXITSYSCALL:
             exitsyscall0(mp, gp)
         else:
             exc = TypeError(
@@ -1440,9 +1441,17 @@ def goready(gp: G) -> None:
     our time slice; from outside any goroutine (or an M without a P) it goes
     through the global queue.
     """
+    readym(gp, _tls.m)
+
+
+def readym(gp: G, mp: M | None) -> None:
+    """goready from M mp (None: a thread that is no M), which the caller knows already.
+
+    A channel operation looked up its M once, at its start: it need not read
+    the thread-local again for every goroutine it readies.
+    """
     if gp.status != _Gwaiting:
         throw(f"goready: bad g status {gp.status} for goroutine {gp.goid}")
-    mp = _tls.m
     if gp.sched.tracing:
         trace.GoUnblock(gp, mp)
     sched = gp.sched
