@@ -292,12 +292,16 @@ def newm(sched: schedt, pp: P | None, spinning: bool, mp: M) -> None:
     except BaseException:
         mp.exiting = True  # never ran: teardown must not wait for it
         raise
-    mp.thread = t  # only now can teardown join it
+    mp.thread = t  # (mstart has set it already, unless it has not begun yet)
 
 
 def mstart(mp: M) -> None:
     """The body of every M: take the P it was given and schedule forever (Go's mstart)."""
     _tls.m = mp
+    # Before any goroutine runs here, not when newm's start() returns: a dump
+    # finds a goroutine's stack through its M's thread, and this thread may run
+    # goroutines long before its creator gets to run again.
+    mp.thread = threading.current_thread()
     sched = mp.sched
     mp.marked = foreign.mark()
     try:
