@@ -105,9 +105,16 @@ def test_a_panic_in_a_goroutine_not_submitted_stops_the_runtime_and_is_raised() 
         await g.Chan[int]().recv()
 
     with pytest.raises(KeyError, match="lost"), g.Runtime() as rt:
-        rt.submit(parent)
+        waiting = rt.submit(parent)
         assert raising.wait(10)
-        # Leaving the block joins the M, which records the panic before it leaves.
+        # The runtime stops at the panic, not when the block ends: the goroutines
+        # it abandons leave their futures cancelled while the caller still waits.
+        with pytest.raises(concurrent.futures.CancelledError):
+            waiting.result(timeout=10)
+        with pytest.raises(RuntimeError, match="stopped") as stopped:
+            rt.submit(square, 2)
+        assert isinstance(stopped.value.__cause__, KeyError)
+    assert "goroutines-runtime" not in [t.name for t in threading.enumerate()]
 
 
 @pure_only

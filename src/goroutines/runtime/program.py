@@ -141,13 +141,29 @@ class Runtime:
         self.seed = seed
         self.sched: schedt | None = None
         self.closed = False
+        self.closing = threading.Lock()  # held through the one teardown
         self.restore: Callable[[], None] | None = None
+        self.watcher: threading.Thread | None = None
 
     def __enter__(self) -> Runtime:
         sched = self.start()
         with sched.lock:
             sched.nexternal += 1  # we may still submit work: never a deadlock while open
+        self.watcher = threading.Thread(target=self.watch, name="goroutines-runtime", daemon=True)
+        self.watcher.start()
         return self
+
+    def watch(self) -> None:
+        """Tear the runtime down as soon as it ends on its own (a panic), not at the block's end.
+
+        Then the futures of the goroutines it abandons are cancelled at once,
+        not when the caller leaves the with block.
+        """
+        sched = self.sched
+        assert sched is not None
+        while sched.events.get()[0] != signals.EXIT:
+            pass  # no signal host here: the only other events are none of ours
+        self.teardown()
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
@@ -164,12 +180,14 @@ class Runtime:
         """
         check_async(fn, "submit")
         sched = self.sched
+        if sched is not None and sched.fatal is not None:
+            raise RuntimeError("Runtime.submit(): the runtime has stopped") from sched.fatal
         if sched is None or self.closed:
             raise RuntimeError(
                 "Runtime.submit() needs an open Runtime: use 'with Runtime() as rt:'"
             )
         if sched.exiting:
-            raise RuntimeError("Runtime.submit(): the runtime has stopped") from sched.fatal
+            raise RuntimeError("Runtime.submit(): the runtime has stopped")
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         newproc_global(sched, fn(*args, **kwargs), fn, fut=fut)
         return fut
@@ -216,19 +234,23 @@ class Runtime:
 
     def close(self) -> None:
         """End the runtime as main's return ends a program (teardown); again does nothing."""
-        sched = self.sched
-        if sched is None or self.closed:
-            return
-        self.closed = True
-        try:
-            teardown(sched)
-        finally:
+        self.teardown()
+        if self.watcher is not None and self.watcher is not threading.current_thread():
+            self.watcher.join()  # it has seen the exit: it waits for the teardown at most
+        with self.closing:
             try:
-                self.obs.stop()
+                self.obs.stop()  # in the caller's thread: it may put a signal handler back
             finally:
                 if self.restore is not None:
                     self.restore()
                     self.restore = None
+
+    def teardown(self) -> None:
+        """The one teardown, whichever thread comes first; the others wait for its end."""
+        with self.closing:
+            if self.sched is not None and not self.closed:
+                self.closed = True
+                teardown(self.sched)
 
 
 def schedinit(nprocs: int, virtual_time: bool = False, seed: int | None = None) -> schedt:

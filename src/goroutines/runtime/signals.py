@@ -143,7 +143,7 @@ def dispatch(sched: schedt, signum: int) -> bool:
 
 def pending_sigint(sched: schedt, keep: bool = False) -> bool:
     """Whether a Ctrl-C nobody is notified of waits on sched.events; keep leaves it there."""
-    found = False
+    found = exited = False
     while True:
         try:
             ev = sched.events.get_nowait()
@@ -151,6 +151,9 @@ def pending_sigint(sched: schedt, keep: bool = False) -> bool:
             break
         if ev[0] == SIG and ev[1] == signal.SIGINT and not dispatch(sched, signal.SIGINT):
             found = True
+        exited = exited or ev[0] == EXIT
+    if exited:
+        sched.events.put((EXIT, None))  # a Runtime's watcher may not have seen it yet
     if found and keep:
         sched.events.put((SIG, signal.SIGINT))
     return found
