@@ -52,6 +52,8 @@ WORKLOADS: dict[str, tuple[Callable[[int], Any], Callable[[int], Any], int]] = {
         lambda n: bench_chan.aio_run(bench_chan.aio_prodcons, n, 100),
         1,
     ),
+    # n goroutines (tasks) sleeping 10 ms at once, waited for with a WaitGroup (gather)
+    "sleeper": (bench_core.sleepers_goroutines, bench_core.sleepers_asyncio, 1),
     "tcp echo round trip": (
         lambda n: bench_net.bench_goroutines(10, n // 10),
         lambda n: bench_net.bench_asyncio(10, n // 10),

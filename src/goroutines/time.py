@@ -1,8 +1,8 @@
 """Package time: sleep, after, Timer and Ticker on the runtime's per-P timers.
 
 `sleep` parks the goroutine and arms its own runtime timer from the park's
-unlock callback, once the coroutine has stopped (Go's timeSleep with
-resetForSleep), so the timer can never ready a goroutine that still runs.
+unlock callback, once the coroutine has stopped (the runtime's timeSleep), so
+the timer can never ready a goroutine that still runs.
 Timer and Ticker own a channel of capacity 1 that their runtime timer fills
 with a non-blocking send (Go's sendTime): a slow reader misses ticks instead
 of blocking the M that runs timers. As in Go 1.21, a value sent before a stop
@@ -29,50 +29,38 @@ from .runtime.proc import (
     check_async,
     fatal,
     getgfor,
-    gopark,
-    goready,
     newproc_global,
+    timeSleep,
 )
 from .runtime.requests import _PREEMPT
-from .runtime.runtime2 import G, WaitReason, schedt
-from .runtime.timers import addtimer, deltimer, modtimer, resettimer, timer
+from .runtime.runtime2 import schedt
+from .runtime.timers import addtimer, deltimer, modtimer, timer
 
 __all__ = ["Ticker", "Timer", "after", "after_func", "now", "since", "sleep", "until"]
 
 
 def _duration_ns(seconds: object, what: str) -> int:
     """Seconds as nanoseconds, or a TypeError naming `what`."""
+    kind = type(seconds)
+    if kind is float:
+        if seconds != seconds:  # NaN
+            raise ValueError(f"{what}: the duration is NaN")
+        return int(seconds * 1e9)  # type: ignore[operator]
+    if kind is int:
+        return seconds * 1_000_000_000  # type: ignore[operator]
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"{what} takes seconds as an int or float, not {type(seconds).__name__}")
-    if seconds != seconds:  # NaN
-        raise ValueError(f"{what}: the duration is NaN")
-    return int(seconds * 1e9)
-
-
-def goroutineReady(gp: G, seq: int, delay: int) -> None:
-    """The timer function of sleep: ready the sleeping goroutine."""
-    goready(gp)
-
-
-def resetForSleep(gp: G, when: int) -> bool:
-    """Arm the goroutine's timer once it has stopped (Go's resetForSleep)."""
-    resettimer(gp.timer, when)
-    return True
+    return _duration_ns(float(seconds), what)  # a subclass of int or float
 
 
 async def sleep(seconds: float) -> None:
     """`await sleep(seconds)`: park the goroutine on a timer (WaitReason Sleep)."""
     ns = _duration_ns(seconds, "sleep")
     gp = getgfor("sleep")
-    if ns <= 0:
-        if gp.preempt:
-            await _PREEMPT
-        return
-    if gp.timer is None:
-        gp.timer = timer(goroutineReady, gp)
-    else:
-        gp.timer.arg = gp
-    await gopark(resetForSleep, gp.sched.now() + ns, WaitReason.Sleep, gp)
+    if ns > 0:
+        await timeSleep(gp, ns)
+    elif gp.preempt:
+        await _PREEMPT
 
 
 def sendTime(c: Chan[float], seq: int, delay: int) -> None:

@@ -1417,6 +1417,31 @@ def goparkunlock(lock: Any, reason: WaitReason, gp: G | None = None) -> requests
     return gopark(parkunlock_c, lock, reason, gp)
 
 
+def timeSleep(gp: G, ns: int) -> requests._Request:
+    """Park gp, the current goroutine, for ns > 0: `await timeSleep(gp, ns)` (Go's timeSleep).
+
+    Its timer is armed by the park's unlockf, once the coroutine has stopped,
+    so that it can never ready a goroutine that is still running.
+    """
+    t = gp.timer
+    if t is None:
+        gp.timer = timers.timer(goroutineReady, gp)
+    else:
+        t.arg = gp
+    return gopark(resetForSleep, gp.sched.now() + ns, WaitReason.Sleep, gp)
+
+
+def resetForSleep(gp: G, when: Any) -> bool:
+    """The unlockf of timeSleep: arm the goroutine's timer (Go's resetForSleep)."""
+    timers.resettimer(gp.timer, when)
+    return True
+
+
+def goroutineReady(gp: G, seq: int, delay: int) -> None:
+    """The timer function of timeSleep: ready the sleeping goroutine (Go's goroutineReady)."""
+    goready(gp)
+
+
 def park_m(mp: M, gp: G) -> bool:
     """Park gp (on the M, after its coroutine stopped); True if it must run on (Go's park_m)."""
     gp.status = _Gwaiting
