@@ -65,7 +65,10 @@ viewcode_follow_imported_members = False
 # type variables and internal helpers that appear in signatures.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(collections\.abc|typing|types|typing_extensions|concurrent\.futures)\..*"),
+    (
+        r"py:.*",
+        r"(asyncio|collections\.abc|typing|types|typing_extensions|concurrent\.futures)\..*",
+    ),
     (r"py:.*", r"(Any|Awaitable|Callable|Coroutine|Generator|Iterable|Iterator|NoReturn|Self)"),
     (r"py:.*", r"(T|T_co|T_contra|Buffer|Addr)"),
     (r"py:.*", r"(.*\.)?(T|Addr)"),
@@ -73,7 +76,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"(Exception|RuntimeError|TimeoutError|EOFError|OSError|type)"),
     # Internal awaitables and helpers returned by public functions.
     (r"py:class", r"(goroutines\.[\w.]+\.)?_\w+"),
-    (r"py:class", r"goroutines\.select\.scase"),
+    (r"py:class", r"goroutines\.(runtime\.)?select\.scase"),
     (r"py:class", r"goroutines\.sync\.Locker"),
     (r"py:class", r"goroutines\.net\.netFD"),
 ]
