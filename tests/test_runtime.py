@@ -85,6 +85,11 @@ def test_leaving_the_block_abandons_goroutines_and_cancels_their_futures() -> No
         rt.submit(square, 1)
 
 
+def test_virtual_time_is_for_testing_run_only() -> None:
+    with pytest.raises(ValueError, match=r"testing\.run"), g.Runtime(virtual_time=True):
+        pass
+
+
 def test_submit_needs_an_async_function() -> None:
     def plain() -> int:
         return 1

@@ -378,6 +378,22 @@ async def test_leaks_a_goroutine():
     g.go(forever)
 
 
+@pytest.mark.goroutines(virtual_time=True)
+async def test_leaks_a_listener_under_virtual_time():
+    from goroutines import net
+
+    ln = await net.listen("127.0.0.1", 0)
+
+    async def serve():
+        try:
+            await ln.accept()  # the network: no clock jump ends this wait
+        finally:
+            ln.close()
+
+    g.go(serve)
+    await g.gosched()
+
+
 @pytest.mark.goroutines()
 async def test_leaks_an_fd():
     import os
@@ -392,8 +408,9 @@ def test_plain_tests_are_left_alone():
 def test_the_plugin_runs_marked_tests_and_names_what_leaked(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(PLUGIN_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3, failed=2)
+    result.assert_outcomes(passed=3, failed=3)
     out = result.stdout.str()
     assert "the test left goroutines running" in out
     assert "forever(...)" in out or "[chan receive]" in out
+    assert "serve(...)" in out or "[IO wait]" in out
     assert "the test left file descriptors open" in out

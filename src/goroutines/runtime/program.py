@@ -146,6 +146,13 @@ class Runtime:
         self.watcher: threading.Thread | None = None
 
     def __enter__(self) -> Runtime:
+        if self.virtual_time:
+            # Its clock moves only when every goroutine is blocked and nothing
+            # outside may wake one, which is never true while the block is open.
+            raise ValueError(
+                "virtual_time needs a program that ends:"
+                " use goroutines.testing.run(main, virtual_time=True)"
+            )
         sched = self.start()
         with sched.lock:
             sched.nexternal += 1  # we may still submit work: never a deadlock while open

@@ -99,9 +99,11 @@ async def lingering_goroutines() -> str:
 
     sched = acquire_g("lingering_goroutines")[0].sched
     if sched.vclock is not None:
-        from .idle import wait_idle
+        from .idle import wait_idle_within
 
-        await wait_idle()  # what can still run has run: the rest is blocked for good
+        # What can still run has run, timers included: the rest is blocked for
+        # good, or waits on the network, which SETTLE of real time bounds.
+        await wait_idle_within(SETTLE)
     else:
         deadline = now() + SETTLE
         while num_goroutine() > 1 and now() < deadline:
