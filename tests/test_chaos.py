@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter as Counter_
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -498,6 +499,10 @@ class Books:
         with self.lock:
             self.marks.setdefault(blocker, {})[what] = time.monotonic()
 
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        with self.lock:
+            return {name: dict(m) for name, m in self.marks.items()}
+
     def leftover(self) -> list[str]:
         """The goroutines that began and have not run their finally blocks."""
         with self.lock:
@@ -623,9 +628,14 @@ def the_end(e: Ending, report: dict[str, Any]) -> dict[str, Any]:
     """After run(): what was left, then release the blocked calls and look again."""
     from goroutines.runtime import program
 
-    report["alive"] = runtime_threads()  # the daemons abandoned inside calls and loops
+    frames = sys._current_frames()
+    alive = [t for t in threading.enumerate() if t.name.startswith("goroutines-")]
+    report["alive"] = sorted(t.name for t in alive)  # the daemons left in calls and loops
+    report["stacks"] = {t.name: stack(frames.get(t.ident or 0)) for t in alive}
     report["leftover"] = e.books.leftover()  # whose finally blocks have not run
-    report["stranded"] = len(program._stranded) - report.pop("stranded_before")
+    report["marks_at_return"] = e.books.snapshot()
+    stranded = program._stranded[report.pop("stranded_before") :]
+    report["stranded"] = len(stranded)
     e.release()
     for t in threading.enumerate():
         if t.name.startswith("goroutines-"):
@@ -633,8 +643,28 @@ def the_end(e: Ending, report: dict[str, Any]) -> dict[str, Any]:
     gc.collect()  # a goroutine neither closed nor stranded would be closed now
     report["alive_after"] = runtime_threads()
     report["leftover_after"] = e.books.leftover()
-    report["marks"] = e.books.marks
+    report["marks"] = e.books.snapshot()
+    report["stranded_at"] = [awaiting(coro) for coro in stranded]
     return report
+
+
+def stack(f: Any) -> list[str]:
+    """A thread's innermost frames, innermost first."""
+    out = []
+    while f is not None and len(out) < 12:
+        out.append(f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno} {f.f_code.co_name}")
+        f = f.f_back
+    return out
+
+
+def awaiting(coro: Any) -> list[str]:
+    """Where a coroutine stands: its await chain, innermost first ([] once it finished)."""
+    from goroutines.runtime.debug import suspended_frames
+
+    return [
+        f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno} {f.f_code.co_name}"
+        for f in reversed(list(suspended_frames(coro)))
+    ]
 
 
 def open_fds() -> dict[str, str]:
@@ -693,23 +723,24 @@ def interrupt_mid_game(e: Ending) -> dict[str, Any]:
 def check_ending(e: Ending, r: dict[str, Any]) -> None:
     """What every ending leaves: stranded goroutines only in calls, nothing after the calls."""
     assert all(name.startswith("goroutines-M") for name in r["alive"]), r
-    # The runtime strands exactly the goroutines whose finally blocks have not run
-    # (each was still in goroutine code on its M when run() gave up waiting)...
-    assert r["stranded"] == len(r["leftover"]), r
-    # ...and they stay so: none is resumed or closed once its call returns, or by the GC.
-    assert r["leftover_after"] == r["leftover"], r
-    # A blocker that began is either stranded (in its call) or closed (its finally ran).
-    marks = r["marks"]
-    stranded_blockers = 0
+    # Every goroutine whose finally blocks have not run was stranded: still in
+    # goroutine code on its M when run() gave up waiting for that M...
+    assert len(r["leftover"]) <= r["stranded"], r
+    # ...and none is resumed or closed later, once its call returns or by the GC: the
+    # stranded ones that did not finish are exactly those whose finally never ran. (One
+    # caught between two awaits may finish that step on its abandoned M, up to its
+    # end: its own code, run on, as when the program ended.)
+    unfinished = sum(1 for at in r["stranded_at"] if at)
+    assert unfinished == len(r["leftover_after"]), r
+    assert not Counter_(r["leftover_after"]) - Counter_(r["leftover"]), r
+    # A blocker inside its call when run() returned stays stranded: not one more line.
     for name in e.blockers:
-        m = marks.get(name, {})
-        if "in" in m and "final" not in m:
-            stranded_blockers += 1
-            assert "after" not in m, (name, r)
+        m0, m = r["marks_at_return"].get(name, {}), r["marks"].get(name, {})
+        if "in" in m0 and "final" not in m0:
+            assert m == m0, (name, r)
         if "after" in m:
             # Only a sleep may have returned on its own, before the end began.
             assert name.startswith("sleep") and m["in"] + SLEEP < r["over_at"], (name, r)
-    assert stranded_blockers <= r["leftover"].count("blocker"), r
     assert r["alive_after"] == [], r  # every daemon ended once its call returned
     assert r["fds"] == {}, r
 
