@@ -550,6 +550,22 @@ class Ending:
         self.books = Books()
         self.released = threading.Event()  # the spinners' loops end (after run())
         self.listener: Any = None
+        self.ending = threading.Event()  # main is returning, or Ctrl-C was sent
+        self.over = threading.Event()  # run() came back
+        self.slow: dict[str, list[str]] = {}  # every thread's stack, if run() was slow
+
+    def watch(self) -> None:
+        """If run() is slow to come back once the end began, take a picture of every thread."""
+
+        def watchdog() -> None:
+            self.ending.wait()
+            if not self.over.wait(RUN_RETURNS / 2):
+                frames = sys._current_frames()
+                for t in threading.enumerate():
+                    if t is not threading.current_thread():
+                        self.slow[t.name] = stack(frames.get(t.ident or 0))
+
+        threading.Thread(target=watchdog, name="watchdog", daemon=True).start()
 
     def start_blockers(self) -> None:
         for name in self.blockers:
@@ -595,6 +611,7 @@ async def main_returns(e: Ending) -> float:
         e.start_blockers()
         g.go(play_forever, e.seed, e.game)
         await g.sleep(e.moment)
+        e.ending.set()
         return time.monotonic()
     finally:
         e.books.end(key)
@@ -609,6 +626,7 @@ async def main_interrupted(e: Ending, sent: list[float]) -> None:
         def interrupt() -> None:
             time.sleep(e.moment)  # the random moment is the point
             sent.append(time.monotonic())
+            e.ending.set()
             os.kill(os.getpid(), signal.SIGINT)
 
         threading.Thread(target=interrupt, name="ctrl-c", daemon=True).start()
@@ -645,6 +663,7 @@ def the_end(e: Ending, report: dict[str, Any]) -> dict[str, Any]:
     report["leftover_after"] = e.books.leftover()
     report["marks"] = e.books.snapshot()
     report["stranded_at"] = [awaiting(coro) for coro in stranded]
+    report["slow"] = e.slow  # what the threads were doing while run() was slow to return
     return report
 
 
@@ -683,9 +702,14 @@ def end_mid_game(e: Ending) -> dict[str, Any]:
     if any(name.startswith("accept") for name in e.blockers):
         e.listener = socket.create_server(("127.0.0.1", 0))
     report: dict[str, Any] = {"stranded_before": len(program._stranded)}
-    with e.books.booking():
-        returned = g.run(main_returns, e, gomaxprocs=e.procs)
-        report["over_at"] = time.monotonic()
+    e.watch()
+    try:
+        with e.books.booking():
+            returned = g.run(main_returns, e, gomaxprocs=e.procs)
+            report["over_at"] = time.monotonic()
+    finally:
+        e.over.set()
+        e.ending.set()  # the watchdog ends
     report["took"] = report["over_at"] - returned
     the_end(e, report)
     if e.listener is not None:
@@ -703,15 +727,20 @@ def interrupt_mid_game(e: Ending) -> dict[str, Any]:
         e.listener = socket.create_server(("127.0.0.1", 0))
     report: dict[str, Any] = {"stranded_before": len(program._stranded), "raised": None}
     sent: list[float] = []
+    e.watch()
     with e.books.booking():
         try:
             g.run(main_interrupted, e, sent, gomaxprocs=e.procs)
         except KeyboardInterrupt as exc:
             report["over_at"] = time.monotonic()
+            e.over.set()
             report["took"] = report["over_at"] - sent[0]
             report["raised"] = "KeyboardInterrupt"
             tb = traceback.extract_tb(exc.__traceback__)
             report["frames"] = [(f.filename, f.name, f.line) for f in tb]
+        finally:
+            e.over.set()
+            e.ending.set()  # the watchdog ends
     report["handler_restored"] = signal.getsignal(signal.SIGINT) is signal.default_int_handler
     the_end(e, report)
     if e.listener is not None:
