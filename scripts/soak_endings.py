@@ -8,9 +8,10 @@ and 4 ("inproc"); then main returning while goroutines block ("exit") and
 Ctrl-C ("sigint"), each in its own interpreter (this one). The same checks as
 the tests; a failure prints the seed and the program's whole report (which
 threads were alive, which goroutines were left, the blockers' marks, the
-traceback). At the end: the failures, and the distribution of main's return
-(or the SIGINT) -> run() coming back, and how many goroutines of the game
-(not the blockers) were stranded, which a loaded machine makes happen.
+traceback). At the end: the failures, the distribution of main's return (or
+the SIGINT) -> run() coming back, how many goroutines of the game (not the
+blockers) were stranded, which a loaded machine makes happen, and what every
+thread was doing during the slowest end of each kind.
 
 One process at a time: the machine is shared.
 """
@@ -41,6 +42,7 @@ def main() -> int:
     took: dict[str, list[float]] = {m: [] for m in modes}
     strays: dict[str, int] = {m: 0 for m in modes}  # game goroutines stranded
     runs: dict[str, int] = {m: 0 for m in modes}
+    slowest: dict[str, tuple[float, int, dict[str, Any]]] = {}  # mode -> (took, seed, report)
     failures: list[tuple[str, int, str]] = []
     t0 = time.monotonic()
     for seed in range(first, last + 1):
@@ -71,6 +73,8 @@ def main() -> int:
                     continue
                 runs[mode] += 1
                 took[mode].append(r["took"])
+                if r["took"] > slowest.get(mode, (0.0, 0, {}))[0]:
+                    slowest[mode] = (r["took"], seed, r)
                 strays[mode] += len(r["leftover"]) - r["leftover"].count("blocker")
         if seed % 20 == 0:
             spent = time.monotonic() - t0
@@ -86,6 +90,10 @@ def main() -> int:
             f" p90 {q[89] * 1e3:.1f} p99 {q[98] * 1e3:.1f} max {ts[-1] * 1e3:.1f};"
             f" game goroutines stranded: {strays[mode]}"
         )
+    for mode, (t, seed, r) in slowest.items():
+        print(f"  slowest {mode}: seed {seed}, {t * 1e3:.0f} ms; the threads then:")
+        for name, frames in r.get("slow", {}).items():
+            print(f"    {name}: {' < '.join(frames[:6])}")
     print(f"  failures: {len(failures)}")
     for mode, seed, _ in failures:
         print(f"    {mode} seed {seed}")
