@@ -8,6 +8,7 @@ is set before coro.send and reset only after it returns, in park_m), it
 finds nothing, and interrupted() builds a KeyboardInterrupt with no
 traceback: the user sees only run() and runmain.
 """
+
 import os
 import random
 import signal
@@ -42,12 +43,12 @@ bad = 0
 for i in range(runs):
     going = threading.Event()
 
-    def kill(delay=rng.uniform(0, 0.02)):
+    def kill(going: threading.Event, delay: float) -> None:
         going.wait()
         time.sleep(delay)
         os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Thread(target=kill, daemon=True).start()
+    threading.Thread(target=kill, args=(going, rng.uniform(0, 0.02)), daemon=True).start()
     try:
         g.run(main, going, gomaxprocs=procs)
     except KeyboardInterrupt as e:

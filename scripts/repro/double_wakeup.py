@@ -5,6 +5,7 @@ random moment. An M that picked the locked goroutine (schedule passed its
 `while not sched.exiting` check) calls startlockedm, which wakes the locked M
 that startTheExit_locked has just woken (it was in sched.mlockedidle).
 """
+
 import random
 import sys
 
@@ -49,7 +50,7 @@ async def main(moment):
     await g.sleep(moment)
 
 
-args = [a for a in sys.argv[1:] if not a.startswith('--')]
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
 runs = int(args[0]) if args else 300
 rng = random.Random(1)
 bad = 0

@@ -9,6 +9,7 @@ and closes its coroutine. Then A's goready(B) throws "goready: bad g status 6",
 fatal() records it, and run() raises SystemError instead of returning main's
 result (a slow finally block elsewhere keeps run() busy long enough to see it).
 """
+
 import sys
 import time
 

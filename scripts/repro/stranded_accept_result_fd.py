@@ -10,6 +10,7 @@ the collector has run, one socket fd is still open. (A design question more
 than a bug: a stranded goroutine keeps everything its frame holds.)
 """
 
+import contextlib
 import gc
 import os
 import socket
@@ -44,10 +45,8 @@ gc.collect()
 listener.close()
 left = {}
 for fd in set(os.listdir("/proc/self/fd")) - before:
-    try:
+    with contextlib.suppress(OSError):
         left[fd] = os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:
-        pass
 alive = [t.name for t in threading.enumerate() if t.name.startswith("goroutines-")]
 print("threads left:", alive, "fds left:", left)
 raise SystemExit(1 if left else 0)

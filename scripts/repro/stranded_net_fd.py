@@ -8,6 +8,8 @@ busy, so it only shuts it down and leaves the close to the read in progress;
 that read never returns (the goroutine is stranded: never resumed, never
 closed), so the socket stays open after run() and after every thread ended.
 """
+
+import contextlib
 import gc
 import os
 import threading
@@ -48,10 +50,8 @@ async def main():
 def fds():
     out = {}
     for fd in os.listdir("/proc/self/fd"):
-        try:
+        with contextlib.suppress(OSError):
             out[fd] = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            pass
     return out
 
 
