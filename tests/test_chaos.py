@@ -727,6 +727,9 @@ def interrupt_mid_game(e: Ending) -> dict[str, Any]:
         e.listener = socket.create_server(("127.0.0.1", 0))
     report: dict[str, Any] = {"stranded_before": len(program._stranded), "raised": None}
     sent: list[float] = []
+    # Python's own Ctrl-C handling, even when started with SIGINT ignored (as a
+    # background job of a shell without job control is: its children inherit that).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     e.watch()
     with e.books.booking():
         try:
