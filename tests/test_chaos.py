@@ -11,7 +11,9 @@ mutex's counter exact, no locked goroutine moved.
 blocked senders and selects, read deadlines that fire, a connection closed
 under its reader, RWMutex writers among readers, Once, Ticker and Timer.
 
-Then each ends in a deadlock, which must be found.
+Then each ends in a deadlock, which must be found. Or the program ends in the
+middle of it all, while other goroutines block in syscalls and loops: main
+returns, or Ctrl-C comes (the end of this file).
 
 Run for thousands of seeds (GOROUTINES_STRESS_SEEDS), they found five bugs
 the focused tests had missed: a locked M that lost its P joined the idle M
@@ -454,17 +456,21 @@ def test_a_deadlock_after_it_all_is_found(
 # `await syscall(time.sleep, SLEEP)`, in `await syscall(listener.accept)` on a
 # listening socket nobody connects to, in a loop that never awaits. Then main
 # returns, or Ctrl-C comes, at a moment drawn from the seed. run() must come
-# back at once (100 ms for main's return, 1 s for Ctrl-C); every goroutine it
-# did not leave on a thread inside such a call must have had its finally
-# blocks run by then; those it left there run nothing more, not even once
-# their call returns; and after those calls return, no runtime thread and no
-# fd is left. Every goroutine of the game is booked: `g.go` is replaced, for
-# the run, by one that wraps each goroutine in a try/finally that notes it.
+# back at once (100 ms for main's return, 1 s for Ctrl-C; asserted with room
+# for a loaded machine); every goroutine it did not strand (leave on an M
+# still in goroutine code) must have had its finally blocks run by then; a
+# goroutine stranded inside a call runs nothing more, not even once the call
+# returns; and once the calls return, no runtime thread and no fd is left.
+# (A goroutine caught between two awaits when the grace ran out, its thread
+# descheduled, is stranded too: it may finish that step, up to its end.)
+# Every goroutine of the game is booked: `g.go` is replaced, for the run, by
+# one that wraps each goroutine in a try/finally that notes it.
 #
 # Leaving threads inside blocking calls is the point, so these programs run
 # in a subprocess (`python -m tests.test_chaos exit|sigint SEED`, which prints
 # a report), except the variant without the blockers, which runs here so that
-# the fixtures' thread and fd checks see it.
+# the fixtures' thread and fd checks see it. scripts/soak_endings.py soaks
+# them all and prints how long run() took to come back.
 
 SLEEP = 0.5  # seconds a sleeper sleeps: the program ends long before that
 RUN_RETURNS = 0.5  # bound on main's return -> run() returning (documented: 100 ms, unloaded)
