@@ -557,6 +557,7 @@ class Ending:
         self.released = threading.Event()  # the spinners' loops end (after run())
         self.listener: Any = None
         self.ending = threading.Event()  # main is returning, or Ctrl-C was sent
+        self.ending_at: list[float] = []
         self.over = threading.Event()  # run() came back
         self.slow: dict[str, list[str]] = {}  # every thread's stack, if run() was slow
 
@@ -565,13 +566,20 @@ class Ending:
 
         def watchdog() -> None:
             self.ending.wait()
-            if not self.over.wait(RUN_RETURNS / 2):
+            began = self.ending_at[0] if self.ending_at else time.monotonic()
+            if not self.over.wait(max(0.0, began + RUN_RETURNS / 2 - time.monotonic())):
                 frames = sys._current_frames()
+                late = f"{(time.monotonic() - began) * 1e3:.0f} ms after the end began"
+                self.slow["(picture)"] = [late]
                 for t in threading.enumerate():
                     if t is not threading.current_thread():
                         self.slow[t.name] = stack(frames.get(t.ident or 0))
 
         threading.Thread(target=watchdog, name="watchdog", daemon=True).start()
+
+    def end_begins(self) -> None:
+        self.ending_at.append(time.monotonic())
+        self.ending.set()
 
     def start_blockers(self) -> None:
         for name in self.blockers:
@@ -617,7 +625,7 @@ async def main_returns(e: Ending) -> float:
         e.start_blockers()
         g.go(play_forever, e.seed, e.game)
         await g.sleep(e.moment)
-        e.ending.set()
+        e.end_begins()
         return time.monotonic()
     finally:
         e.books.end(key)
@@ -632,7 +640,7 @@ async def main_interrupted(e: Ending, sent: list[float]) -> None:
         def interrupt() -> None:
             time.sleep(e.moment)  # the random moment is the point
             sent.append(time.monotonic())
-            e.ending.set()
+            e.end_begins()
             os.kill(os.getpid(), signal.SIGINT)
 
         threading.Thread(target=interrupt, name="ctrl-c", daemon=True).start()
