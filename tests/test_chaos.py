@@ -11,7 +11,9 @@ mutex's counter exact, no locked goroutine moved.
 blocked senders and selects, read deadlines that fire, a connection closed
 under its reader, RWMutex writers among readers, Once, Ticker and Timer.
 
-Then each ends in a deadlock, which must be found.
+Then each ends in a deadlock, which must be found. Or the program ends in the
+middle of it all, while other goroutines block in syscalls and loops: main
+returns, or Ctrl-C comes (the end of this file).
 
 Run for thousands of seeds (GOROUTINES_STRESS_SEEDS), they found five bugs
 the focused tests had missed: a locked M that lost its P joined the idle M
@@ -25,9 +27,18 @@ time).
 from __future__ import annotations
 
 import contextlib
+import gc
+import json
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+import traceback
+from collections import Counter as Counter_
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -436,3 +447,417 @@ def test_a_deadlock_after_it_all_is_found(
     with pytest.raises(g.Deadlock, match="all goroutines are asleep"):
         g.run(main, gomaxprocs=2)
     assert reached, "a deadlock was reported while the program still ran"
+
+
+# ---------------------------------------------------------------------------
+# The end of the program in the middle of it all: main returns, Ctrl-C
+#
+# A game plays on (over and over) while some goroutines block for good: in
+# `await syscall(time.sleep, SLEEP)`, in `await syscall(listener.accept)` on a
+# listening socket nobody connects to, in a loop that never awaits. Then main
+# returns, or Ctrl-C comes, at a moment drawn from the seed. run() must come
+# back at once (100 ms for main's return, 1 s for Ctrl-C; asserted with room
+# for a loaded machine); every goroutine it did not strand (leave on an M
+# still in goroutine code) must have had its finally blocks run by then; a
+# goroutine stranded inside a call runs nothing more, not even once the call
+# returns; and once the calls return, no runtime thread and no fd is left.
+# (A goroutine caught between two awaits when the grace ran out, its thread
+# descheduled, is stranded too: it may finish that step, up to its end.)
+# Every goroutine of the game is booked: `g.go` is replaced, for the run, by
+# one that wraps each goroutine in a try/finally that notes it.
+#
+# Leaving threads inside blocking calls is the point, so these programs run
+# in a subprocess (`python -m tests.test_chaos exit|sigint SEED`, which prints
+# a report), except the variant without the blockers, which runs here so that
+# the fixtures' thread and fd checks see it. scripts/soak_endings.py soaks
+# them all and prints how long run() took to come back.
+
+SLEEP = 0.5  # seconds a sleeper sleeps: the program ends long before that
+RUN_RETURNS = 0.5  # bound on main's return -> run() returning (documented: 100 ms, unloaded)
+CTRL_C_RAISES = 1.0  # bound on SIGINT -> KeyboardInterrupt from run() (documented)
+GAMES: dict[str, Callable[[int], Coroutine[Any, Any, Any]]] = {
+    "everything": everything,
+    "endings": endings,
+}
+
+
+class Books:
+    """Which goroutines began and which ran their finally blocks; what the blockers did."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.begun: dict[int, str] = {}  # key -> the goroutine's function
+        self.ended: set[int] = set()  # keys whose finally blocks ran
+        self.marks: dict[str, dict[str, float]] = {}  # blocker -> "in"/"after"/"final" -> time
+        self.real_go = g.go
+
+    def begin(self, name: str) -> int:
+        with self.lock:
+            key = len(self.begun)
+            self.begun[key] = name
+            return key
+
+    def end(self, key: int) -> None:
+        with self.lock:
+            self.ended.add(key)
+
+    def mark(self, blocker: str, what: str) -> None:
+        with self.lock:
+            self.marks.setdefault(blocker, {})[what] = time.monotonic()
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        with self.lock:
+            return {name: dict(m) for name, m in self.marks.items()}
+
+    def leftover(self) -> list[str]:
+        """The goroutines that began and have not run their finally blocks."""
+        with self.lock:
+            return sorted(name for key, name in self.begun.items() if key not in self.ended)
+
+    def go(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any) -> None:
+        """g.go for the game: the goroutine's body runs inside a try/finally that books it."""
+        self.real_go(booked, self, fn, args, kwargs)
+
+    @contextlib.contextmanager
+    def booking(self) -> Any:
+        """Every g.go of the game books its goroutine meanwhile."""
+        g.go = self.go  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            g.go = self.real_go
+
+
+async def booked(
+    books: Books, fn: Callable[..., Coroutine[Any, Any, Any]], args: Any, kwargs: Any
+) -> None:
+    key = books.begin(fn.__qualname__)
+    try:
+        await fn(*args, **kwargs)
+    finally:
+        books.end(key)
+
+
+class Ending:
+    """One seed's ending: GOMAXPROCS, the game, the moment, the blockers."""
+
+    def __init__(self, seed: int, blockers: bool) -> None:
+        rng = random.Random(f"ending {seed}")
+        self.seed = seed
+        self.procs = [1, 2, 4][seed % 3]
+        self.game = ["everything", "endings"][seed % 2]
+        self.moment = rng.uniform(0, 0.15)  # seconds after main began
+        kinds: list[str] = []
+        if blockers:  # one of each, and up to two more sleeps or accepts
+            kinds = ["sleep", "accept", "spin"]
+            kinds += rng.choices(["sleep", "accept"], k=rng.randint(0, 2))
+            rng.shuffle(kinds)
+        self.blockers = [f"{kind}{i}" for i, kind in enumerate(kinds)]
+        self.books = Books()
+        self.released = threading.Event()  # the spinners' loops end (after run())
+        self.listener: Any = None
+        self.ending = threading.Event()  # main is returning, or Ctrl-C was sent
+        self.ending_at: list[float] = []
+        self.over = threading.Event()  # run() came back
+        self.slow: dict[str, list[str]] = {}  # every thread's stack, if run() was slow
+
+    def watch(self) -> None:
+        """If run() is slow to come back once the end began, take a picture of every thread."""
+
+        def watchdog() -> None:
+            self.ending.wait()
+            began = self.ending_at[0] if self.ending_at else time.monotonic()
+            if not self.over.wait(max(0.0, began + RUN_RETURNS / 2 - time.monotonic())):
+                frames = sys._current_frames()
+                late = f"{(time.monotonic() - began) * 1e3:.0f} ms after the end began"
+                self.slow["(picture)"] = [late]
+                for t in threading.enumerate():
+                    if t is not threading.current_thread():
+                        self.slow[t.name] = stack(frames.get(t.ident or 0))
+
+        threading.Thread(target=watchdog, name="watchdog", daemon=True).start()
+
+    def end_begins(self) -> None:
+        self.ending_at.append(time.monotonic())
+        self.ending.set()
+
+    def start_blockers(self) -> None:
+        for name in self.blockers:
+            g.go(blocker, name, self)
+
+    def release(self) -> None:
+        """Let every blocking call return: loops end, accepts fail (no fd comes of it)."""
+        self.released.set()
+        if self.listener is not None:
+            with contextlib.suppress(OSError):
+                self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept() on Linux
+
+
+async def blocker(name: str, e: Ending) -> None:
+    books = e.books
+    try:
+        books.mark(name, "in")
+        if name.startswith("sleep"):
+            await g.syscall(time.sleep, SLEEP)
+        elif name.startswith("accept"):
+            with contextlib.suppress(OSError):  # the release shuts the listener down
+                await g.syscall(e.listener.accept)
+        else:
+            while not e.released.is_set():  # a loop that never awaits
+                pass
+            await g.gosched()  # where the M gets its goroutine back: never, once abandoned
+        books.mark(name, "after")
+    finally:
+        books.mark(name, "final")
+
+
+async def play_forever(seed: int, game: str) -> None:
+    n = 0
+    while True:
+        await GAMES[game](seed * 1000 + n)
+        n += 1
+
+
+async def main_returns(e: Ending) -> float:
+    """main: the blockers, the game, and a return at e.moment; the time of the return."""
+    key = e.books.begin("main")
+    try:
+        e.start_blockers()
+        g.go(play_forever, e.seed, e.game)
+        await g.sleep(e.moment)
+        e.end_begins()
+        return time.monotonic()
+    finally:
+        e.books.end(key)
+
+
+async def main_interrupted(e: Ending, sent: list[float]) -> None:
+    """main: the blockers, and the game played by main itself until Ctrl-C at e.moment."""
+    key = e.books.begin("main")
+    try:
+        e.start_blockers()
+
+        def interrupt() -> None:
+            time.sleep(e.moment)  # the random moment is the point
+            sent.append(time.monotonic())
+            e.end_begins()
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt, name="ctrl-c", daemon=True).start()
+        n = 0
+        while True:
+            await GAMES[e.game](e.seed * 1000 + n)
+            n += 1
+    finally:
+        e.books.end(key)
+
+
+def runtime_threads() -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("goroutines-"))
+
+
+def the_end(e: Ending, report: dict[str, Any]) -> dict[str, Any]:
+    """After run(): what was left, then release the blocked calls and look again."""
+    from goroutines.runtime import program
+
+    frames = sys._current_frames()
+    alive = [t for t in threading.enumerate() if t.name.startswith("goroutines-")]
+    report["alive"] = sorted(t.name for t in alive)  # the daemons left in calls and loops
+    report["stacks"] = {t.name: stack(frames.get(t.ident or 0)) for t in alive}
+    report["leftover"] = e.books.leftover()  # whose finally blocks have not run
+    report["marks_at_return"] = e.books.snapshot()
+    stranded = program._stranded[report.pop("stranded_before") :]
+    report["stranded"] = len(stranded)
+    e.release()
+    for t in threading.enumerate():
+        if t.name.startswith("goroutines-"):
+            t.join(10)
+    gc.collect()  # a goroutine neither closed nor stranded would be closed now
+    report["alive_after"] = runtime_threads()
+    report["leftover_after"] = e.books.leftover()
+    report["marks"] = e.books.snapshot()
+    report["stranded_at"] = [awaiting(coro) for coro in stranded]
+    report["slow"] = e.slow  # what the threads were doing while run() was slow to return
+    return report
+
+
+def stack(f: Any) -> list[str]:
+    """A thread's innermost frames, innermost first."""
+    out = []
+    while f is not None and len(out) < 12:
+        out.append(f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno} {f.f_code.co_name}")
+        f = f.f_back
+    return out
+
+
+def awaiting(coro: Any) -> list[str]:
+    """Where a coroutine stands: its await chain, innermost first ([] once it finished)."""
+    from goroutines.runtime.debug import suspended_frames
+
+    return [
+        f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno} {f.f_code.co_name}"
+        for f in reversed(list(suspended_frames(coro)))
+    ]
+
+
+def open_fds() -> dict[str, str]:
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+    return fds
+
+
+def end_mid_game(e: Ending) -> dict[str, Any]:
+    """main returns while the game plays and the blockers block: what run() left behind."""
+    from goroutines.runtime import program
+
+    fds = open_fds()
+    if any(name.startswith("accept") for name in e.blockers):
+        e.listener = socket.create_server(("127.0.0.1", 0))
+    report: dict[str, Any] = {"stranded_before": len(program._stranded)}
+    e.watch()
+    try:
+        with e.books.booking():
+            returned = g.run(main_returns, e, gomaxprocs=e.procs)
+            report["over_at"] = time.monotonic()
+    finally:
+        e.over.set()
+        e.ending.set()  # the watchdog ends
+    report["took"] = report["over_at"] - returned
+    the_end(e, report)
+    if e.listener is not None:
+        e.listener.close()
+    report["fds"] = {fd: what for fd, what in open_fds().items() if fds.get(fd) != what}
+    return report
+
+
+def interrupt_mid_game(e: Ending) -> dict[str, Any]:
+    """Ctrl-C while the game plays and the blockers block: what run() raised and left behind."""
+    from goroutines.runtime import program
+
+    fds = open_fds()
+    if any(name.startswith("accept") for name in e.blockers):
+        e.listener = socket.create_server(("127.0.0.1", 0))
+    report: dict[str, Any] = {"stranded_before": len(program._stranded), "raised": None}
+    sent: list[float] = []
+    # Python's own Ctrl-C handling, even when started with SIGINT ignored (as a
+    # background job of a shell without job control is: its children inherit that).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    e.watch()
+    with e.books.booking():
+        try:
+            g.run(main_interrupted, e, sent, gomaxprocs=e.procs)
+        except KeyboardInterrupt as exc:
+            report["over_at"] = time.monotonic()
+            e.over.set()
+            report["took"] = report["over_at"] - sent[0]
+            report["raised"] = "KeyboardInterrupt"
+            tb = traceback.extract_tb(exc.__traceback__)
+            report["frames"] = [(f.filename, f.name, f.line) for f in tb]
+        finally:
+            e.over.set()
+            e.ending.set()  # the watchdog ends
+    report["handler_restored"] = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    the_end(e, report)
+    if e.listener is not None:
+        e.listener.close()
+    report["fds"] = {fd: what for fd, what in open_fds().items() if fds.get(fd) != what}
+    return report
+
+
+def check_ending(e: Ending, r: dict[str, Any]) -> None:
+    """What every ending leaves: stranded goroutines only in calls, nothing after the calls."""
+    assert all(name.startswith("goroutines-M") for name in r["alive"]), r
+    # Every goroutine whose finally blocks have not run was stranded: still in
+    # goroutine code on its M when run() gave up waiting for that M...
+    assert len(r["leftover"]) <= r["stranded"], r
+    # ...and none is resumed or closed later, once its call returns or by the GC: the
+    # stranded ones that did not finish are exactly those whose finally never ran. (One
+    # caught between two awaits may finish that step on its abandoned M, up to its
+    # end: its own code, run on, as when the program ended.)
+    unfinished = sum(1 for at in r["stranded_at"] if at)
+    assert unfinished == len(r["leftover_after"]), r
+    assert not Counter_(r["leftover_after"]) - Counter_(r["leftover"]), r
+    # A blocker inside its call when run() returned stays stranded: not one more line.
+    for name in e.blockers:
+        m0, m = r["marks_at_return"].get(name, {}), r["marks"].get(name, {})
+        if "in" in m0 and "final" not in m0:
+            assert m == m0, (name, r)
+        if "after" in m:
+            # Only a sleep may have returned on its own, before the end began.
+            assert name.startswith("sleep") and m["in"] + SLEEP < r["over_at"], (name, r)
+    assert r["alive_after"] == [], r  # every daemon ended once its call returned
+    assert r["fds"] == {}, r
+
+
+def check_main_returned(e: Ending, r: dict[str, Any]) -> None:
+    assert r["took"] < RUN_RETURNS, r
+    check_ending(e, r)
+
+
+def check_interrupted(e: Ending, r: dict[str, Any]) -> None:
+    assert r["raised"] == "KeyboardInterrupt", r
+    assert r["took"] < CTRL_C_RAISES, r
+    assert r["handler_restored"], r
+    frames = r["frames"]
+    names = [name for _, name, _ in frames]
+    assert "main_interrupted" in names, frames
+    mains = frames[names.index("main_interrupted") :]
+    # From main on, no frame is the runtime's: the innermost is where main's code was
+    # (in this file, or in a library it called, such as threading's Thread.start()).
+    package = os.path.dirname(g.__file__)
+    assert not any(file.startswith(package) for file, _, _ in mains), frames
+    check_ending(e, r)
+
+
+def run_program(mode: str, seed: int, timeout: float = 30) -> tuple[dict[str, Any], str]:
+    """`python -m tests.test_chaos mode seed` with a hard timeout: its report, its stderr."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.test_chaos", mode, str(seed)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=root,
+        )
+    except subprocess.TimeoutExpired as e:  # the program dumped its threads at HANG
+        pytest.fail(f"{mode} {seed}: no end after {timeout} s; stderr:\n{e.stderr!r}")
+    assert proc.returncode == 0, (mode, seed, proc.stdout, proc.stderr)
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("procs", [1, 2, 4])
+def test_main_returning_mid_game_ends_the_program_at_once(procs: int, seed: int) -> None:
+    e = Ending(seed, blockers=False)
+    e.procs = procs
+    r = end_mid_game(e)
+    check_main_returned(e, r)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_main_returning_while_goroutines_block_leaves_only_their_threads(seed: int) -> None:
+    r, stderr = run_program("exit", seed)
+    check_main_returned(Ending(seed, blockers=True), r)
+    assert stderr == "", stderr
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ctrl_c_mid_game_raises_in_mains_code_within_a_second(seed: int) -> None:
+    r, stderr = run_program("sigint", seed)
+    check_interrupted(Ending(seed, blockers=True), r)
+    assert stderr == "", stderr
+
+
+HANG = 20  # seconds after which the program dumps every thread's stack (run_program waits 30)
+
+if __name__ == "__main__":
+    import faulthandler
+
+    faulthandler.dump_traceback_later(HANG, exit=True)
+    mode, seed = sys.argv[1], int(sys.argv[2])
+    ending = Ending(seed, blockers=True)
+    out = end_mid_game(ending) if mode == "exit" else interrupt_mid_game(ending)
+    print(json.dumps(out), flush=True)
