@@ -29,6 +29,9 @@ PROLOGUE = """
 import json, os, signal, socket, sys, threading, time, traceback
 import goroutines as g
 
+# A job started without job control (make test &) inherits SIGINT ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 def alive():
     return sorted(t.name for t in threading.enumerate() if t.name.startswith("goroutines-"))
 
@@ -408,3 +411,44 @@ def test_runs_in_a_row_leave_nothing() -> None:
         """
     )
     assert out == {"ok": True, "alive": []}
+
+
+# The programs in tests/ends/ each reproduced a bug of a program's end that the
+# chaos soak found (their docstrings tell the story); each exits 0 once it is fixed.
+# Those that patch a runtime function to widen their window need the pure build,
+# where the runtime's own calls go through the patched module attribute.
+ENDS = os.path.join(os.path.dirname(__file__), "ends")
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "patches"),
+    [
+        ("go_after_the_end", [], False),
+        ("goready_dead", [], True),
+        ("panic_after_the_end", [], False),
+        ("stranded_net_fd", [], False),
+        ("stranded_accept_result_fd", [], False),
+        ("double_wakeup", ["100", "--widen"], True),
+        ("ctrl_c_traceback", ["50", "2"], False),
+    ],
+)
+def test_a_program_that_once_ended_wrong_ends_right(
+    name: str, args: list[str], patches: bool
+) -> None:
+    import goroutines
+
+    if patches and goroutines.COMPILED:
+        pytest.skip("patches a runtime function: the compiled core calls its own")
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ENDS, f"{name}.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    if name == "panic_after_the_end":
+        # What the goroutine raised past the end is reported, not raised by run().
+        assert "Exception ignored in goroutine" in proc.stderr, proc.stderr
+        assert "which ran on after the program ended" in proc.stderr
+    else:
+        assert proc.stderr == "", proc.stderr

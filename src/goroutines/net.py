@@ -284,7 +284,7 @@ class netFD:
 
     def init(self) -> None:
         """Register the socket with the poller (Go's netFD.init)."""
-        self.pd = netpoll.poll_open(self.sock.fileno(), weakref.WeakMethod(self.close))
+        self.pd = netpoll.poll_open(self.sock.fileno(), weakref.WeakMethod(self.closeatexit))
 
     def read(self, n: int) -> Coroutine[Any, Any, bytes]:
         """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""
@@ -545,6 +545,23 @@ class netFD:
                     self.sock.shutdown(socket.SHUT_RDWR)
         finally:
             self.fdmu.decref()
+
+
+    def closeatexit(self) -> None:
+        """Close at the program's end (netpollclose), even under operations in progress.
+
+        By then every M has left or was abandoned, and the goroutines left were
+        closed, which ended their operations. An operation still holding the fd
+        belongs to a goroutine whose M was abandoned: it parked after the
+        end and will never run again, or it is inside a non-blocking call that
+        returns at once. Waiting for it would keep the socket open for good.
+        """
+        self.close()
+        fdmu = self.fdmu
+        with fdmu.lock:
+            destroy, fdmu.destroy = fdmu.destroy, None
+        if destroy is not None:
+            destroy()
 
 
 # ---------------------------------------------------------------------------

@@ -79,10 +79,16 @@ async def syscall(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise TypeError(f"syscall() needs a callable, got {fn!r}")
     entersyscall(mp, gp)
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     finally:
         if not exitsyscall(mp, gp):
+            if mp.sched.exiting:
+                # The program ended during the call: this goroutine never runs
+                # again, and must not keep what the call returned (an accepted
+                # socket) alive for good.
+                result = None  # type: ignore[assignment]  # it is never returned
             await _EXITSYSCALL
+    return result
 
 
 def goexit() -> NoReturn:

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from .schedcheck import Checker
 
 _MAX_FRAMES = 100  # Go prints at most 100 frames of a goroutine too
+_LOOKS = 100  # looks of goroutine_frames for a running goroutine's frames
 # The package's directory: a frame whose code lives under it is the runtime's.
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _awaitable_types = (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)
@@ -172,16 +173,35 @@ def user_frames(gp: G) -> list[types.FrameType]:
 
     A racy snapshot, as the dumps are: gp may be parked, or running on a thread.
     """
-    frames: list[types.FrameType] = []
-    if gp.status in (_Grunning, _Gsyscall):
-        top = thread_top(gp, sys._current_frames())
-        live = live_frames(top, gp) if top is not None else None
-        frames = list(reversed(live or []))
-    elif gp.coro is not None:
-        frames = list(suspended_frames(gp.coro))
+    frames = goroutine_frames(gp)
     for i, f in enumerate(frames):
         if f.f_code.co_filename.startswith(_PKG):
             return frames[:i]
+    return frames
+
+
+def goroutine_frames(gp: G) -> list[types.FrameType]:
+    """gp's frames outermost first, read until a look finds them (at most _LOOKS looks).
+
+    Running, gp's frames are on its M's thread, read from a snapshot of that
+    thread's stack; in between, they are suspended ones. A look can miss them:
+    the status changes before a send of the coroutine and after its park, so
+    it says running while the thread is between two sends, and a snapshot
+    taken then may be stale once the coroutine is checked.
+    """
+    frames: list[types.FrameType] = []
+    for _ in range(_LOOKS):
+        coro = gp.coro
+        if coro is None:
+            return []
+        if gp.status in (_Grunning, _Gsyscall):
+            top = thread_top(gp, sys._current_frames())
+            live = live_frames(top, gp) if top is not None else None
+            frames = list(reversed(live or []))
+        if not frames and not getattr(coro, "cr_running", False):
+            frames = list(suspended_frames(coro))
+        if frames:
+            return frames
     return frames
 
 

@@ -64,6 +64,7 @@ import inspect
 import os
 import sys
 import threading
+import traceback
 import types
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from math import gcd
@@ -330,6 +331,11 @@ def newproc(
 ) -> None:
     """A G running `coro`, from go() at offset pc of code, on runnext; then wakep (Go's newproc)."""
     sched = mp.sched
+    if sched.exiting:
+        # The program has ended, and we run on past its end (our M was left in a
+        # loop or a blocking call): nothing would ever run or close the new G.
+        coro.close()
+        return
     parentgoid = mp.curg.goid  # type: ignore[union-attr]  # go() checked we are in a goroutine
     pp = mp.p
     newg = None
@@ -358,21 +364,26 @@ def newproc_global(
     pc: int = 0,
     fut: Any = None,
     ismain: bool = False,
-) -> G:
+) -> None:
     """A G for coro started from outside any P: the global queue, then wakep.
 
     From a plain thread (Runtime.submit, a context cancelled from outside), a
     timer function (after_func) or run() itself, none of which owns a P's run
     queue (Go's newproc from an M without a P). `fut` gets its result
-    (Runtime.submit); the main goroutine's return ends the program.
+    (Runtime.submit); the main goroutine's return ends the program. Once the
+    program has ended, the goroutine is not made (its future is cancelled).
     """
+    if sched.exiting:
+        coro.close()
+        if fut is not None:
+            fut.cancel()
+        return
     gp = newproc1(sched, None, coro, fn, parentgoid, code, pc)
     gp.fut = fut
     if ismain:
         sched.main = gp  # before it can run, and so finish
     mp = _tls.m
     readyglobal(sched, gp, mp is None or mp.sched is not sched)
-    return gp
 
 
 def newproc1(
@@ -1480,6 +1491,8 @@ def readym(gp: G, mp: M | None) -> None:
     the thread-local again for every goroutine it readies.
     """
     if gp.status != _Gwaiting:
+        if gp.sched.exiting:
+            return  # our goroutine ran on past the end, and the end has closed gp meanwhile
         throw(f"goready: bad g status {gp.status} for goroutine {gp.goid}")
     if gp.sched.tracing:
         trace.GoUnblock(gp, mp)
@@ -1622,8 +1635,22 @@ def settle(gp: G, e: BaseException) -> None:
 
 
 def panic(sched: schedt, gp: G, e: BaseException) -> None:
-    """An exception escaped goroutine gp: the program dies with it (Go's fatalpanic)."""
+    """An exception escaped goroutine gp: the program dies with it (Go's fatalpanic).
+
+    Once the program has ended, gp is one whose M ran on past the end (a
+    blocking call or a loop): in Go it would never have run again. What it
+    raises then cannot change how the program ended (main's result, or the
+    first panic), and is reported as Python reports an exception it cannot
+    raise anywhere.
+    """
     e.add_note(f"goroutine {gp.goid} [running]:\n{creation_line(gp)}")
+    if sched.exiting:
+        print(
+            f"Exception ignored in goroutine {gp.goid}, which ran on after the program ended:",
+            file=sys.stderr,
+        )
+        traceback.print_exception(e, file=sys.stderr)
+        return
     fatal(sched, e)
 
 
@@ -1770,8 +1797,8 @@ def stoplockedm(mp: M) -> G | None:
     mp.park.sleep()
     mp.blocked = False
     pp, mp.nextp = mp.nextp, None
-    if pp is None:
-        return None
+    if pp is None or sched.exiting:
+        return None  # the exit woke us, or came after startlockedm did: run no goroutine
     acquirep(mp, pp)
     return mp.lockedg
 
@@ -1785,6 +1812,8 @@ def startlockedm(mp: M, gp: G) -> None:
     sched = mp.sched
     pp = releasep(mp)
     with sched.lock:
+        if sched.exiting:
+            return  # startTheExit has woken lm already: a second wakeup would be one too many
         # It counts as running from now on, or our stopm could report a deadlock.
         sched.mlockedidle.discard(lm)
         lm.nextp = pp

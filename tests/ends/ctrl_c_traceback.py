@@ -19,6 +19,9 @@ import traceback
 
 import goroutines as g
 
+# A job started without job control (make test &) inherits SIGINT ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 async def main(going):
     ping, pong = g.Chan(), g.Chan()
