@@ -19,12 +19,12 @@ Row = tuple[str, str, float]
 
 
 def _per_op(ops: int, fn: Callable[[], int]) -> float:
-    """ns per op: fn runs `ops` operations and returns the ns they took.
+    """ns per op, best of 3: fn runs `ops` operations and returns the ns they took.
 
     The workloads time themselves inside the event loop or runtime, so that
     starting and stopping it (threads for goroutines.run) is not counted.
     """
-    return fn() / ops
+    return min(fn() for _ in range(3)) / ops
 
 
 def _uncontended(n: int) -> list[Row]:

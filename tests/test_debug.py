@@ -278,7 +278,7 @@ def test_dump_shows_a_goroutine_in_a_syscall_from_its_thread() -> None:
     test = "test_dump_shows_a_goroutine_in_a_syscall_from_its_thread.<locals>"
     assert frames[-3:] == [
         (f"{test}.blocking(...)", f"\t{HERE}:{lineof('blocking')}"),
-        ("syscall(...)", f"\t{calls.__file__}:{lineof_in(calls.__file__, 'return fn(*args')}"),
+        ("syscall(...)", f"\t{calls.__file__}:{lineof_in(calls.__file__, 'result = fn(*args')}"),
         (f"{test}.sys_g(...)", f"\t{HERE}:{lineof('sys_g')}"),
     ]
     assert "Condition.wait(...)" in [f for f, _ in frames[:-3]], "the blocking call's own frames"
