@@ -546,7 +546,6 @@ class netFD:
         finally:
             self.fdmu.decref()
 
-
     def closeatexit(self) -> None:
         """Close at the program's end (netpollclose), even under operations in progress.
 
