@@ -67,9 +67,10 @@ def completes_at_once(aw: Awaitable[Any]) -> bool:
         return True
     if req is requests.PARK:
         gp = proc.getg()
-        assert gp is not None and gp.waitunlockf is not None
-        unlockf, lock = gp.waitunlockf, gp.waitlock
-        gp.waitunlockf = gp.waitlock = None
+        mp = gp.m if gp is not None else None
+        assert gp is not None and mp is not None and mp.waitunlockf is not None
+        unlockf, lock = mp.waitunlockf, mp.waitlock
+        mp.waitunlockf = mp.waitlock = None
         unlockf(gp, lock)
     it.close()  # type: ignore[attr-defined]
     return False

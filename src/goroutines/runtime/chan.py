@@ -39,6 +39,7 @@ tested and set under `_selectDoneLock`.
 from __future__ import annotations
 
 import threading
+from collections.abc import Coroutine
 from typing import Any, Final
 
 from . import requests, tls
@@ -418,6 +419,9 @@ def chanrecv(c: hchan, what: str, preemptible: bool) -> Any:
     return chanrecvnb(c, mp)  # with _EMPTY, the lock stays held for chanrecvwait
 
 
-async def chanrecvwait(c: hchan) -> tuple[Any, bool]:
-    """After chanrecv said _EMPTY (c.lock held): park until a sender or close wakes us."""
-    return await chanrecvpark(c, acquire_g("Chan.recv")[1])
+def chanrecvwait(c: hchan) -> Coroutine[Any, Any, tuple[Any, bool]]:
+    """After chanrecv said _EMPTY (c.lock held): what parks until a sender or close wakes us.
+
+    Not a coroutine of its own: one frame less in each parked receiver's stack.
+    """
+    return chanrecvpark(c, acquire_g("Chan.recv")[1])

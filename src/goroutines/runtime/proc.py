@@ -406,7 +406,6 @@ def newproc1(
         with sched.lock:
             sched.allgs.append(newg)
     newg.coro = coro
-    newg.send = coro.send
     newg.startfn = fn
     newg.parentgoid = parentgoid
     newg.createdat = code
@@ -1323,18 +1322,16 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
         pp.schedtick += 1
     if mp.sched.tracing:
         trace.GoStart(pp, gp)
-    send: Callable[[Any], Any] = gp.send  # type: ignore[assignment]
-    exc = gp.throwexc
-    if exc is not None:
-        gp.throwexc = None
-        send = gp.coro.throw  # type: ignore[union-attr]
+    coro: Coroutine[Any, Any, Any] = gp.coro  # type: ignore[assignment]
+    exc = gp.throwexc  # resumed with coro.send(None), or with this raised in it
+    gp.throwexc = None
     lock = pp.lock
     while True:
         # From the P's own value, not a count of ours: exitsyscall may have
         # taken this P back through acquirep, which moved it on.
         pp.gstep = (pp.gstep + 1) | 1  # odd: goroutine code runs (see P.gstep)
         try:
-            req = send(exc)
+            req = coro.send(None) if exc is None else coro.throw(exc)
         except BaseException as e:
             req = e
             # Drop this frame from the traceback: through `req`, the exception
@@ -1355,7 +1352,6 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
         if req is PARK:
             if park_m(mp, gp):  # waitunlockf said no: run it on (Go: execute(gp, true))
                 exc = None
-                send = gp.send  # type: ignore[assignment]
                 if owned and not mp.sched.exiting:
                     continue
                 gosched_m(mp, gp, False)  # without our P, it waits on the global queue
@@ -1365,7 +1361,6 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
             rng = mp.sched.chaos if req is PREEMPT else None
             if rng is not None and rng.random() < 0.5 and owned and not mp.sched.exiting:
                 exc = None
-                send = gp.send  # type: ignore[assignment]
                 continue
             gosched_m(mp, gp, req is PREEMPT)
         elif isinstance(req, BaseException):
@@ -1378,7 +1373,6 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
                 f" (it yielded {req!r}): {foreign.MESSAGE}"
             )
             if owned and not mp.sched.exiting:
-                send = gp.coro.throw  # type: ignore[union-attr]
                 continue
             # Our P is gone; let the error surface when the goroutine runs next.
             gp.throwexc = exc
@@ -1411,8 +1405,9 @@ def gopark(
     """
     if gp is None:
         gp = acquire_g("gopark")[1]
-    gp.waitunlockf = unlockf
-    gp.waitlock = lock
+    mp: M = gp.m  # type: ignore[assignment]  # the M running gp, which awaits this
+    mp.waitunlockf = unlockf
+    mp.waitlock = lock
     gp.waitreason = reason
     return _PARK
 
@@ -1461,11 +1456,11 @@ def park_m(mp: M, gp: G) -> bool:
         trace.GoPark(mp.p, gp)
     # Drop gp first: once unlockf releases the lock, another M may ready and run it.
     dropg(mp, gp)
-    unlockf = gp.waitunlockf
+    unlockf = mp.waitunlockf
     if unlockf is not None:
-        lock = gp.waitlock
-        gp.waitunlockf = None
-        gp.waitlock = None
+        lock = mp.waitlock
+        mp.waitunlockf = None
+        mp.waitlock = None
         if not unlockf(gp, lock):
             gp.status = _Grunning
             mp.curg = gp
@@ -1614,7 +1609,6 @@ def goexit0(mp: M, gp: G, e: BaseException, pp: P | None) -> None:
     if mp.lockedg is gp:
         mp.lockedg = None  # Go ends the thread of a goroutine that exits locked; we unwire it
     gp.coro = None
-    gp.send = None
     gp.lockedm = None
     gp.waiting = None
     gp.fut = None

@@ -70,8 +70,7 @@ VIRTUAL_EPOCH = 946_684_800 * 1_000_000_000
 SIGNAL_POLL = 0.1  # seconds between the host thread's looks for signals another thread took
 
 # Coroutines of goroutines whose M was still in a blocking call or a loop when
-# their program ended: kept so that the garbage collector never closes them,
-# which would run their finally blocks long after the program ended.
+# their program ended (see strand).
 _stranded: list[Coroutine[Any, Any, Any]] = []
 
 
@@ -350,7 +349,7 @@ def abandon(sched: schedt, alive: set[Any]) -> None:
             continue
         mp = gp.m
         if gp.status in (_Grunning, _Gsyscall) and mp is not None and mp.thread in alive:
-            _stranded.append(coro)
+            strand(coro)
         else:
             closing.append(gp)
         if gp.fut is not None:
@@ -366,6 +365,22 @@ def abandon(sched: schedt, alive: set[Any]) -> None:
                 return  # Ctrl-C: stop waiting for finally blocks that block
 
 
+def strand(coro: Coroutine[Any, Any, Any]) -> None:
+    """Keep the coroutine of a goroutine stranded on its thread for ever, never closed.
+
+    Closing it would run its finally blocks long after the program ended, as
+    the garbage collector would once nothing held it; so would the
+    interpreter's last collection at its exit, after it freed the modules'
+    globals, which compiled code then reads: a crash. So besides the list, a
+    reference is taken that nothing gives back, as a daemon thread's frames
+    are never freed either.
+    """
+    _stranded.append(coro)
+    import ctypes  # only when a program ends with a goroutine stranded
+
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(coro))
+
+
 def closeall(gs: list[G]) -> None:
     """Close abandoned goroutines' coroutines (their finally blocks run) at program exit."""
     try:
@@ -374,7 +389,6 @@ def closeall(gs: list[G]) -> None:
             if coro is None:
                 continue
             gp.coro = None
-            gp.send = None
             gp.status = _Gdead
             _tls.closing = gp
             try:

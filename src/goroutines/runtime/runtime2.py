@@ -90,7 +90,7 @@ def funcline(code: types.CodeType, pc: int) -> int:
 
 
 class G:
-    """A goroutine. `coro` is its stack; `send` is gogo."""
+    """A goroutine. `coro` is its stack; coro.send is gogo."""
 
     __slots__ = (
         "coro",
@@ -105,16 +105,13 @@ class G:
         "preempt",
         "sched",
         "selectdone",
-        "send",
         "startfn",
         "status",
         "throwexc",
         "timer",
         "waiting",
-        "waitlock",
         "waitreason",
         "waitsince",
-        "waitunlockf",
     )
 
     def __init__(self, sched: schedt) -> None:
@@ -122,13 +119,10 @@ class G:
         self.goid = 0
         self.status = _Gidle
         self.coro: Coroutine[Any, Any, Any] | None = None
-        self.send: Callable[[Any], Any] | None = None
         self.m: M | None = None
         self.lockedm: M | None = None  # set by lock_os_thread: only that M may run this G
         self.waitreason = WaitReason.Zero
         self.waitsince = 0  # nanotime() when it parked, for dumps
-        self.waitunlockf: Callable[[G, Any], bool] | None = None  # Go: m.waitunlockf
-        self.waitlock: Any = None  # Go: m.waitlock
         self.param: Any = None  # passed by the waker (Go: gp.param)
         self.preempt = False  # sysmon asks the goroutine to yield at its next runtime await
         self.startfn: Callable[..., Any] | None = None
@@ -168,6 +162,8 @@ class M:
         "spinning",
         "syscalltick",
         "thread",
+        "waitlock",
+        "waitunlockf",
     )
 
     def __init__(self, sched: schedt, id: int) -> None:
@@ -186,6 +182,10 @@ class M:
         self.exiting = False
         self.marked = False  # its thread has foreign.NotALoop as its asyncio loop
         self.rand = random.Random()
+        # What park_m calls, set by gopark in the goroutine this M runs: on the
+        # M, as in Go, so that a parked G does not carry two fields for it.
+        self.waitunlockf: Callable[[G, Any], bool] | None = None
+        self.waitlock: Any = None
 
     def __repr__(self) -> str:
         return f"<M {self.id}>"
