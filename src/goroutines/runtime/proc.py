@@ -406,7 +406,6 @@ def newproc1(
         with sched.lock:
             sched.allgs.append(newg)
     newg.coro = coro
-    newg.startfn = fn
     newg.parentgoid = parentgoid
     newg.createdat = code
     newg.createdpc = pc
@@ -427,7 +426,7 @@ def newproc1(
     if pp is not None:  # else globrunqput makes it runnable
         newg.status = _Grunnable
     if sched.tracing:
-        trace.GoCreate(newg)
+        trace.GoCreate(newg, fn)
     return newg
 
 

@@ -105,7 +105,6 @@ class G:
         "preempt",
         "sched",
         "selectdone",
-        "startfn",
         "status",
         "throwexc",
         "timer",
@@ -125,7 +124,8 @@ class G:
         self.waitsince = 0  # nanotime() when it parked, for dumps
         self.param: Any = None  # passed by the waker (Go: gp.param)
         self.preempt = False  # sysmon asks the goroutine to yield at its next runtime await
-        self.startfn: Callable[..., Any] | None = None
+        self.selectdone = False  # set once a case of a parked select has won
+        # (Two bools side by side: a compiled core packs them into one word.)
         self.parentgoid = 0
         # Where go() was called: the calling code and the byte offset of the
         # call in it (Go's gopc; funcline makes it a line only when one is
@@ -134,7 +134,6 @@ class G:
         self.createdat: types.CodeType | None = None
         self.createdpc = 0
         self.waiting: Any = None  # the sudog list it waits on (channels, select)
-        self.selectdone = False  # set once a case of a parked select has won
         self.timer: Any = None  # the timer that sleep() parks on
         self.throwexc: BaseException | None = None  # raised into the coroutine when it next runs
         self.fut: Any = None  # Runtime.submit's concurrent.futures.Future of its result

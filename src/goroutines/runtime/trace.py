@@ -84,6 +84,7 @@ import json
 import struct
 import threading
 import zlib
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from .osapi import nanotime
@@ -176,9 +177,9 @@ class Buffer:
         self.pending: list[tuple[str, str]] = []  # strings not yet written
         self.deflater: Any = None  # zlib's, made at the thread's first flush and kept
 
-    def intern(self, newg: G) -> int:
+    def intern(self, newg: G, fn: Callable[..., Any]) -> int:
         """The index of newg's (function, created-at) pair (Go's traceString)."""
-        fn, at, pc = newg.startfn, newg.createdat, newg.createdpc
+        at, pc = newg.createdat, newg.createdpc
         # Key by code, not function: a closure made per call is a new function each time.
         key = (getattr(fn, "__code__", None) or funcname(fn), at, pc)
         i = self.strings.get(key)
@@ -434,10 +435,10 @@ def gccallback(phase: str, info: dict[str, int]) -> None:
         loc.buf.recs += _pack(EvGC, start, nanotime() - start, info["generation"], 0)
 
 
-def GoCreate(newg: G) -> None:
-    """traceGoCreate: newg was created by the running goroutine (or by run())."""
+def GoCreate(newg: G, fn: Callable[..., Any]) -> None:
+    """traceGoCreate: newg was created, to run fn, by the running goroutine (or by run())."""
     buf = _buf(newg.sched)
-    buf.recs += _pack(EvGoCreate, nanotime(), newg.goid, newg.parentgoid, buf.intern(newg))
+    buf.recs += _pack(EvGoCreate, nanotime(), newg.goid, newg.parentgoid, buf.intern(newg, fn))
     if _checkers and (chk := _checkers.get(newg.sched)):
         chk.GoCreate(newg)
 
