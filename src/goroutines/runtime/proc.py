@@ -505,22 +505,25 @@ def runqputslow(sched: schedt, pp: P, gp: G) -> None:
         sched.runq.extend(batch)  # type: ignore[arg-type]
 
 
-def runqputbatch(sched: schedt, pp: P, batch: list[G]) -> None:
-    """Put a batch on the local queue, the part that does not fit on the global one."""
+def runqputbatch(sched: schedt, pp: P, batch: list[G], start: int) -> None:
+    """Put batch[start:] on the local queue, the part that does not fit on the global one.
+
+    From `start` rather than a slice: this is on gosched's path, every other call.
+    """
     pp.lock.acquire()
     try:
         t = pp.runqtail
-        room = RUNQ_SIZE - (t - pp.runqhead)
+        end = min(len(batch), start + RUNQ_SIZE - (t - pp.runqhead))
         runq = pp.runq
-        for gp in batch[:room]:
-            runq[t % RUNQ_SIZE] = gp
+        for i in range(start, end):
+            runq[t % RUNQ_SIZE] = batch[i]
             t += 1
         pp.runqtail = t
     finally:
         pp.lock.release()
-    if len(batch) > room:
+    if len(batch) > end:
         with sched.lock:
-            sched.runq.extend(batch[room:])
+            sched.runq.extend(batch[end:])
 
 
 def runqget(pp: P) -> tuple[G | None, bool]:
@@ -630,7 +633,7 @@ def take_batch(sched: schedt, pp: P, batch: list[G]) -> G | None:
     if not batch:
         return None
     if len(batch) > 1:
-        runqputbatch(sched, pp, batch[1:])
+        runqputbatch(sched, pp, batch, 1)
     return batch[0]
 
 
@@ -1559,7 +1562,7 @@ def injectglist(mp: M | None, glist: Iterable[G]) -> None:
     if pp is not None and len(glist) > n:
         for gp in glist[n:]:
             gp.status = _Grunnable
-        runqputbatch(sched, pp, glist[n:])
+        runqputbatch(sched, pp, glist, n)
 
 
 def gosched_m(mp: M, gp: G, preempted: bool) -> None:
