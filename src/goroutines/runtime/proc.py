@@ -340,8 +340,7 @@ def newproc(
     pp = mp.p
     newg = None
     if pp is not None:
-        lock = pp.lock
-        lock.acquire()
+        pp.lockacquire()
         try:
             # Our P's free list and goid cache are ours only while sysmon has not
             # handed the P to another M (a goroutine that never yields).
@@ -349,7 +348,7 @@ def newproc(
                 newg = newproc1(sched, pp, coro, fn, parentgoid, code, pc)
                 runqput_locked(sched, pp, newg, True)
         finally:
-            lock.release()
+            pp.lockrelease()
     if newg is None:
         globrunqput(sched, newproc1(sched, None, coro, fn, parentgoid, code, pc))
     wakep(sched)
@@ -470,11 +469,11 @@ def runqempty(pp: P) -> bool:
 
 def runqput(sched: schedt, pp: P, gp: G, next: bool) -> None:
     """Put gp on our own P's local queue; with next, in runnext, kicking the old one out."""
-    pp.lock.acquire()
+    pp.lockacquire()
     try:
         runqput_locked(sched, pp, gp, next)
     finally:
-        pp.lock.release()
+        pp.lockrelease()
 
 
 def runqput_locked(sched: schedt, pp: P, gp: G, next: bool) -> None:
@@ -510,7 +509,7 @@ def runqputbatch(sched: schedt, pp: P, batch: list[G], start: int) -> None:
 
     From `start` rather than a slice: this is on gosched's path, every other call.
     """
-    pp.lock.acquire()
+    pp.lockacquire()
     try:
         t = pp.runqtail
         end = min(len(batch), start + RUNQ_SIZE - (t - pp.runqhead))
@@ -520,7 +519,7 @@ def runqputbatch(sched: schedt, pp: P, batch: list[G], start: int) -> None:
             t += 1
         pp.runqtail = t
     finally:
-        pp.lock.release()
+        pp.lockrelease()
     if len(batch) > end:
         with sched.lock:
             sched.runq.extend(batch[end:])
@@ -534,7 +533,7 @@ def runqget(pp: P) -> tuple[G | None, bool]:
     """
     if pp.runnext is None and pp.runqhead == pp.runqtail:
         return None, False
-    pp.lock.acquire()
+    pp.lockacquire()
     try:
         gp = pp.runnext
         if gp is not None:
@@ -546,7 +545,7 @@ def runqget(pp: P) -> tuple[G | None, bool]:
         pp.runqhead = h + 1
         return pp.runq[h % RUNQ_SIZE], False
     finally:
-        pp.lock.release()
+        pp.lockrelease()
 
 
 def runqgrab(pp: P, stealRunNextG: bool) -> list[G]:
@@ -603,12 +602,12 @@ def globrunqput(sched: schedt, gp: G) -> None:
     seen runnable and on no queue (an M without a P calls this, and
     stop-the-world does not wait for such Ms).
     """
-    sched.lock.acquire()
+    sched.lockacquire()
     try:
         gp.status = _Grunnable
         sched.runq.append(gp)
     finally:
-        sched.lock.release()
+        sched.lockrelease()
 
 
 def globrunqget_locked(sched: schedt, pp: P, max: int) -> list[G]:
@@ -639,15 +638,14 @@ def take_batch(sched: schedt, pp: P, batch: list[G]) -> G | None:
 
 def globrunqget(sched: schedt, pp: P, max: int) -> G | None:
     """A G from the global queue, with a batch moved to pp's local queue."""
-    lock = sched.lock
-    lock.acquire()
+    sched.lockacquire()
     try:
         runq = sched.runq
         if len(runq) == 1 or max == 1:  # the common case: no batch to build
             return runq.popleft() if runq else None
         batch = globrunqget_locked(sched, pp, max)
     finally:
-        lock.release()
+        sched.lockrelease()
     return take_batch(sched, pp, batch)
 
 
@@ -1327,7 +1325,7 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
     coro: Coroutine[Any, Any, Any] = gp.coro  # type: ignore[assignment]
     exc = gp.throwexc  # resumed with coro.send(None), or with this raised in it
     gp.throwexc = None
-    lock = pp.lock
+    lockacquire, lockrelease = pp.lockacquire, pp.lockrelease
     while True:
         # From the P's own value, not a count of ours: exitsyscall may have
         # taken this P back through acquirep, which moved it on.
@@ -1342,13 +1340,13 @@ def execute(mp: M, gp: G, inheritTime: bool) -> None:
             e.__traceback__ = e.__traceback__.tb_next  # type: ignore[union-attr]
         # Back on the scheduler side: is the P still ours, or did sysmon hand it
         # to another M because this goroutine did not yield in time?
-        lock.acquire()  # (acquire/try/finally: half the cost of `with` on this path)
+        lockacquire()  # (acquire/try/finally: half the cost of `with` on this path)
         try:
             owned = pp.m is mp
             if owned:
                 pp.gstep = (pp.gstep + 1) & ~1  # even: back in the scheduler
         finally:
-            lock.release()
+            lockrelease()
         # Run it on (`continue`) only with our P, and never once the program
         # ends: an M back from goroutine code then runs no goroutine code again.
         if req is PARK:
@@ -1495,7 +1493,7 @@ def readym(gp: G, mp: M | None) -> None:
         trace.GoUnblock(gp, mp)
     sched = gp.sched
     if mp is not None and mp.sched is sched and (pp := mp.p) is not None:
-        pp.lock.acquire()
+        pp.lockacquire()
         try:
             # Only the owner adds to a P's queue; sysmon may have handed ours
             # to another M while this goroutine ran.
@@ -1504,7 +1502,7 @@ def readym(gp: G, mp: M | None) -> None:
                 gp.status = _Grunnable
                 runqput_locked(sched, pp, gp, True)
         finally:
-            pp.lock.release()
+            pp.lockrelease()
         if queued:
             wakep(sched)
             return
@@ -1548,7 +1546,7 @@ def injectglist(mp: M | None, glist: Iterable[G]) -> None:
     pp = mp.p if mp is not None else None
     # Without a P all go to the global queue; with one, as many as there are
     # idle Ps to pick them up, and the rest to our own queue.
-    sched.lock.acquire()
+    sched.lockacquire()
     try:
         npidle = sched.npidle
         n = len(glist) if pp is None else min(npidle, len(glist))
@@ -1556,7 +1554,7 @@ def injectglist(mp: M | None, glist: Iterable[G]) -> None:
             gp.status = _Grunnable  # under the queue's lock, as globrunqput does
         sched.runq.extend(glist[:n])
     finally:
-        sched.lock.release()
+        sched.lockrelease()
     for _ in range(min(npidle, n)):
         startm(sched, None, False)
     if pp is not None and len(glist) > n:
@@ -1570,8 +1568,7 @@ def gosched_m(mp: M, gp: G, preempted: bool) -> None:
     if mp.sched.tracing:
         trace.GoSched(mp.p, gp, preempted)
     sched = mp.sched
-    lock = sched.lock
-    lock.acquire()
+    sched.lockacquire()
     try:
         # dropg, the status and the queue change together: this M may have no P,
         # and stop-the-world does not wait for such Ms.
@@ -1579,7 +1576,7 @@ def gosched_m(mp: M, gp: G, preempted: bool) -> None:
         gp.status = _Grunnable
         sched.runq.append(gp)
     finally:
-        lock.release()
+        sched.lockrelease()
     if sched.npidle:
         wakep(sched)
 
