@@ -37,6 +37,7 @@ one teardown serve both.
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import queue
 import random
 import signal
@@ -376,8 +377,6 @@ def strand(coro: Coroutine[Any, Any, Any]) -> None:
     are never freed either.
     """
     _stranded.append(coro)
-    import ctypes  # only when a program ends with a goroutine stranded
-
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(coro))
 
 
