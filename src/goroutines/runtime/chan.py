@@ -39,7 +39,7 @@ tested and set under `_selectDoneLock`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
 from . import requests, tls
@@ -197,7 +197,7 @@ def bufget(c: hchan) -> Any:
 
 def chanparkcommit(gp: G, c: hchan) -> bool:
     """The unlockf of a parked channel operation: release c.lock once gp has stopped."""
-    c.lock.release()
+    c.lockrelease()
     return True
 
 
@@ -217,12 +217,12 @@ def chansendnb(c: hchan, ep: Any, mp: M | None) -> bool:
     still held. A closed channel releases the lock and raises ChannelClosed.
     """
     if c.closed:
-        c.lock.release()
+        c.lockrelease()
         raise closed_error("send on", c)
     q = c.recvq
     if q.first is not None and (sg := q.dequeue()) is not None:
         send(sg, ep)
-        c.lock.release()
+        c.lockrelease()
         readym(sg.g, mp)
         return True
     if c.qcount < c.dataqsiz:
@@ -232,7 +232,7 @@ def chansendnb(c: hchan, ep: Any, mp: M | None) -> bool:
         i += 1
         c.sendx = 0 if i == c.dataqsiz else i
         c.qcount += 1
-        c.lock.release()
+        c.lockrelease()
         return True
     return False
 
@@ -253,10 +253,10 @@ async def chansendpark(c: hchan, gp: G, ep: Any) -> None:
 
 def selectnbsend(c: hchan, ep: Any) -> bool:
     """`ch.try_send(v)`: send if that needs no wait (Go's selectnbsend)."""
-    c.lock.acquire()
+    c.lockacquire()
     if chansendnb(c, ep, _tls.m):
         return True
-    c.lock.release()
+    c.lockrelease()
     return False
 
 
@@ -282,14 +282,14 @@ def chanrecvnb(c: hchan, mp: M | None) -> Any:
     """
     if c.closed:
         if c.qcount == 0:
-            c.lock.release()
+            c.lockrelease()
             return _CLOSED
         # Closed, but the buffer still has data: fall through to take it.
     else:
         q = c.sendq
         if q.first is not None and (sg := q.dequeue()) is not None:
             ep = recv(c, sg)
-            c.lock.release()
+            c.lockrelease()
             readym(sg.g, mp)
             return ep
     if c.qcount > 0:
@@ -301,7 +301,7 @@ def chanrecvnb(c: hchan, mp: M | None) -> Any:
         i += 1
         c.recvx = 0 if i == c.dataqsiz else i
         c.qcount -= 1
-        c.lock.release()
+        c.lockrelease()
         return ep
     return _EMPTY
 
@@ -321,10 +321,10 @@ async def chanrecvpark(c: hchan, gp: G) -> tuple[Any, bool]:
 
 def selectnbrecv(c: hchan) -> tuple[Any, bool]:
     """`ch.try_recv()`: (value, True) if one was ready, else (None, False) (Go's selectnbrecv)."""
-    c.lock.acquire()
+    c.lockacquire()
     ep = chanrecvnb(c, _tls.m)
     if ep is _EMPTY:
-        c.lock.release()
+        c.lockrelease()
         return None, False
     if ep is _CLOSED:
         return None, False
@@ -337,9 +337,9 @@ def selectnbrecv(c: hchan) -> tuple[Any, bool]:
 
 def closechan(c: hchan) -> None:
     """`ch.close()`: wake every receiver with (None, False) and every sender to raise (Go)."""
-    c.lock.acquire()
+    c.lockacquire()
     if c.closed:
-        c.lock.release()
+        c.lockrelease()
         raise closed_error("close of", c)
     c.closed = True
     glist = []
@@ -350,7 +350,7 @@ def closechan(c: hchan) -> None:
             sg.success = False
             sg.g.param = sg
             glist.append(sg.g)
-    c.lock.release()
+    c.lockrelease()
     # Ready all Gs now that we've dropped the channel lock.
     for gp in glist:
         goready(gp)
@@ -365,6 +365,9 @@ class hchan:
 
     def __init__(self, cap: int, ident: int) -> None:
         self.lock = threading.Lock()
+        # Bound once, as P's (runtime2.p): the operations call these.
+        self.lockacquire: Callable[[], bool] = self.lock.acquire
+        self.lockrelease: Callable[[], None] = self.lock.release
         self.qcount = 0  # values in buf
         self.dataqsiz = cap  # slots in buf
         self.buf: list[Any] = [None] * cap
@@ -398,7 +401,7 @@ def chansend(c: hchan, ep: Any, preemptible: bool) -> Any:
         gp = acquire_g("Chan.send")[1]  # raises: not in a goroutine
     if preemptible and gp.preempt:
         return _PREEMPT
-    c.lock.acquire()
+    c.lockacquire()
     if chansendnb(c, ep, mp):
         return None
     return chansendpark(c, gp, ep)
@@ -415,7 +418,7 @@ def chanrecv(c: hchan, what: str, preemptible: bool) -> Any:
         gp = acquire_g(what)[1]  # raises: not in a goroutine
     if preemptible and gp.preempt:
         return _PREEMPT
-    c.lock.acquire()
+    c.lockacquire()
     return chanrecvnb(c, mp)  # with _EMPTY, the lock stays held for chanrecvwait
 
 

@@ -85,13 +85,13 @@ def selectgo(cases: tuple[scase, ...], block: bool, preemptible: bool) -> Any:
 def sellock(locked: list[hchan]) -> None:
     """Lock the select's channels, in lock order."""
     for c in locked:
-        c.lock.acquire()
+        c.lockacquire()
 
 
 def selunlock(locked: list[hchan]) -> None:
     """Unlock the select's channels."""
     for c in reversed(locked):
-        c.lock.release()
+        c.lockrelease()
 
 
 def selparkcommit(gp: G, locked: list[hchan]) -> bool:
