@@ -1,4 +1,4 @@
-"""The M of each thread (Go keeps it in g0's thread-local storage slot).
+"""What each thread keeps for itself: its M (Go keeps it in g0's thread-local storage slot).
 
 Plain Python in every build: a class compiled by mypyc cannot extend
 threading.local.
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .runtime2 import G, M
+    from .trace import Buffer
 
 
 class _TLS(threading.local):
@@ -21,3 +22,13 @@ class _TLS(threading.local):
 
 
 _tls = _TLS()
+
+
+class _TraceLocal(threading.local):
+    """This thread's trace buffer (buf.sched: the run it records for; None: no run), trace.py."""
+
+    buf: Buffer | None = None
+    gcstart = 0  # nanotime when this thread's collection began
+
+
+_tracelocal = _TraceLocal()

@@ -36,7 +36,8 @@ million events a second. As in Go, every thread (M) appends to its own
 `Buffer`, so no two threads ever write the same one. A hook that knows the M
 it runs on (the running goroutine's, or goready's) finds the buffer in a dict
 keyed by that M; the others (and threads that are not Ms) through a
-thread-local, which costs about twice as much. A record is five int64 words,
+thread-local (tls.py's: this module is compiled with the core, and a compiled
+class cannot extend threading.local), which costs about twice as much. A record is five int64 words,
 packed by one struct call and appended to the buffer's bytearray: its kind,
 its time (nanotime) and up to three arguments (NARGS; unused ones are 0).
 Go encodes each record with varints as it goes; in Python a loop per value
@@ -85,8 +86,9 @@ import struct
 import threading
 import zlib
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Final
 
+from . import tls
 from .osapi import nanotime
 from .runtime2 import G, M, P, WaitReason, funcline, schedt
 
@@ -112,36 +114,36 @@ EVENTS = (
     "MStop",  # m
     "GC",  # duration, generation (the record's time is when the pause began)
 )
-(
-    EvGoCreate,
-    EvGoStart,
-    EvGoPark,
-    EvGoUnblock,
-    EvGoSched,
-    EvGoEnd,
-    EvGoSysCall,
-    EvGoSysExit,
-    EvSteal,
-    EvProcSteal,
-    EvProcStart,
-    EvProcStop,
-    EvMStart,
-    EvMStop,
-    EvGC,
-) = range(len(EVENTS))
+# Final, so that a compiled core reads these as constants, not from the module's dict.
+EvGoCreate: Final = 0
+EvGoStart: Final = 1
+EvGoPark: Final = 2
+EvGoUnblock: Final = 3
+EvGoSched: Final = 4
+EvGoEnd: Final = 5
+EvGoSysCall: Final = 6
+EvGoSysExit: Final = 7
+EvSteal: Final = 8
+EvProcSteal: Final = 9
+EvProcStart: Final = 10
+EvProcStop: Final = 11
+EvMStart: Final = 12
+EvMStop: Final = 13
+EvGC: Final = 14
 NARGS = (3, 3, 2, 2, 2, 1, 1, 2, 3, 1, 2, 2, 1, 1, 2)  # arguments of each kind, as listed above
 REASONS = tuple(WaitReason)
 # By _value_, not by member: an Enum member's hash is a Python-level call.
-_reason_index = {r._value_: i for i, r in enumerate(REASONS)}
+_reason_index: Final = {r._value_: i for i, r in enumerate(REASONS)}
 
 MAGIC = b"goroutines trace\x00"
 VERSION = 2  # of the event vocabulary above, in both the stream and the JSON
 FRAME_HEADER, FRAME_STRINGS, FRAME_BATCH, FRAME_END = b"H", b"S", b"B", b"E"
-RECORD = struct.Struct("<5q")  # kind, time, three arguments
+RECORD: Final = struct.Struct("<5q")  # kind, time, three arguments
 WORDS, SIZE = 5, RECORD.size
-_pack = RECORD.pack
-FLUSH_BYTES = 1 << 18  # a buffer is flushed at this size (6,553 records; about 1 ms to deflate)
-_ZLEVEL = 1  # deflate's fastest level: the higher ones take 2-3 times as long
+_pack: Final = RECORD.pack
+# A buffer is flushed at this size (6,553 records; about 1 ms to deflate).
+FLUSH_BYTES: Final = 1 << 18
+_ZLEVEL: Final = 1  # deflate's fastest level: the higher ones take 2-3 times as long
 
 
 def uvarint(n: int) -> bytes:
@@ -286,21 +288,12 @@ def deflater() -> Any:
     return zlib.compressobj(_ZLEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
 
 
-_UNBOUND = Buffer(None, -1)  # the buffer of a thread that records for no run
-
-
-class _Local(threading.local):
-    """This thread's buffer (buf.sched: the run it records for) and its collection's start."""
-
-    buf = _UNBOUND
-    gcstart = 0  # nanotime when this thread's collection began
-
-
-_local = _Local()
-_mbufs: dict[M | None, Buffer] = {}  # each M of a traced run that recorded -> its thread's buffer
-_tracers: dict[schedt, Tracer] = {}
-_checkers: dict[schedt, Checker] = {}
-_lock = threading.Lock()  # guards _tracers, _checkers, sched.tracing and gc.callbacks
+_local: Final = tls._tracelocal
+# Each M of a traced run that recorded -> its thread's buffer.
+_mbufs: Final[dict[M | None, Buffer]] = {}
+_tracers: Final[dict[schedt, Tracer]] = {}
+_checkers: Final[dict[schedt, Checker]] = {}
+_lock: Final = threading.Lock()  # guards _tracers, _checkers, sched.tracing and gc.callbacks
 
 
 def start(sched: schedt, path: str) -> Tracer:
@@ -333,8 +326,9 @@ def stop(tracer: Tracer) -> None:
         for mp, buf in dict(_mbufs).items():
             if buf.sched is sched:
                 del _mbufs[mp]
-    if _local.buf.sched is sched:
-        _local.buf = _UNBOUND
+    own = _local.buf
+    if own is not None and own.sched is sched:
+        _local.buf = None
     with tracer.file:
         tracer.close()
         if tracer.json:
@@ -374,7 +368,7 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
 def _buf(sched: schedt) -> Buffer:
     """_mbuf for the hooks that do not know which M the calling thread is."""
     buf = _local.buf
-    if buf.sched is not sched or len(buf.recs) >= FLUSH_BYTES:
+    if buf is None or buf.sched is not sched or len(buf.recs) >= FLUSH_BYTES:
         buf = _refill(None, sched)
     return buf
 
@@ -389,7 +383,7 @@ def _refill(mp: M | None, sched: schedt) -> Buffer:
     if tracer is None:
         return Buffer(sched, -1)
     buf = loc.buf
-    if buf.sched is not sched:
+    if buf is None or buf.sched is not sched:
         buf = tracer.buffer(threading.get_ident()) or Buffer(sched, -1)
         loc.buf = buf
     if len(buf.recs) >= FLUSH_BYTES and not tracer.flush(buf):
@@ -430,9 +424,9 @@ def gccallback(phase: str, info: dict[str, int]) -> None:
     loc = _local
     if phase == "start":
         loc.gcstart = nanotime()
-    elif loc.gcstart and loc.buf.sched in _tracers:
+    elif loc.gcstart and (buf := loc.buf) is not None and buf.sched in _tracers:
         start, loc.gcstart = loc.gcstart, 0
-        loc.buf.recs += _pack(EvGC, start, nanotime() - start, info["generation"], 0)
+        buf.recs += _pack(EvGC, start, nanotime() - start, info["generation"], 0)
 
 
 def GoCreate(newg: G, fn: Callable[..., Any]) -> None:
