@@ -402,24 +402,33 @@ def newproc1(
     newg = gfget(sched, pp)
     if newg is None:
         newg = G(sched)
-        with sched.lock:
+        sched.lockacquire()  # not `with`: a compiled core looks __enter__ and __exit__ up each time
+        try:
             sched.allgs.append(newg)
+        finally:
+            sched.lockrelease()
     newg.coro = coro
     newg.parentgoid = parentgoid
     newg.createdat = code
     newg.createdpc = pc
     newg.waitreason = WaitReason.Zero
     if pp is None:
-        with sched.lock:
+        sched.lockacquire()
+        try:
             sched.goidgen += 1
             newg.goid = sched.goidgen
+        finally:
+            sched.lockrelease()
     else:
         if pp.goidcache == pp.goidcacheend:
             # Take a batch of 16 ids at once so Ps rarely contend on sched.goidgen.
-            with sched.lock:
+            sched.lockacquire()
+            try:
                 pp.goidcache = sched.goidgen + 1
                 sched.goidgen += _GOID_BATCH
                 pp.goidcacheend = sched.goidgen + 1
+            finally:
+                sched.lockrelease()
         newg.goid = pp.goidcache
         pp.goidcache += 1
     if pp is not None:  # else globrunqput makes it runnable

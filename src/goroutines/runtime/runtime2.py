@@ -23,10 +23,13 @@ import threading
 import types
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .osapi import Note, nanotime
 from .tls import _tls as _tls
+
+if TYPE_CHECKING:
+    from .timers import timer
 
 # G status (Go's values, so that traces and dumps read the same). Final, here and
 # below: the compiled core reads a Final constant as a literal, not from a dict.
@@ -267,7 +270,7 @@ class P:
         self.gFree: list[G] = []  # dead Gs to reuse (Go: p.gFree)
         self.goidcache = 0
         self.goidcacheend = 0
-        self.timers: list[Any] = []  # heap of (when, seq, timer) (timers.py)
+        self.timers: list[tuple[int, int, timer]] = []  # heap of (when, seq, timer) (timers.py)
         self.timersLock = threading.Lock()
         self.deletedTimers = 0  # stale heap entries, cleared when they are many
         self.timerseq = 0  # the last heap key handed out (timers.heapkey)

@@ -81,13 +81,17 @@ def addtimer(t: timer, when: int, period: int = 0) -> None:
     if when < 0:
         when = (1 << 63) - 1
     sched, pp = _current()
-    with pp.timersLock:
+    lock = pp.timersLock
+    lock.acquire()  # not `with`: a compiled core looks __enter__ and __exit__ up each time
+    try:
         cleantimers(pp)
         t.when = when
         t.period = period
         t.gen = heapkey(pp)
         t.pp = pp
         heapq.heappush(pp.timers, (when, t.gen, t))
+    finally:
+        lock.release()
     netpoll.wakeNetPoller(sched, when)
 
 
@@ -116,12 +120,16 @@ def deltimer(t: timer) -> bool:
         pp = t.pp
         if pp is None:
             return False
-        with pp.timersLock:
+        lock = pp.timersLock
+        lock.acquire()  # not `with`, as in addtimer
+        try:
             if t.pp is pp:
                 t.pp = None
                 t.gen = 0  # its heap entry is stale now
                 pp.deletedTimers += 1
                 return True
+        finally:
+            lock.release()
         # It fired or moved meanwhile: look again.
 
 
@@ -159,7 +167,8 @@ def checkTimers(pp: P, now: int) -> tuple[int, int, bool]:
     pollUntil = 0
     ran = False
     lock = pp.timersLock
-    with lock:
+    lock.acquire()  # not `with`, as in addtimer
+    try:
         while h:
             when, gen, t = h[0]
             if t.gen != gen or t.pp is not pp:
@@ -178,6 +187,8 @@ def checkTimers(pp: P, now: int) -> tuple[int, int, bool]:
             ran = True
         if pp.deletedTimers > len(h) // 4:
             clearDeletedTimers(pp)
+    finally:
+        lock.release()
     return now, pollUntil, ran
 
 
