@@ -365,7 +365,7 @@ class hchan:
 
     def __init__(self, cap: int, ident: int) -> None:
         self.lock = threading.Lock()
-        # Bound once, as P's (runtime2.p): the operations call these.
+        # Bound once, as P's (runtime2.P): the operations call these.
         self.lockacquire: Callable[[], bool] = self.lock.acquire
         self.lockrelease: Callable[[], None] = self.lock.release
         self.qcount = 0  # values in buf

@@ -37,9 +37,10 @@ million events a second. As in Go, every thread (M) appends to its own
 it runs on (the running goroutine's, or goready's) finds the buffer in a dict
 keyed by that M; the others (and threads that are not Ms) through a
 thread-local (tls.py's: this module is compiled with the core, and a compiled
-class cannot extend threading.local), which costs about twice as much. A record is five int64 words,
-packed by one struct call and appended to the buffer's bytearray: its kind,
-its time (nanotime) and up to three arguments (NARGS; unused ones are 0).
+class cannot extend threading.local), which costs about twice as much. A
+record is five int64 words, packed by one struct call and appended to the
+buffer's bytearray: its kind, its time (nanotime) and up to three arguments
+(NARGS; unused ones are 0).
 Go encodes each record with varints as it goes; in Python a loop per value
 would cost more than the rest of the hook, so the squeezing is left to C:
 a full buffer (FLUSH_BYTES) is byte-shuffled (as HDF5's and Blosc's shuffle
