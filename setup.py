@@ -30,7 +30,15 @@ from setuptools.command.build_ext import build_ext
 COMPILED_MODULES = [
     f"src/goroutines/runtime/{m}.py"
     for m in (
-        *("runtime2", "osapi", "proc", "sema", "timers", "netpoll", "sysmon", "chan", "select"),
+        "runtime2",
+        "osapi",
+        "proc",
+        "sema",
+        "timers",
+        "netpoll",
+        "sysmon",
+        "chan",
+        "select",
         "trace",
     )
 ]

@@ -218,6 +218,12 @@ def frames(data: bytes) -> Iterator[tuple[bytes, bytes]]:
         pos = start + n
 
 
+def records(payload: bytes) -> bytes:
+    """The byte-shuffled records of a batch frame: its buffer id, then raw deflate data."""
+    _, pos = read.read_uvarint(payload, 0)
+    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(payload[pos:])
+
+
 def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
     data = traced[0].read_bytes()
     assert data.startswith(trace.MAGIC + bytes([trace.VERSION]))
@@ -226,9 +232,8 @@ def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
     assert set(kinds[1:-1]) == {trace.FRAME_STRINGS, trace.FRAME_BATCH}
     for kind, payload in frames(data):
         if kind == trace.FRAME_BATCH:
-            _, pos = read.read_uvarint(payload, 0)
-            records = zlib.decompressobj(-zlib.MAX_WBITS).decompress(payload[pos:])
-            assert len(records) % trace.RECORD.size == 0 and records
+            recs = records(payload)
+            assert len(recs) % trace.RECORD.size == 0 and recs
 
 
 def test_compact_round_trip_to_json_gives_the_same_model(
@@ -261,10 +266,10 @@ def test_buffers_are_flushed_as_they_fill(tmp_path: Path) -> None:
 
     run(main, gomaxprocs=1, trace=str(path))
     batches = [p for kind, p in frames(path.read_bytes()) if kind == trace.FRAME_BATCH]
-    # A payload: the buffer's id (one byte here), then raw deflate data that inflates alone.
-    sizes = [len(zlib.decompressobj(-zlib.MAX_WBITS).decompress(p[1:])) for p in batches]
+    sizes = [len(records(p)) for p in batches]
     limit = trace.FLUSH_BYTES + trace.RECORD.size
-    assert any(trace.FLUSH_BYTES <= n <= limit for n in sizes), sizes
+    assert all(n <= limit for n in sizes), sizes  # no buffer grows past a full one
+    assert any(n >= trace.FLUSH_BYTES for n in sizes), sizes
     assert len(batches) >= 2
     assert len(named(read.load(str(path)), "GoSched")) == per_buffer
 
