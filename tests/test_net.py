@@ -79,12 +79,17 @@ def spawn(
 
 
 async def until_parked(gs: list[G], reason: WaitReason = WaitReason.IOWait) -> None:
-    """Yield until the goroutine that put itself in gs is parked for reason."""
-    for _ in range(10_000):
+    """Yield until the goroutine that put itself in gs is parked for reason.
+
+    Bounded by time, not by a count of yields: on a loaded machine the other
+    P's thread may not run at all for a while (10,000 yields took less).
+    """
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
         if gs and gs[0].status == _Gwaiting and gs[0].waitreason is reason:
             return
         await gosched()
-    raise AssertionError(f"the goroutine never parked for {reason}")
+    raise AssertionError(f"the goroutine never parked for {reason}: {gs}")
 
 
 async def parked_reader(s: Conn) -> tuple[WaitGroup, list[BaseException]]:

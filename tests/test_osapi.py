@@ -1,4 +1,4 @@
-"""osapi.Note: the one-shot thread wakeup that Ms and sysmon sleep on."""
+"""osapi.Note, the one-shot thread wakeup that Ms and sysmon sleep on, and osapi.mutex."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from goroutines.runtime.osapi import Note
+from goroutines.runtime import osapi
+from goroutines.runtime.osapi import Note, mutex
 
 
 def test_wakeup_before_sleep_is_kept_and_consumed() -> None:
@@ -75,3 +76,58 @@ def test_timed_sleep_is_not_delayed_by_busy_threads() -> None:
         for t in busy:
             t.join()
     assert took < 0.025, f"a 1 ms timed note sleep took {took * 1e3:.1f} ms"
+
+
+@pytest.mark.timeout(60)
+def test_mutex_excludes_threads() -> None:
+    lock, n = mutex(), [0]
+
+    def add() -> None:
+        for _ in range(2_000):
+            with lock:
+                v = n[0]
+                time.sleep(0)  # hands the GIL over inside the critical section
+                n[0] = v + 1
+            lock.acquire()  # the bound-method form the scheduler uses
+            n[0] += 1
+            lock.release()
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(50)
+    assert n[0] == 4 * 2 * 2_000
+
+
+def test_mutex_leaves_no_fd_and_no_file() -> None:
+    def shm() -> list[str]:
+        try:
+            return [f for f in os.listdir("/dev/shm") if f.startswith(f"goroutines-{os.getpid()}-")]
+        except FileNotFoundError:
+            return []
+
+    fds = len(os.listdir("/proc/self/fd"))
+    locks = [mutex() for _ in range(100)]
+    assert len(os.listdir("/proc/self/fd")) == fds
+    assert shm() == []
+    del locks
+
+
+@pytest.mark.skipif(osapi.SemLock is None, reason="no _multiprocessing.SemLock here")
+def test_mutex_is_a_semaphore_where_the_system_has_one() -> None:
+    assert type(mutex()) is osapi.SemLock
+
+
+@pytest.mark.parametrize("fail", [None, OSError(38, "Function not implemented")])
+def test_mutex_falls_back_to_threading_lock(
+    monkeypatch: pytest.MonkeyPatch, fail: OSError | None
+) -> None:
+    def no_semaphores(*args: object) -> None:
+        raise fail  # type: ignore[misc]
+
+    monkeypatch.setattr(osapi, "SemLock", None if fail is None else no_semaphores)
+    lock = mutex()
+    assert type(lock) is type(threading.Lock())
+    with lock:
+        assert lock.acquire(False) is False  # type: ignore[call-arg]

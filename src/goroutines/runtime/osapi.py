@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 import time
+from types import TracebackType
+from typing import Final, Protocol
+
+try:
+    from _multiprocessing import SemLock  # type: ignore[import-not-found]  # no stub
+except ImportError:  # CPython built without sem_open
+    SemLock = None
+_SEMAPHORE: Final = 1  # SemLock's kind: a counting semaphore (multiprocessing.synchronize)
 
 nanotime = time.monotonic_ns
 
@@ -78,6 +87,46 @@ class Note:
         if self._q.qsize():
             raise RuntimeError("notewakeup - double wakeup")
         self._q.put(None)
+
+
+class Mutex(Protocol):
+    """What a runtime lock offers: threading.Lock's acquire(), release() and `with`."""
+
+    def acquire(self) -> bool: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> bool: ...
+    def __exit__(
+        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None, /
+    ) -> None: ...
+
+
+def mutex() -> Mutex:
+    """A lock for the scheduler's hottest paths: an OS semaphore where there is one.
+
+    Go's runtime locks are futexes or OS semaphores (lock_futex.go,
+    lock_sema.go). threading.Lock.acquire() on CPython 3.11 parses its
+    arguments as keywords and reads the clock even when the lock is free, about
+    500 machine instructions; multiprocessing's SemLock takes a POSIX semaphore
+    with sem_trywait first, in half that. Each one maps a page of shared memory
+    (a named semaphore, unlinked at once: no file and no fd remain), so only
+    the few locks taken on every scheduling step are made here: the
+    scheduler's and each P's. threading.Lock where the system has no named
+    semaphores (no /dev/shm) or no room for one.
+
+    The page stays shared with a child forked from this process: a child must
+    not use the runtime it inherits (Go's runtime does not survive fork either).
+    """
+    if SemLock is not None:
+        for _ in range(3):  # a random name taken by another process: draw again
+            name = f"/goroutines-{os.getpid()}-{os.urandom(6).hex()}"
+            try:
+                lock: Mutex = SemLock(_SEMAPHORE, 1, 1, name, True)
+                return lock
+            except FileExistsError:
+                continue
+            except OSError:
+                break
+    return threading.Lock()
 
 
 class VirtualClock:

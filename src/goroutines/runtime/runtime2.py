@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Final
 
-from .osapi import Note, nanotime
+from .osapi import Mutex, Note, mutex, nanotime
 from .tls import _tls as _tls
 
 if TYPE_CHECKING:
@@ -242,11 +242,12 @@ class P:
         self.status = _Pgcstop
         # Guards runqhead, runqtail, runq, runnext and the m/status handshake with
         # sysmon's retake (Go uses atomics on each of these).
-        self.lock = threading.Lock()
+        self.lock: Mutex = mutex()
         # Its methods, bound once: the hot paths call these, since a compiled
         # core's lock.acquire() looks the method up on every call (~10% of a
         # gosched's machine instructions). `with self.lock:` where it is cold.
-        self.lockacquire: Callable[[], bool] = self.lock.acquire
+        # __enter__ is acquire() without arguments to parse (osapi.mutex).
+        self.lockacquire: Callable[[], bool] = self.lock.__enter__
         self.lockrelease: Callable[[], None] = self.lock.release
         self.m: M | None = None  # back-link to the M that holds it
         self.schedtick = 0  # incremented on every scheduler call
@@ -271,7 +272,7 @@ class P:
         self.goidcache = 0
         self.goidcacheend = 0
         self.timers: list[tuple[int, int, timer]] = []  # heap of (when, seq, timer) (timers.py)
-        self.timersLock = threading.Lock()
+        self.timersLock: Mutex = mutex()
         self.deletedTimers = 0  # stale heap entries, cleared when they are many
         self.timerseq = 0  # the last heap key handed out (timers.heapkey)
         self.preempt = False  # sysmon asked this time slice to end (execute hands it on)
@@ -288,8 +289,8 @@ class schedt:
     """The scheduler state shared by all Ms and Ps of one `run()`."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.lockacquire: Callable[[], bool] = self.lock.acquire  # bound once, as P's
+        self.lock: Mutex = mutex()
+        self.lockacquire: Callable[[], bool] = self.lock.__enter__  # bound once, as P's
         self.lockrelease: Callable[[], None] = self.lock.release
         self.goidgen = 0  # the last goroutine id handed out in batches
         self.mnext = 0  # the next M id
