@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import os
 import queue
 import random
 import signal
 import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -217,6 +219,7 @@ class Runtime:
             netpoll.netpollclose(sched)
             raise
         self.sched = sched
+        _started.add(self)
         if sched.chaos is None:  # a seeded run has no timing to watch: one M does all
             sysmon.startsysmon(sched)
         return sched
@@ -258,6 +261,24 @@ class Runtime:
             if self.sched is not None and not self.closed:
                 self.closed = True
                 teardown(self.sched)
+
+
+# The runtimes started in this process, for forked().
+_started: weakref.WeakSet[Runtime] = weakref.WeakSet()
+
+
+def forked() -> None:
+    """In a child just forked from this process: its copies of the runs get locks of their own.
+
+    The copies cannot run (their threads were not copied), but a child that
+    ran goroutine code on would take their locks (schedt.forked).
+    """
+    for rt in list(_started):
+        if rt.sched is not None:
+            rt.sched.forked()
+
+
+os.register_at_fork(after_in_child=forked)
 
 
 def schedinit(nprocs: int, virtual_time: bool = False, seed: int | None = None) -> schedt:

@@ -240,15 +240,9 @@ class P:
         self.id = id
         self.sched = sched  # None for a P made alone (tests)
         self.status = _Pgcstop
-        # Guards runqhead, runqtail, runq, runnext and the m/status handshake with
-        # sysmon's retake (Go uses atomics on each of these).
-        self.lock: Mutex = mutex()
-        # Its methods, bound once: the hot paths call these, since a compiled
-        # core's lock.acquire() looks the method up on every call (~10% of a
-        # gosched's machine instructions). `with self.lock:` where it is cold.
-        # __enter__ is acquire() without arguments to parse (osapi.mutex).
-        self.lockacquire: Callable[[], bool] = self.lock.__enter__
-        self.lockrelease: Callable[[], None] = self.lock.release
+        # lock guards runqhead, runqtail, runq, runnext and the m/status
+        # handshake with sysmon's retake (Go uses atomics on each of these).
+        self.setlocks(mutex(), mutex())
         self.m: M | None = None  # back-link to the M that holds it
         self.schedtick = 0  # incremented on every scheduler call
         self.syscalltick = 0  # incremented on every system call
@@ -272,10 +266,20 @@ class P:
         self.goidcache = 0
         self.goidcacheend = 0
         self.timers: list[tuple[int, int, timer]] = []  # heap of (when, seq, timer) (timers.py)
-        self.timersLock: Mutex = mutex()
         self.deletedTimers = 0  # stale heap entries, cleared when they are many
         self.timerseq = 0  # the last heap key handed out (timers.heapkey)
         self.preempt = False  # sysmon asked this time slice to end (execute hands it on)
+
+    def setlocks(self, lock: Mutex, timersLock: Mutex) -> None:
+        """Install the P's locks (new ones in a forked child: program.forked)."""
+        self.lock = lock
+        # Its methods, bound once: the hot paths call these, since a compiled
+        # core's lock.acquire() looks the method up on every call (~10% of a
+        # gosched's machine instructions). `with self.lock:` where it is cold.
+        # __enter__ is acquire() without arguments to parse (osapi.mutex).
+        self.lockacquire: Callable[[], bool] = lock.__enter__
+        self.lockrelease: Callable[[], None] = lock.release
+        self.timersLock = timersLock
 
     def runqsize(self) -> int:
         """The number of Gs in the local ring (runnext not counted)."""
@@ -289,9 +293,7 @@ class schedt:
     """The scheduler state shared by all Ms and Ps of one `run()`."""
 
     def __init__(self) -> None:
-        self.lock: Mutex = mutex()
-        self.lockacquire: Callable[[], bool] = self.lock.__enter__  # bound once, as P's
-        self.lockrelease: Callable[[], None] = self.lock.release
+        self.setlock(mutex())
         self.goidgen = 0  # the last goroutine id handed out in batches
         self.mnext = 0  # the next M id
         self.maxmcount = 10000
@@ -353,6 +355,22 @@ class schedt:
         # trace hooks at its transitions only while this is set.
         self.tracing = False
         self.scheddetail = False
+
+    def setlock(self, lock: Mutex) -> None:
+        """Install sched.lock, its methods bound once as P's (P.setlocks)."""
+        self.lock = lock
+        self.lockacquire: Callable[[], bool] = lock.__enter__
+        self.lockrelease: Callable[[], None] = lock.release
+
+    def forked(self) -> None:
+        """In a child forked from this process: locks of the child's own (osapi.mutex).
+
+        Semaphores in shared memory would tie the child's copy of this run to
+        the parent's: a child that took one and died would stop the parent.
+        """
+        self.setlock(threading.Lock())
+        for pp in self.allp:
+            pp.setlocks(threading.Lock(), threading.Lock())
 
     def runqsize(self) -> int:
         """Length of the global run queue (Go: sched.runqsize)."""
