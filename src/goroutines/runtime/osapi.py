@@ -113,8 +113,8 @@ def mutex() -> Mutex:
     scheduler's and each P's. threading.Lock where the system has no named
     semaphores (no /dev/shm) or no room for one.
 
-    The page stays shared with a child forked from this process: a child must
-    not use the runtime it inherits (Go's runtime does not survive fork either).
+    The page stays shared with a child forked from this process, so a forked
+    child gives its copies of the runs locks of its own (program.forked).
     """
     if SemLock is not None:
         for _ in range(3):  # a random name taken by another process: draw again
