@@ -36,6 +36,7 @@ COMPILED_MODULES = [
         "sema",
         "timers",
         "netpoll",
+        "fdmutex",
         "sysmon",
         "chan",
         "select",

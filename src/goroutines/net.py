@@ -74,16 +74,16 @@ import os
 import socket
 import threading
 import weakref
-from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from . import context
 from .runtime import netpoll, timers
 from .runtime.calls import checkpoint, syscall
+from .runtime.fdmutex import errClosing, fdMutex, rwsema
 from .runtime.netpoll import netpollblock, poll_reset, pollErrTimeout, pollNoError
 from .runtime.proc import acquire_g, getg, goparkunlock, goready
-from .runtime.runtime2 import G, WaitReason
+from .runtime.runtime2 import WaitReason
 
 T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
@@ -111,11 +111,6 @@ class IncompleteReadError(EOFError):
         return type(self), (self.partial, self.expected)
 
 
-def errClosing() -> OSError:
-    """The error of an operation on a closed Conn or Listener (Go's ErrNetClosing)."""
-    return OSError(errno.EBADF, "use of closed network connection")
-
-
 def errTimeout() -> TimeoutError:
     """The error of an operation past its deadline (Go's os.ErrDeadlineExceeded)."""
     return TimeoutError(errno.ETIMEDOUT, "i/o timeout")
@@ -127,140 +122,41 @@ def convertErr(res: int) -> OSError:
 
 
 # ---------------------------------------------------------------------------
-# fdMutex
+# fdMutex (runtime/fdmutex.py) waiters
 
 
-class _rwsema:
-    """One side of an fdMutex: whether it is held and who waits for it."""
+async def rwlockslow(fdmu: fdMutex, side: rwsema) -> None:
+    """Queue for a held side of `fdmu` and park until it is handed over, or raise once closed.
 
-    __slots__ = ("held", "waitq")
-
-    def __init__(self) -> None:
-        self.held = False
-        self.waitq: deque[G] = deque()
-
-
-class fdMutex:
-    """Serialises reads, serialises writes, and guards the fd's lifetime (Go's fdMutex).
-
-    `ref` counts the operations in progress, and close() while it wakes them;
-    `destroy` (closing the socket) runs when the last one is gone after close,
-    so that the fd number is never reused under a system call in flight. Go's
-    Close waits for that; ours cannot (close() is not async), so netFD.close
-    shuts a busy socket down at once instead. Lock waiters are handed a side
-    in FIFO order.
+    A Python coroutine, as the operations that await it (fdmutex.py is compiled).
     """
-
-    __slots__ = ("closed", "destroy", "lock", "r", "ref", "w")
-
-    def __init__(self, destroy: Callable[[], None]) -> None:
-        self.lock = threading.Lock()
-        self.closed = False
-        self.ref = 0
-        self.destroy: Callable[[], None] | None = destroy  # None once it has run
-        self.r = _rwsema()
-        self.w = _rwsema()
-
-    def rwlock(self, side: _rwsema) -> bool:
-        """Take a free side and a reference; False: held, `await rwlockslow(side)` (Go)."""
-        lock = self.lock
-        lock.acquire()  # not `with`: this and rwunlock run for every operation
-        if self.closed or side.held:
-            lock.release()
-            if self.closed:
-                raise errClosing()
-            return False
+    _, gp = acquire_g("goroutines.net")
+    fdmu.lock.acquire()
+    if fdmu.closed:
+        fdmu.lock.release()
+        raise errClosing()
+    if not side.held:
         side.held = True
-        self.ref += 1
-        lock.release()
-        return True
-
-    async def rwlockslow(self, side: _rwsema) -> None:
-        """Queue for a held side and park until it is handed over, or raise once closed."""
-        _, gp = acquire_g("goroutines.net")
-        self.lock.acquire()
-        if self.closed:
-            self.lock.release()
-            raise errClosing()
-        if not side.held:
-            side.held = True
-            self.ref += 1
-            self.lock.release()
-            return
-        gp.param = None
-        side.waitq.append(gp)
-        try:
-            await goparkunlock(self.lock, WaitReason.Semacquire, gp)
-        except BaseException:
-            # Closed while parked (run() abandons goroutines at exit): leave the
-            # queue, or pass on the side (and its reference) if we were handed it.
-            if gp.param is True:
-                self.rwunlock(side)
-            else:
-                with self.lock:
-                    if gp in side.waitq:
-                        side.waitq.remove(gp)
-            raise
-        handed, gp.param = gp.param, None
-        if not handed:
-            raise errClosing()
-
-    def rwunlock(self, side: _rwsema) -> None:
-        """Release a side: hand it and our reference to the next waiter, or drop both (Go)."""
-        lock = self.lock
-        lock.acquire()
-        if side.waitq:
-            gp = side.waitq.popleft()
-            gp.param = True
-            lock.release()
-            goready(gp)
-            return
-        side.held = False
-        self.ref -= 1
-        destroy = self.lastref() if self.closed else None
-        lock.release()
-        if destroy is not None:
-            destroy()
-
-    def incref(self) -> None:
-        """Take a reference for an operation that needs no lock (Go's incref)."""
-        with self.lock:
-            if self.closed:
-                raise errClosing()
-            self.ref += 1
-
-    def decref(self) -> None:
-        """Drop a reference; the last one after close destroys the fd (Go's decref)."""
-        with self.lock:
-            self.ref -= 1
-            destroy = self.lastref()
-        if destroy is not None:
-            destroy()
-
-    def increfAndClose(self) -> tuple[list[G], bool] | None:
-        """Mark closed, holding a reference: (lock waiters to wake, operations in progress?).
-
-        None if it was closed already (Go's increfAndClose).
-        """
-        with self.lock:
-            if self.closed:
-                return None
-            self.closed = True
-            busy = self.ref > 0
-            self.ref += 1
-            waiters = [*self.r.waitq, *self.w.waitq]
-            self.r.waitq.clear()
-            self.w.waitq.clear()
-            for gp in waiters:
-                gp.param = False
-        return waiters, busy
-
-    def lastref(self) -> Callable[[], None] | None:
-        """destroy, the first time no reference is left after close (lock held)."""
-        if self.ref != 0 or not self.closed:
-            return None
-        destroy, self.destroy = self.destroy, None
-        return destroy
+        fdmu.ref += 1
+        fdmu.lock.release()
+        return
+    gp.param = None
+    side.waitq.append(gp)
+    try:
+        await goparkunlock(fdmu.lock, WaitReason.Semacquire, gp)
+    except BaseException:
+        # Closed while parked (run() abandons goroutines at exit): leave the
+        # queue, or pass on the side (and its reference) if we were handed it.
+        if gp.param is True:
+            fdmu.rwunlock(side)
+        else:
+            with fdmu.lock:
+                if gp in side.waitq:
+                    side.waitq.remove(gp)
+        raise
+    handed, gp.param = gp.param, None
+    if not handed:
+        raise errClosing()
 
 
 # ---------------------------------------------------------------------------
@@ -302,7 +198,7 @@ class netFD:
         while it would block (first, when the last recv left the queue empty)."""
         fdmu = self.fdmu
         if not fdmu.rwlock(fdmu.r):
-            await fdmu.rwlockslow(fdmu.r)
+            await rwlockslow(fdmu, fdmu.r)
         try:
             pd = self.pd
             assert pd is not None
@@ -339,7 +235,7 @@ class netFD:
             raise ValueError(f"read_exactly: n must be >= 0, got {n}")
         fdmu = self.fdmu
         if not fdmu.rwlock(fdmu.r):
-            await fdmu.rwlockslow(fdmu.r)
+            await rwlockslow(fdmu, fdmu.r)
         try:
             pd = self.pd
             assert pd is not None
@@ -386,7 +282,7 @@ class netFD:
         """Write all of data, parking while the send buffer is full (Go's FD.Write)."""
         fdmu = self.fdmu
         if not fdmu.rwlock(fdmu.w):
-            await fdmu.rwlockslow(fdmu.w)
+            await rwlockslow(fdmu, fdmu.w)
         try:
             pd = self.pd
             assert pd is not None
@@ -427,7 +323,7 @@ class netFD:
         """Wait for and accept a connection (Go's FD.Accept + netFD.accept)."""
         fdmu = self.fdmu
         if not fdmu.rwlock(fdmu.r):
-            await fdmu.rwlockslow(fdmu.r)
+            await rwlockslow(fdmu, fdmu.r)
         try:
             pd = self.pd
             assert pd is not None
