@@ -136,35 +136,45 @@ def test_mutex_falls_back_to_threading_lock(
 
 _FORK_AND_DIE = """
 import os, warnings
-from goroutines import gosched, run, sleep, syscall
+from goroutines import Chan, gosched, run, sleep, syscall
+from goroutines.runtime import chan
 from goroutines.runtime.proc import getg
+
+ch = Chan(1)  # made before the fork: the child holds a copy
 
 async def main():
     sched = getg().sched
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
         pid = os.fork()
-    if pid == 0:
-        sched.lockacquire()
-        for pp in sched.allp:
-            pp.lockacquire()
-            pp.timersLock.acquire()
-        os._exit(0)
+    if pid == 0:  # the child takes every lock and dies: at once, whatever happens
+        code = 1
+        try:
+            sched.lockacquire()
+            for pp in sched.allp:
+                pp.lockacquire()
+                pp.timersLock.acquire()
+            chan.lockacquire[ch._c.lockno]()
+            code = 0
+        finally:
+            os._exit(code)
     _, status = await syscall(os.waitpid, pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     for _ in range(100):
         await gosched()  # sched.lock and our P's
     await sleep(0.001)  # the P's timers
-    return "done"
+    await ch.send("done")  # the channel's
+    return await ch.recv()
 
 print(run(main, gomaxprocs=2))
 """
 
 
 @pytest.mark.timeout(120)
-def test_a_forked_child_dying_with_the_scheduler_locks_held_does_not_stop_the_parent() -> None:
-    # The scheduler's semaphores live in shared memory: without locks of its
-    # own, a child that took them and died would leave them taken for good,
+def test_a_forked_child_dying_with_the_runtime_locks_held_does_not_stop_the_parent() -> None:
+    # The scheduler's and the channels' semaphores live in shared memory:
+    # without locks of its own, a child that took them and died would leave
+    # them taken for good,
     # and the parent would hang (hence a process of its own, with a timeout).
     out = subprocess.run(
         [sys.executable, "-c", _FORK_AND_DIE], capture_output=True, text=True, timeout=60

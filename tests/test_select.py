@@ -9,6 +9,7 @@ import pytest
 
 import goroutines as g
 from goroutines import Chan, ChannelClosed, Deadlock, recv, select, send
+from goroutines.runtime.chan import NLOCKS
 from tests.helpers import pure_only
 from tests.test_chan import run1, until, waiters
 
@@ -338,3 +339,31 @@ def test_a_parked_select_is_won_by_exactly_one_waker(procs: int) -> None:
             assert waiters(a._c.recvq) == waiters(b._c.recvq) == 0
 
     g.run(main, gomaxprocs=procs)
+
+
+@pytest.mark.timeout(60)
+def test_select_on_channels_that_share_a_lock() -> None:
+    # Channels share NLOCKS locks by address: a select takes each lock once,
+    # in order, however many of its channels hash to it.
+    async def main() -> list[Any]:
+        chans: list[Chan[str]] = [Chan() for _ in range(NLOCKS + 1)]  # two share a lock
+        by: dict[int, list[Chan[str]]] = {}
+        for ch in chans:
+            by.setdefault(ch._c.lockno, []).append(ch)
+        a, b = next(v for v in by.values() if len(v) > 1)[:2]
+        got: list[Any] = []
+        done = Chan[None]()
+
+        async def selector() -> None:
+            for _ in range(2):
+                got.append(await select(recv(a), recv(b), send(a, "never")))
+            await done.send(None)
+
+        g.go(selector)
+        await b.send("to b")  # the selector parks on both, then b wakes it
+        await a.send("to a")
+        await done.recv()
+        assert await select(recv(a), recv(b), default=True) == (-1, None, False)
+        return got
+
+    assert g.run(main, gomaxprocs=2) == [(1, "to b", True), (0, "to a", True)]

@@ -34,6 +34,15 @@ operation; the caller awaits it and calls again), or the park (the lock is
 then still held, and chansendpark / chanrecvpark take it over). Python has no
 CAS: the `selectdone` flag that decides which case of a parked select wins is
 tested and set under `_selectDoneLock`.
+
+The lock. Go gives each hchan a lock word; here the fast lock is a POSIX
+semaphore (osapi.mutex), which costs a page of memory, so channels share
+NLOCKS of them by address, as Go's semaphores share semtable's roots: Go's
+`lock(&c.lock)` is `lockacquire[c.lockno]()` here. Two channels on one lock
+only wait for each other for a few lines; nothing takes a channel's lock while
+holding another's but select, which takes its channels' locks in their order,
+each once. A forked child makes locks of its own (`remakelocks`,
+program.forked).
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from typing import Any, Final
 
 from . import requests, tls
 from .errors import ChannelClosed
+from .osapi import Mutex, mutex
 from .proc import acquire_g, gopark, goready, readym
 from .runtime2 import G, M, WaitReason
 
@@ -59,6 +69,44 @@ _CLOSED: Final[Any] = object()  # closed and drained (lock released)
 # M may be doing the same under another channel's lock. Without a CAS, this one
 # lock makes the test-and-set atomic; it is held for a few bytecodes only.
 _selectDoneLock = threading.Lock()
+
+NLOCKS: Final = 251  # the channels' locks (Go's semTabSize for its semaphores' roots)
+_locks: Final[list[Mutex | None]] = [None] * NLOCKS  # each made when a channel first needs it
+_makelock = threading.Lock()  # guards the making
+
+
+def unmade() -> object:
+    """What stands in a lock's place until it is made (never called: lockfor makes it first)."""
+    raise RuntimeError("goroutines: a channel's lock was used before it was made")
+
+
+# The locks' methods, bound once (select takes them too).
+lockacquire: Final[list[Callable[[], object]]] = [unmade] * NLOCKS
+lockrelease: Final[list[Callable[[], object]]] = [unmade] * NLOCKS
+
+
+def lockfor(ident: int) -> int:
+    """The number of the lock of the channel of the user's Chan at id `ident` (made if need be)."""
+    n = (ident >> 4) % NLOCKS  # ids are multiples of 16
+    if _locks[n] is None:
+        with _makelock:
+            if _locks[n] is None:
+                setlock(n, mutex())
+    return n
+
+
+def setlock(n: int, lk: Mutex) -> None:
+    """Install lock n, its methods first: _locks[n] says it is ready."""
+    lockacquire[n] = lk.__enter__
+    lockrelease[n] = lk.release
+    _locks[n] = lk
+
+
+def remakelocks() -> None:
+    """In a forked child: new locks for the ones made so far (program.forked)."""
+    for n, lk in enumerate(_locks):
+        if lk is not None:
+            setlock(n, mutex())
 
 
 class sudog:
@@ -197,7 +245,7 @@ def bufget(c: hchan) -> Any:
 
 def chanparkcommit(gp: G, c: hchan) -> bool:
     """The unlockf of a parked channel operation: release c.lock once gp has stopped."""
-    c.lockrelease()
+    lockrelease[c.lockno]()
     return True
 
 
@@ -217,12 +265,12 @@ def chansendnb(c: hchan, ep: Any, mp: M | None) -> bool:
     still held. A closed channel releases the lock and raises ChannelClosed.
     """
     if c.closed:
-        c.lockrelease()
+        lockrelease[c.lockno]()
         raise closed_error("send on", c)
     q = c.recvq
     if q.first is not None and (sg := q.dequeue()) is not None:
         send(sg, ep)
-        c.lockrelease()
+        lockrelease[c.lockno]()
         readym(sg.g, mp)
         return True
     if c.qcount < c.dataqsiz:
@@ -232,7 +280,7 @@ def chansendnb(c: hchan, ep: Any, mp: M | None) -> bool:
         i += 1
         c.sendx = 0 if i == c.dataqsiz else i
         c.qcount += 1
-        c.lockrelease()
+        lockrelease[c.lockno]()
         return True
     return False
 
@@ -253,10 +301,10 @@ async def chansendpark(c: hchan, gp: G, ep: Any) -> None:
 
 def selectnbsend(c: hchan, ep: Any) -> bool:
     """`ch.try_send(v)`: send if that needs no wait (Go's selectnbsend)."""
-    c.lockacquire()
+    lockacquire[c.lockno]()
     if chansendnb(c, ep, _tls.m):
         return True
-    c.lockrelease()
+    lockrelease[c.lockno]()
     return False
 
 
@@ -265,8 +313,11 @@ def abandon(c: hchan, q: waitq, mysg: sudog) -> None:
 
     Otherwise a waker could find the dead G on a channel that outlives this run.
     """
-    with c.lock:
+    lockacquire[c.lockno]()
+    try:
         q.dequeueSudoG(mysg)
+    finally:
+        lockrelease[c.lockno]()
 
 
 # ---------------------------------------------------------------------------
@@ -282,14 +333,14 @@ def chanrecvnb(c: hchan, mp: M | None) -> Any:
     """
     if c.closed:
         if c.qcount == 0:
-            c.lockrelease()
+            lockrelease[c.lockno]()
             return _CLOSED
         # Closed, but the buffer still has data: fall through to take it.
     else:
         q = c.sendq
         if q.first is not None and (sg := q.dequeue()) is not None:
             ep = recv(c, sg)
-            c.lockrelease()
+            lockrelease[c.lockno]()
             readym(sg.g, mp)
             return ep
     if c.qcount > 0:
@@ -301,7 +352,7 @@ def chanrecvnb(c: hchan, mp: M | None) -> Any:
         i += 1
         c.recvx = 0 if i == c.dataqsiz else i
         c.qcount -= 1
-        c.lockrelease()
+        lockrelease[c.lockno]()
         return ep
     return _EMPTY
 
@@ -321,10 +372,10 @@ async def chanrecvpark(c: hchan, gp: G) -> tuple[Any, bool]:
 
 def selectnbrecv(c: hchan) -> tuple[Any, bool]:
     """`ch.try_recv()`: (value, True) if one was ready, else (None, False) (Go's selectnbrecv)."""
-    c.lockacquire()
+    lockacquire[c.lockno]()
     ep = chanrecvnb(c, _tls.m)
     if ep is _EMPTY:
-        c.lockrelease()
+        lockrelease[c.lockno]()
         return None, False
     if ep is _CLOSED:
         return None, False
@@ -337,9 +388,9 @@ def selectnbrecv(c: hchan) -> tuple[Any, bool]:
 
 def closechan(c: hchan) -> None:
     """`ch.close()`: wake every receiver with (None, False) and every sender to raise (Go)."""
-    c.lockacquire()
+    lockacquire[c.lockno]()
     if c.closed:
-        c.lockrelease()
+        lockrelease[c.lockno]()
         raise closed_error("close of", c)
     c.closed = True
     glist = []
@@ -350,24 +401,21 @@ def closechan(c: hchan) -> None:
             sg.success = False
             sg.g.param = sg
             glist.append(sg.g)
-    c.lockrelease()
+    lockrelease[c.lockno]()
     # Ready all Gs now that we've dropped the channel lock.
     for gp in glist:
         goready(gp)
 
 
 class hchan:
-    """The channel itself (Go's hchan): every field is guarded by `lock`.
+    """The channel itself (Go's hchan): every field is guarded by its lock (lockno).
 
     len() reads qcount without it, as Go's len(ch) does. `name` and `ident`
     are the user's Chan's, for messages: its type (`Chan[int]`) and id().
     """
 
     def __init__(self, cap: int, ident: int) -> None:
-        self.lock = threading.Lock()
-        # Bound once, as P's (runtime2.P): the operations call these.
-        self.lockacquire: Callable[[], bool] = self.lock.acquire
-        self.lockrelease: Callable[[], None] = self.lock.release
+        self.lockno = lockfor(ident)  # which of the channels' locks is its lock
         self.qcount = 0  # values in buf
         self.dataqsiz = cap  # slots in buf
         self.buf: list[Any] = [None] * cap
@@ -401,7 +449,7 @@ def chansend(c: hchan, ep: Any, preemptible: bool) -> Any:
         gp = acquire_g("Chan.send")[1]  # raises: not in a goroutine
     if preemptible and gp.preempt:
         return _PREEMPT
-    c.lockacquire()
+    lockacquire[c.lockno]()
     if chansendnb(c, ep, mp):
         return None
     return chansendpark(c, gp, ep)
@@ -418,7 +466,7 @@ def chanrecv(c: hchan, what: str, preemptible: bool) -> Any:
         gp = acquire_g(what)[1]  # raises: not in a goroutine
     if preemptible and gp.preempt:
         return _PREEMPT
-    c.lockacquire()
+    lockacquire[c.lockno]()
     return chanrecvnb(c, mp)  # with _EMPTY, the lock stays held for chanrecvwait
 
 

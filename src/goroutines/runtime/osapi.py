@@ -110,8 +110,9 @@ def mutex() -> Mutex:
     with sem_trywait first, in half that. Each one maps a page of shared memory
     (a named semaphore, unlinked at once: no file and no fd remain), so only
     the few locks taken on every scheduling step are made here: the
-    scheduler's and each P's. threading.Lock where the system has no named
-    semaphores (no /dev/shm) or no room for one.
+    scheduler's, each P's, and the 251 the channels share (chan.lockfor).
+    threading.Lock where the system has no named semaphores (no /dev/shm) or
+    no room for one.
 
     The page stays shared with a child forked from this process, so a forked
     child gives its copies of the runs locks of its own (program.forked).

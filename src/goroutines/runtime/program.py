@@ -49,7 +49,7 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from . import netpoll, signals, sysmon
+from . import chan, netpoll, signals, sysmon
 from .debug import Observer, interrupted
 from .osapi import VirtualClock, nanotime, osyield
 from .proc import (
@@ -271,11 +271,13 @@ def forked() -> None:
     """In a child just forked from this process: its copies of the runs get locks of their own.
 
     The copies cannot run (their threads were not copied), but a child that
-    ran goroutine code on would take their locks (schedt.forked).
+    ran goroutine code on would take their locks (schedt.forked), and a child
+    may well run a program of its own on channels made before the fork.
     """
     for rt in list(_started):
         if rt.sched is not None:
             rt.sched.forked()
+    chan.remakelocks()  # for every channel, of those runs or not
 
 
 os.register_at_fork(after_in_child=forked)

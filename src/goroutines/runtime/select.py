@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any, Final, NoReturn
 
 from . import requests
-from .chan import bufget, bufput, closed_error, hchan, sudog
+from .chan import bufget, bufput, closed_error, hchan, lockacquire, lockrelease, sudog
 from .chan import recv as chanrecvsg
 from .chan import send as chansendsg
 from .proc import acquire_g, gopark, goready
@@ -82,30 +82,31 @@ def selectgo(cases: tuple[scase, ...], block: bool, preemptible: bool) -> Any:
     return -1, None, False
 
 
-def sellock(locked: list[hchan]) -> None:
-    """Lock the select's channels, in lock order."""
-    for c in locked:
-        c.lockacquire()
+def sellock(locked: list[int]) -> None:
+    """Lock the select's channels: their locks (chan.lockno), in lock order."""
+    for n in locked:
+        lockacquire[n]()
 
 
-def selunlock(locked: list[hchan]) -> None:
+def selunlock(locked: list[int]) -> None:
     """Unlock the select's channels."""
-    for c in reversed(locked):
-        c.lockrelease()
+    for n in reversed(locked):
+        lockrelease[n]()
 
 
-def selparkcommit(gp: G, locked: list[hchan]) -> bool:
+def selparkcommit(gp: G, locked: list[int]) -> bool:
     """The unlockf of a parked select: release every channel once gp has stopped."""
     selunlock(locked)
     return True
 
 
-def orders(cases: tuple[scase, ...], rand: Any) -> tuple[list[int], list[int], list[hchan]]:
-    """(pollorder, lockorder, locked): the live cases shuffled, sorted by channel, the channels.
+def orders(cases: tuple[scase, ...], rand: Any) -> tuple[list[int], list[int], list[int]]:
+    """(pollorder, lockorder, locked): the live cases shuffled, sorted by lock, the locks.
 
     Nil channels are left out (Go turns them into caseNil). The lock order is
-    by id(), which is unique among live objects, and the sort is stable, so
-    cases on one channel keep their random poll order. Each channel is locked once.
+    by the number of the channel's lock (chan.lockno: channels share locks),
+    and the sort is stable, so cases on one lock keep their random poll order.
+    Each lock is taken once.
     """
     pollorder: list[int] = []
     for i, cas in enumerate(cases):
@@ -116,20 +117,18 @@ def orders(cases: tuple[scase, ...], rand: Any) -> tuple[list[int], list[int], l
             pollorder.append(i if j == n else pollorder[j])
             pollorder[j] = i
     if len(pollorder) < 2:
-        return pollorder, pollorder, [cases[i].c for i in pollorder]  # type: ignore[misc]
-    lockorder = sorted(pollorder, key=lambda i: id(cases[i].c))
-    locked: list[hchan] = []
-    last = None
+        return pollorder, pollorder, [cases[i].c.lockno for i in pollorder]  # type: ignore[union-attr]
+    lockorder = sorted(pollorder, key=lambda i: cases[i].c.lockno)  # type: ignore[union-attr]
+    locked: list[int] = []
     for i in lockorder:
-        c = cases[i].c
-        if c is not last:
-            locked.append(c)  # type: ignore[arg-type]  # live cases only
-            last = c
+        n = cases[i].c.lockno  # type: ignore[union-attr]  # live cases only
+        if not locked or locked[-1] != n:
+            locked.append(n)
     return pollorder, lockorder, locked
 
 
 def selectnb(
-    cases: tuple[scase, ...], pollorder: list[int], locked: list[hchan]
+    cases: tuple[scase, ...], pollorder: list[int], locked: list[int]
 ) -> tuple[int, Any, bool] | None:
     """Pass 1, with every channel locked: run the first ready case in poll order.
 
@@ -171,7 +170,7 @@ def selectnb(
 
 
 async def selectpark(
-    cases: tuple[scase, ...], lockorder: list[int], locked: list[hchan], gp: G
+    cases: tuple[scase, ...], lockorder: list[int], locked: list[int], gp: G
 ) -> tuple[int, Any, bool]:
     """Passes 2 and 3: enqueue on every channel, park, then unlink from the losers."""
     waiting = []
