@@ -215,7 +215,10 @@ def test_runner_interrupts_and_times_out(tmp_path: Path, monkeypatch: pytest.Mon
     d = tmp_path / "signals"
     d.mkdir()
     (d / "main.py").write_text(
-        "import time\n"
+        "import signal, time\n"
+        # Python's own Ctrl-C handling even if started with SIGINT ignored (as a
+        # background job of a shell without job control is, and its children).
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "try:\n"  # ready for the signal before saying so
         "    print('awaiting signal', flush=True)\n"
         "    time.sleep(60)\n"

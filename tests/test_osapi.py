@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from goroutines.runtime import osapi
+from goroutines import Chan
+from goroutines.runtime import chan, osapi
 from goroutines.runtime.osapi import Note, mutex
 
 
@@ -180,3 +181,15 @@ def test_a_forked_child_dying_with_the_runtime_locks_held_does_not_stop_the_pare
         [sys.executable, "-c", _FORK_AND_DIE], capture_output=True, text=True, timeout=60
     )
     assert (out.returncode, out.stdout) == (0, "done\n"), out.stderr
+
+
+def test_a_forked_child_remakes_every_lock_of_the_channels() -> None:
+    # What program.forked calls in the child, called here: a thread of the
+    # parent may have held any of these at the fork.
+    ch = Chan[int](1)
+    n = ch._c.lockno
+    before = (chan.lockacquire[n], chan.lockrelease[n], chan._makelock, chan._selectDoneLock)
+    chan.remakelocks()
+    after = (chan.lockacquire[n], chan.lockrelease[n], chan._makelock, chan._selectDoneLock)
+    assert all(a is not b for a, b in zip(before, after, strict=True))
+    assert ch.try_send(1) and ch.try_recv() == (1, True)

@@ -103,7 +103,14 @@ def setlock(n: int, lk: Mutex) -> None:
 
 
 def remakelocks() -> None:
-    """In a forked child: new locks for the ones made so far (program.forked)."""
+    """In a forked child: new locks for the ones made so far (program.forked).
+
+    The module's threading locks too: a thread of the parent may have held
+    one at the fork, and it would stay held in the child.
+    """
+    global _makelock, _selectDoneLock
+    _makelock = threading.Lock()
+    _selectDoneLock = threading.Lock()
     for n, lk in enumerate(_locks):
         if lk is not None:
             setlock(n, mutex())
