@@ -175,8 +175,8 @@ print(run(main, gomaxprocs=2))
 def test_a_forked_child_dying_with_the_runtime_locks_held_does_not_stop_the_parent() -> None:
     # The scheduler's and the channels' semaphores live in shared memory:
     # without locks of its own, a child that took them and died would leave
-    # them taken for good,
-    # and the parent would hang (hence a process of its own, with a timeout).
+    # them taken for good, and the parent would hang (hence a process of its
+    # own, with a timeout).
     out = subprocess.run(
         [sys.executable, "-c", _FORK_AND_DIE], capture_output=True, text=True, timeout=60
     )
