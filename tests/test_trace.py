@@ -25,7 +25,8 @@ import pytest
 
 from goroutines import Deadlock, go, gosched, run, syscall
 from goroutines.runtime import trace
-from goroutines.runtime.runtime2 import WaitReason
+from goroutines.runtime.proc import getg
+from goroutines.runtime.runtime2 import WaitReason, schedt
 from goroutines.tracetools import convert, read
 from goroutines.tracetools.model import Model
 from tests.test_debug import Parker  # goroutines parked on one lock, readied by unpark_all
@@ -38,7 +39,6 @@ def tracing_off() -> Iterator[None]:
     """After each test no run is traced or checked any more."""
     yield
     assert not trace._tracers and not trace._checkers
-    assert not trace._mbufs, "buffers of stopped runs are still reachable by their Ms"
 
 
 NWORKERS, NPARKED = 6, 4
@@ -218,22 +218,26 @@ def frames(data: bytes) -> Iterator[tuple[bytes, bytes]]:
         pos = start + n
 
 
-def records(payload: bytes) -> bytes:
-    """The byte-shuffled records of a batch frame: its buffer id, then raw deflate data."""
+def records(payload: bytes) -> list[list[int]]:
+    """The records of a batch frame (buffer id, base time, raw deflate data), by column."""
     _, pos = read.read_uvarint(payload, 0)
-    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(payload[pos:])
+    _, pos = read.read_uvarint(payload, pos)
+    return read.columns(zlib.decompressobj(-zlib.MAX_WBITS).decompress(payload[pos:]))
 
 
 def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
     data = traced[0].read_bytes()
-    assert data.startswith(trace.MAGIC + bytes([trace.VERSION]))
+    assert data.startswith(trace.MAGIC + bytes([trace.FORMAT]))
     kinds = [kind for kind, _ in frames(data)]
     assert kinds[0] == trace.FRAME_HEADER and kinds[-1] == trace.FRAME_END
     assert set(kinds[1:-1]) == {trace.FRAME_STRINGS, trace.FRAME_BATCH}
     for kind, payload in frames(data):
         if kind == trace.FRAME_BATCH:
-            recs = records(payload)
-            assert len(recs) % trace.RECORD.size == 0 and recs
+            cols = records(payload)
+            assert len(cols) == trace.WORDS and cols[0]
+            assert all(len(col) == len(cols[0]) for col in cols)
+            assert all(word & 0xFF < len(trace.EVENTS) for word in cols[0])
+            assert all(word >= 0 for word in cols[0]), "times only go forward"
 
 
 def test_compact_round_trip_to_json_gives_the_same_model(
@@ -251,14 +255,31 @@ def test_compact_round_trip_to_json_gives_the_same_model(
     assert a.mslices == b.mslices and a.flows == b.flows and a.counts == b.counts
 
 
+def test_a_stopped_trace_leaves_no_buffer_on_the_runs_ms(tmp_path: Path) -> None:
+    """Each M records into its own buffer (mp.tracebuf); the end of the trace unbinds them."""
+    scheds: list[schedt] = []
+
+    async def main() -> None:
+        gp = getg()
+        assert gp is not None
+        scheds.append(gp.sched)
+        for _ in range(100):
+            await gosched()
+
+    run(main, gomaxprocs=2, trace=str(tmp_path / "t.out"))
+    ms = list(scheds[0].allm)
+    assert ms and all(mp.tracebuf is None for mp in ms)
+    assert named(read.load(str(tmp_path / "t.out")), "GoSched")
+
+
 def test_buffers_are_flushed_as_they_fill(tmp_path: Path) -> None:
     """A run that records several buffers' worth writes each out as it fills.
 
-    A buffer flushed because it is full holds FLUSH_BYTES and at most one
+    A buffer flushed because it is full holds FLUSH_RECORDS and at most one
     record more; the ones the end of the run flushes hold less.
     """
     path = tmp_path / "busy.out"
-    per_buffer = trace.FLUSH_BYTES // trace.RECORD.size
+    per_buffer = trace.FLUSH_RECORDS
 
     async def main() -> None:
         for _ in range(per_buffer):  # each gosched records a GoSched and a GoStart
@@ -266,10 +287,10 @@ def test_buffers_are_flushed_as_they_fill(tmp_path: Path) -> None:
 
     run(main, gomaxprocs=1, trace=str(path))
     batches = [p for kind, p in frames(path.read_bytes()) if kind == trace.FRAME_BATCH]
-    sizes = [len(records(p)) for p in batches]
-    limit = trace.FLUSH_BYTES + trace.RECORD.size
+    sizes = [len(records(p)[0]) for p in batches]
+    limit = trace.FLUSH_RECORDS + 1
     assert all(n <= limit for n in sizes), sizes  # no buffer grows past a full one
-    assert any(n >= trace.FLUSH_BYTES for n in sizes), sizes
+    assert any(n >= trace.FLUSH_RECORDS for n in sizes), sizes
     assert len(batches) >= 2
     assert len(named(read.load(str(path)), "GoSched")) == per_buffer
 
@@ -453,7 +474,7 @@ def test_bad_trace_path_fails_before_main_runs(tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_failed_write_is_raised_when_the_run_ends() -> None:
     async def main() -> None:
-        for _ in range(trace.FLUSH_BYTES // trace.RECORD.size):
+        for _ in range(trace.FLUSH_RECORDS):
             await gosched()
 
     with pytest.raises(OSError, match="No space left"):
@@ -476,8 +497,8 @@ def test_a_failed_write_is_raised_when_the_run_ends() -> None:
         (b'{"goroutines": {"version": 2, "nprocs": 1, "duration": 5, "events": [7]}}', "bad event"),
         (b'{"goroutines": {"version": 2, "nprocs": 1, "duration": 5, "events": 7}}', "no list"),
         (trace.MAGIC + b"\x07", "compact format of another version"),
-        (trace.MAGIC + bytes([trace.VERSION]) + b"H\x05{}", "bad frame at byte"),
-        (trace.MAGIC + bytes([trace.VERSION]) + b"B\x03\x00xx", "no header frame first"),
+        (trace.MAGIC + bytes([trace.FORMAT]) + b"H\x05{}", "bad frame at byte"),
+        (trace.MAGIC + bytes([trace.FORMAT]) + b"B\x03\x00xx", "no header frame first"),
     ],
 )
 def test_load_rejects_what_is_not_a_trace(tmp_path: Path, content: bytes, why: str) -> None:

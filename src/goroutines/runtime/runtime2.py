@@ -30,6 +30,7 @@ from .tls import _tls as _tls
 
 if TYPE_CHECKING:
     from .timers import timer
+    from .trace import Buffer
 
 # G status (Go's values, so that traces and dumps read the same). Final, here and
 # below: the compiled core reads a Final constant as a literal, not from a dict.
@@ -82,6 +83,10 @@ class WaitReason(enum.Enum):
     AioWait = "aio.wait"  # an asyncio awaitable or a future (aio.py); not in Go
     WaitIdle = "synctest.Wait"  # testing.wait_idle: until every other goroutine is blocked
     StoppingTheWorld = "stopping the world"
+
+    # By identity, as members compare: Enum's own hash is a Python-level call,
+    # and the tracer looks a member up in a dict at every park.
+    __hash__ = object.__hash__
 
 
 def funcline(code: types.CodeType, pc: int) -> int:
@@ -164,6 +169,7 @@ class M:
         "spinning",
         "syscalltick",
         "thread",
+        "tracebuf",
         "waitlock",
         "waitunlockf",
     )
@@ -184,6 +190,7 @@ class M:
         self.exiting = False
         self.marked = False  # its thread has foreign.NotALoop as its asyncio loop
         self.rand = random.Random()
+        self.tracebuf: Buffer | None = None  # where its thread traces (Go's mp.trace)
         # What park_m calls, set by gopark in the goroutine this M runs: on the
         # M, as in Go, so that a parked G does not carry two fields for it.
         self.waitunlockf: Callable[[G, Any], bool] | None = None

@@ -34,45 +34,47 @@ and checker.
 Recording must be cheap, and safe without a GIL: a busy program records a
 million events a second. As in Go, every thread (M) appends to its own
 `Buffer`, so no two threads ever write the same one. A hook that knows the M
-it runs on (the running goroutine's, or goready's) finds the buffer in a dict
-keyed by that M; the others (and threads that are not Ms) through a
-thread-local (tls.py's: this module is compiled with the core, and a compiled
-class cannot extend threading.local), which costs about twice as much. A
-record is five int64 words, packed by one struct call and appended to the
-buffer's bytearray: its kind, its time (nanotime) and up to three arguments
-(NARGS; unused ones are 0).
+it runs on (the running goroutine's, or goready's) finds the buffer on that M
+(`mp.tracebuf`, as Go's mp.trace); the others (and threads that are not Ms)
+through a thread-local (tls.py's: this module is compiled with the core, and a
+compiled class cannot extend threading.local), which costs more. A record is
+four int words appended to the buffer's list (`Buffer.put`): the time since
+the buffer's previous record, shifted left by 8 bits with the kind in the low
+byte, then up to three arguments (NARGS; unused ones are 0). Times are
+deltas, as in Go's trace, so that they take few bytes.
 Go encodes each record with varints as it goes; in Python a loop per value
-would cost more than the rest of the hook, so the squeezing is left to C:
-a full buffer (FLUSH_BYTES) is byte-shuffled (as HDF5's and Blosc's shuffle
-filter: byte k of every record together, by extended slicing) and deflated
-(zlib, which releases the GIL) by the thread that filled it, then written
-out. After the shuffle the high bytes of small numbers are long runs of zeros
-and times share their high bytes, so deflate removes what Go's varints and
-time deltas do, quickly: about 2 bytes per event. Memory stays bounded and the
-cost of writing is spread over the run. (A writer thread, as Go's trace
-reader, measured slower: under the GIL it waits up to a switch interval for
-every step, and falls behind.) The few values that are not ints (a new
-goroutine's function and where it was created) are interned per buffer, and
-the GoCreate record holds the index.
+would cost more than the rest of the hook, so the squeezing is left to C,
+once a buffer is full (FLUSH_RECORDS), by the thread that filled it: its words
+are cut into columns, each column packed by one struct call in the fewest
+bytes that hold all its values, byte-shuffled (as HDF5's and Blosc's shuffle
+filter: byte k of every value together, by extended slicing) and deflated
+(zlib, which releases the GIL), then written out. After the shuffle the high
+bytes of small numbers are runs of zeros, so deflate removes what Go's varints
+do, quickly: 2 to 3 bytes per event. Memory stays bounded and the cost of
+writing is spread over the run. (A writer thread, as Go's trace reader,
+measured slower: under the GIL it waits up to a switch interval for every
+step, and falls behind.) The few values that are not ints (a new goroutine's
+function and where it was created) are interned per buffer, and the GoCreate
+record holds the index.
 
 The file (any PATH not ending in `.json`; Go's habit is `trace.out`) is that
 compact stream, read by the tools in goroutines.tracetools:
 
-    MAGIC                      b"goroutines trace\\x00" and the VERSION byte
+    MAGIC                      b"goroutines trace\\x00" and the FORMAT byte
     frames, each               a kind byte, its payload's length (uvarint), the payload:
       FRAME_HEADER  b"H"       JSON {"start": nanotime at start, "gomaxprocs": N}
       FRAME_STRINGS b"S"       uvarint buffer id, JSON list of [function, created-at]
                                pairs, which that buffer's GoCreate records number on
                                from the ones its earlier S frames listed
-      FRAME_BATCH   b"B"       uvarint buffer id, raw deflate data (RFC 1951, ending in
-                               a full flush): that buffer's next n records
-                               (RECORD: 5 little-endian int64s, kind, time (nanotime)
-                               and three arguments), byte-shuffled: byte 0 of every
-                               record, then byte 1 of every record, ... byte 39
+      FRAME_BATCH   b"B"       uvarint buffer id, uvarint nanotime the batch's first
+                               time delta counts from, raw deflate data (RFC 1951,
+                               ending in a full flush) of that buffer's next n
+                               records by column (`columns`): WORDS width bytes, then
+                               the columns' bytes, byte-shuffled
       FRAME_END     b"E"       JSON {"end": nanotime at stop, "gomaxprocs": N}
 
-A buffer's records are in time order but for GC pauses (recorded when they
-end); merging the buffers by time is the reader's job, as in Go. A PATH
+A GC record is written when the pause ends; its arguments say how long the
+pause was. Merging the buffers by time is the reader's job, as in Go. A PATH
 ending in `.json` gets Perfetto / Chrome JSON instead: the same stream is kept
 in memory and converted when run() returns (tracetools.convert, the one use
 of the tools by the runtime).
@@ -113,7 +115,7 @@ EVENTS = (
     "ProcStop",  # p, m
     "MStart",  # m
     "MStop",  # m
-    "GC",  # duration, generation (the record's time is when the pause began)
+    "GC",  # duration, generation (recorded when the pause ends; read as when it began)
 )
 # Final, so that a compiled core reads these as constants, not from the module's dict.
 EvGoCreate: Final = 0
@@ -133,17 +135,19 @@ EvMStop: Final = 13
 EvGC: Final = 14
 NARGS = (3, 3, 2, 2, 2, 1, 1, 2, 3, 1, 2, 2, 1, 1, 2)  # arguments of each kind, as listed above
 REASONS = tuple(WaitReason)
-# By _value_, not by member: an Enum member's hash is a Python-level call.
-_reason_index: Final = {r._value_: i for i, r in enumerate(REASONS)}
+_reason_index: Final = {r: i for i, r in enumerate(REASONS)}  # WaitReason hashes by identity
 
 MAGIC = b"goroutines trace\x00"
-VERSION = 2  # of the event vocabulary above, in both the stream and the JSON
+VERSION = 2  # of the event vocabulary above, in the JSON's "goroutines" section
+FORMAT = 3  # of the compact stream's encoding, its byte after MAGIC
 FRAME_HEADER, FRAME_STRINGS, FRAME_BATCH, FRAME_END = b"H", b"S", b"B", b"E"
-RECORD: Final = struct.Struct("<5q")  # kind, time, three arguments
-WORDS, SIZE = 5, RECORD.size
-_pack: Final = RECORD.pack
-# A buffer is flushed at this size (6,553 records; about 1 ms to deflate).
-FLUSH_BYTES: Final = 1 << 18
+WORDS: Final = 4  # of a record: time delta << 8 | kind, three arguments
+# The widths a column of a batch may have: bytes and struct's (and array's) code.
+WIDTHS: Final = ((1, "b"), (2, "h"), (4, "i"), (8, "q"))
+_nanotime: Final = nanotime  # Final: a compiled core calls it without a lookup by name
+# A buffer is flushed when it holds this many records (about 1 ms to deflate).
+FLUSH_RECORDS: Final = 1 << 12
+FLUSH_WORDS: Final = WORDS * FLUSH_RECORDS
 _ZLEVEL: Final = 1  # deflate's fastest level: the higher ones take 2-3 times as long
 
 
@@ -170,15 +174,26 @@ def funcname(fn: Any) -> str:
 class Buffer:
     """One thread's records for one run (Go's traceBuf), and its interned strings."""
 
-    __slots__ = ("deflater", "id", "pending", "recs", "sched", "strings")
+    __slots__ = ("base", "deflater", "id", "last", "pending", "recs", "sched", "strings")
 
     def __init__(self, sched: schedt | None, id: int) -> None:
         self.sched = sched
-        self.id = id
-        self.recs = bytearray()
+        self.id = id  # -1: a buffer that is thrown away (its run is not traced)
+        self.recs: list[int] = []  # the words of its records, packed when flushed
+        self.base = self.last = _nanotime()  # when the batch began; the previous record
         self.strings: dict[Any, int] = {}  # (code or name, createdat, pc) -> index
         self.pending: list[tuple[str, str]] = []  # strings not yet written
         self.deflater: Any = None  # zlib's, made at the thread's first flush and kept
+
+    def put(self, kind: int, a: int, b: int, c: int) -> None:
+        """Record an event of `kind` now."""
+        t = _nanotime()
+        recs = self.recs
+        recs.append((t - self.last) << 8 | kind)
+        recs.append(a)
+        recs.append(b)
+        recs.append(c)
+        self.last = t
 
     def intern(self, newg: G, fn: Callable[..., Any]) -> int:
         """The index of newg's (function, created-at) pair (Go's traceString)."""
@@ -195,20 +210,55 @@ class Buffer:
     def flushed(self, deflater: Any) -> bytes:
         """Its new strings and its records as frames; it starts afresh (Go's traceFlush).
 
-        The records are byte-shuffled, then deflated and flushed in full, so
-        that every frame inflates on its own.
+        The records are cut into columns, then deflated and flushed in full,
+        so that every frame inflates on its own.
         """
-        recs, strings = self.recs, self.pending
-        self.recs, self.pending = bytearray(), []
+        recs, base, strings = self.recs, self.base, self.pending
+        now = _nanotime()
+        # One statement with nothing to allocate once it assigns, so that a GC
+        # pause recorded meanwhile lands whole in one batch or the other.
+        self.recs, self.pending, self.base, self.last = [], [], now, now
         bid = uvarint(self.id)
         out = []
         if strings:
             out.append(frame(FRAME_STRINGS, bid + json.dumps(strings).encode()))
         if recs:
-            planes = b"".join(recs[i::SIZE] for i in range(SIZE))  # byte i of every record
-            data = deflater.compress(planes) + deflater.flush(zlib.Z_FULL_FLUSH)
-            out.append(frame(FRAME_BATCH, bid + data))
+            data = deflater.compress(columns(recs)) + deflater.flush(zlib.Z_FULL_FLUSH)
+            out.append(frame(FRAME_BATCH, bid + uvarint(base) + data))
         return b"".join(out)
+
+
+def columns(words: list[int]) -> bytes:
+    """Records' words by column, each in the fewest bytes that hold its values, byte-shuffled.
+
+    First a byte per column with its width (WIDTHS), then each column: byte 0
+    of every value, byte 1 of every value, and so on (little-endian, two's
+    complement). Most columns fit one or two bytes, and a plane of high bytes
+    is a run that deflate squeezes.
+    """
+    n = len(words) // WORDS
+    widths = bytearray()
+    planes: list[bytes] = []
+    for col in range(WORDS):
+        values = words[col::WORDS]
+        width, packed = narrowest(n, values)
+        widths.append(width)
+        planes.extend(packed[i::width] for i in range(width))
+    return bytes(widths) + b"".join(planes)
+
+
+def narrowest(n: int, values: list[int]) -> tuple[int, bytes]:
+    """n values packed in the narrowest of WIDTHS that holds them all, and that width.
+
+    Tried from the narrowest, as struct checks each value's range as it packs
+    (min() and max() would cost more: a generic comparison per value).
+    """
+    for width, code in WIDTHS[:-1]:
+        try:
+            return width, struct.pack(f"<{n}{code}", *values)
+        except struct.error:
+            pass
+    return 8, struct.pack(f"<{n}q", *values)
 
 
 class Tracer:
@@ -227,7 +277,7 @@ class Tracer:
         self.error: OSError | None = None  # a failed write, raised by stop()
         self.start = nanotime()
         header = {"start": self.start, "gomaxprocs": sched.gomaxprocs}
-        self.stream.write(MAGIC + bytes([VERSION]) + frame(FRAME_HEADER, _jsonb(header)))
+        self.stream.write(MAGIC + bytes([FORMAT]) + frame(FRAME_HEADER, _jsonb(header)))
 
     def buffer(self, ident: int) -> Buffer | None:
         """The buffer of thread `ident`, new if it has none; None once stopped."""
@@ -290,8 +340,6 @@ def deflater() -> Any:
 
 
 _local: Final = tls._tracelocal
-# Each M of a traced run that recorded -> its thread's buffer.
-_mbufs: Final[dict[M | None, Buffer]] = {}
 _tracers: Final[dict[schedt, Tracer]] = {}
 _checkers: Final[dict[schedt, Checker]] = {}
 _lock: Final = threading.Lock()  # guards _tracers, _checkers, sched.tracing and gc.callbacks
@@ -306,12 +354,11 @@ def start(sched: schedt, path: str) -> Tracer:
         _tracers[sched] = tracer
         sched.tracing = True
     # Record the state the trace starts from (Ms and Ps that run already).
-    buf = _buf(sched)
     for mp in list(sched.allm):
-        buf.recs += _pack(EvMStart, tracer.start, mp.id, 0, 0)
+        _buf(sched).put(EvMStart, mp.id, 0, 0)
     for pp in list(sched.allp):
         if pp.m is not None:
-            buf.recs += _pack(EvProcStart, tracer.start, pp.id, pp.m.id, 0)
+            _buf(sched).put(EvProcStart, pp.id, pp.m.id, 0)
     return tracer
 
 
@@ -323,10 +370,8 @@ def stop(tracer: Tracer) -> None:
         sched.tracing = sched in _checkers
         if not _tracers:
             gc.callbacks.remove(gccallback)
-        # A copy to iterate: other runs' threads add their Ms meanwhile.
-        for mp, buf in dict(_mbufs).items():
-            if buf.sched is sched:
-                del _mbufs[mp]
+        for mp in list(sched.allm):
+            mp.tracebuf = None
     own = _local.buf
     if own is not None and own.sched is sched:
         _local.buf = None
@@ -359,17 +404,18 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
 
     Go's traceAcquire. mp None (a thread that is not an M) goes through the thread-local.
     """
-    try:  # a subscript: dict.get costs twice as much here
-        buf = _mbufs[mp]
-    except KeyError:  # the thread's first record for sched, or sched is not traced
+    if mp is None:
+        return _buf(sched)
+    buf = mp.tracebuf
+    if buf is None or len(buf.recs) >= FLUSH_WORDS:
         return _refill(mp, sched)
-    return buf if len(buf.recs) < FLUSH_BYTES else _refill(mp, sched)
+    return buf
 
 
 def _buf(sched: schedt) -> Buffer:
     """_mbuf for the hooks that do not know which M the calling thread is."""
     buf = _local.buf
-    if buf is None or buf.sched is not sched or len(buf.recs) >= FLUSH_BYTES:
+    if buf is None or buf.sched is not sched or len(buf.recs) >= FLUSH_WORDS:
         buf = _refill(None, sched)
     return buf
 
@@ -387,10 +433,10 @@ def _refill(mp: M | None, sched: schedt) -> Buffer:
     if buf is None or buf.sched is not sched:
         buf = tracer.buffer(threading.get_ident()) or Buffer(sched, -1)
         loc.buf = buf
-    if len(buf.recs) >= FLUSH_BYTES and not tracer.flush(buf):
+    if len(buf.recs) >= FLUSH_WORDS and not tracer.flush(buf):
         buf = loc.buf = Buffer(sched, -1)  # stopped meanwhile
     if mp is not None and buf.id >= 0:
-        _mbufs[mp] = buf
+        mp.tracebuf = buf
     return buf
 
 
@@ -427,13 +473,13 @@ def gccallback(phase: str, info: dict[str, int]) -> None:
         loc.gcstart = nanotime()
     elif loc.gcstart and (buf := loc.buf) is not None and buf.sched in _tracers:
         start, loc.gcstart = loc.gcstart, 0
-        buf.recs += _pack(EvGC, start, nanotime() - start, info["generation"], 0)
+        buf.put(EvGC, nanotime() - start, info["generation"], 0)
 
 
 def GoCreate(newg: G, fn: Callable[..., Any]) -> None:
     """traceGoCreate: newg was created, to run fn, by the running goroutine (or by run())."""
     buf = _buf(newg.sched)
-    buf.recs += _pack(EvGoCreate, nanotime(), newg.goid, newg.parentgoid, buf.intern(newg, fn))
+    buf.put(EvGoCreate, newg.goid, newg.parentgoid, buf.intern(newg, fn))
     if _checkers and (chk := _checkers.get(newg.sched)):
         chk.GoCreate(newg)
 
@@ -441,114 +487,90 @@ def GoCreate(newg: G, fn: Callable[..., Any]) -> None:
 def GoStart(pp: P, gp: G) -> None:
     """traceGoStart: pp starts running gp."""
     mp = gp.m
-    try:  # _mbuf, inlined in the hottest hooks
-        buf = _mbufs[mp]
-    except KeyError:
-        buf = _refill(mp, gp.sched)
-    if len(buf.recs) >= FLUSH_BYTES:
-        buf = _refill(mp, gp.sched)
-    buf.recs += _pack(EvGoStart, nanotime(), gp.goid, pp.id, -1 if mp is None else mp.id)
+    _mbuf(mp, gp.sched).put(EvGoStart, gp.goid, pp.id, -1 if mp is None else mp.id)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoStart(pp, gp)
 
 
 def GoPark(pp: P | None, gp: G) -> None:
     """traceGoPark: gp blocks with its wait reason."""
-    try:  # _mbuf, inlined in the hottest hooks
-        buf = _mbufs[gp.m]
-    except KeyError:
-        buf = _refill(gp.m, gp.sched)
-    if len(buf.recs) >= FLUSH_BYTES:
-        buf = _refill(gp.m, gp.sched)
-    buf.recs += _pack(EvGoPark, nanotime(), gp.goid, _reason_index[gp.waitreason._value_], 0)
+    _mbuf(gp.m, gp.sched).put(EvGoPark, gp.goid, _reason_index[gp.waitreason], 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoPark(pp, gp)
 
 
 def GoUnblock(gp: G, mp: M | None) -> None:
     """traceGoUnpark: gp is runnable again, made so by mp's goroutine (or the runtime)."""
-    try:  # _mbuf, inlined in the hottest hooks
-        buf = _mbufs[mp]
-    except KeyError:
-        buf = _refill(mp, gp.sched)
-    if len(buf.recs) >= FLUSH_BYTES:
-        buf = _refill(mp, gp.sched)
-    buf.recs += _pack(EvGoUnblock, nanotime(), gp.goid, -1 if mp is None else mp.id, 0)
+    _mbuf(mp, gp.sched).put(EvGoUnblock, gp.goid, -1 if mp is None else mp.id, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoUnblock(gp, mp)
 
 
 def GoSched(pp: P | None, gp: G, preempted: bool) -> None:
     """traceGoSched/traceGoPreempt: gp went to the global run queue."""
-    try:  # _mbuf, inlined in the hottest hooks
-        buf = _mbufs[gp.m]
-    except KeyError:
-        buf = _refill(gp.m, gp.sched)
-    if len(buf.recs) >= FLUSH_BYTES:
-        buf = _refill(gp.m, gp.sched)
-    buf.recs += _pack(EvGoSched, nanotime(), gp.goid, preempted, 0)
+    _mbuf(gp.m, gp.sched).put(EvGoSched, gp.goid, preempted, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoSched(pp, gp, preempted)
 
 
 def GoEnd(pp: P | None, gp: G) -> None:
     """traceGoEnd: gp finished."""
-    _buf(gp.sched).recs += _pack(EvGoEnd, nanotime(), gp.goid, 0, 0)
+    _buf(gp.sched).put(EvGoEnd, gp.goid, 0, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoEnd(pp, gp)
 
 
 def GoSysCall(pp: P | None, gp: G) -> None:
     """traceGoSysCall: gp enters a blocking call."""
-    _mbuf(gp.m, gp.sched).recs += _pack(EvGoSysCall, nanotime(), gp.goid, 0, 0)
+    _mbuf(gp.m, gp.sched).put(EvGoSysCall, gp.goid, 0, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoSysCall(pp, gp)
 
 
 def GoSysExit(mp: M, gp: G) -> None:
     """traceGoSysExit: gp's blocking call returned on mp."""
-    _mbuf(mp, gp.sched).recs += _pack(EvGoSysExit, nanotime(), gp.goid, mp.id, 0)
+    _mbuf(mp, gp.sched).put(EvGoSysExit, gp.goid, mp.id, 0)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoSysExit(mp, gp)
 
 
 def Steal(pp: P, p2: P, n: int) -> None:
     """pp stole n goroutines from p2's run queue."""
-    _pbuf(pp).recs += _pack(EvSteal, nanotime(), pp.id, p2.id, n)
+    _pbuf(pp).put(EvSteal, pp.id, p2.id, n)
     if _checkers and (chk := _pchecker(pp)):
         chk.Steal(pp, p2, n)
 
 
 def ProcSteal(pp: P) -> None:
     """traceProcSteal: sysmon took pp from its M (a syscall or a hog) to hand it off."""
-    _pbuf(pp).recs += _pack(EvProcSteal, nanotime(), pp.id, 0, 0)
+    _pbuf(pp).put(EvProcSteal, pp.id, 0, 0)
     if _checkers and (chk := _pchecker(pp)):
         chk.ProcSteal(pp)
 
 
 def ProcStart(mp: M, pp: P) -> None:
     """traceProcStart: mp acquired pp."""
-    _buf(mp.sched).recs += _pack(EvProcStart, nanotime(), pp.id, mp.id, 0)
+    _buf(mp.sched).put(EvProcStart, pp.id, mp.id, 0)
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.ProcStart(mp, pp)
 
 
 def ProcStop(mp: M, pp: P) -> None:
     """traceProcStop: mp is about to release pp."""
-    _buf(mp.sched).recs += _pack(EvProcStop, nanotime(), pp.id, mp.id, 0)
+    _buf(mp.sched).put(EvProcStop, pp.id, mp.id, 0)
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.ProcStop(mp, pp)
 
 
 def MStart(mp: M) -> None:
     """mp's thread starts (recorded by newm's caller), or wakes from stopm."""
-    _buf(mp.sched).recs += _pack(EvMStart, nanotime(), mp.id, 0, 0)
+    _buf(mp.sched).put(EvMStart, mp.id, 0, 0)
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.MStart(mp)
 
 
 def MStop(mp: M) -> None:
     """mp parks in stopm."""
-    _buf(mp.sched).recs += _pack(EvMStop, nanotime(), mp.id, 0, 0)
+    _buf(mp.sched).put(EvMStop, mp.id, 0, 0)
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.MStop(mp)

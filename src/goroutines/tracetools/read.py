@@ -5,10 +5,10 @@ A trace is one of:
   * the compact stream runtime/trace.py writes to a path not ending in `.json`
     (its docstring has the layout): frames of per-thread batches of records,
     byte-shuffled and deflated. `parse_compact` inflates each batch, puts its
-    records' bytes back in place, names each record's kind and resolves its
-    indexes (a GoCreate's function and where it was created, a GoPark's wait
-    reason), then merges the threads' records by time, as Go's internal/trace
-    does with its per-M batches;
+    records' bytes back in place, adds up their time deltas, names each
+    record's kind and resolves its indexes (a GoCreate's function and where it
+    was created, a GoPark's wait reason), then merges the threads' records by
+    time, as Go's internal/trace does with its per-M batches;
   * the Perfetto JSON that a `.json` path gets (convert.write_json), which
     carries the same raw events in its "goroutines" section.
 
@@ -31,6 +31,7 @@ from typing import Any
 
 from ..runtime.trace import (
     EVENTS,
+    FORMAT,
     FRAME_BATCH,
     FRAME_END,
     FRAME_HEADER,
@@ -38,9 +39,10 @@ from ..runtime.trace import (
     MAGIC,
     NARGS,
     REASONS,
-    SIZE,
     VERSION,
+    WIDTHS,
     WORDS,
+    EvGC,
     EvGoCreate,
     EvGoPark,
     EvGoSched,
@@ -102,8 +104,8 @@ def check_event(ev: Any, name: str) -> None:
 
 def parse_compact(data: bytes, name: str) -> RawTrace:
     """The raw events of a compact stream, merged by time."""
-    if data[len(MAGIC) : len(MAGIC) + 1] != bytes([VERSION]):
-        raise garbled(name, f"compact format of another version than {VERSION}")
+    if data[len(MAGIC) : len(MAGIC) + 1] != bytes([FORMAT]):
+        raise garbled(name, f"compact format of another version than {FORMAT}")
     reader = _Reader(name)
     pos = len(MAGIC) + 1
     try:
@@ -131,6 +133,31 @@ def read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+_CODES = dict(WIDTHS)
+
+
+def columns(data: bytes) -> list[list[int]]:
+    """The WORDS columns of an inflated batch (trace.columns wrote them)."""
+    widths = data[:WORDS]
+    if len(widths) < WORDS or not all(w in _CODES for w in widths):
+        raise ValueError(f"bad column widths {list(widths)}")
+    n, rest = divmod(len(data) - WORDS, sum(widths))
+    if rest:
+        raise ValueError("not a whole number of records")
+    out = []
+    pos = WORDS
+    for width in widths:
+        col = bytearray(n * width)
+        for i in range(width):  # byte i of every value
+            col[i::width] = data[pos : pos + n]
+            pos += n
+        values = array(_CODES[width], col)
+        if sys.byteorder == "big":
+            values.byteswap()
+        out.append(values.tolist())
+    return out
+
+
 class _Reader:
     """The state of reading one compact stream: header, strings per buffer, events."""
 
@@ -154,8 +181,9 @@ class _Reader:
             self.strings.setdefault(bid, []).extend(json.loads(payload[pos:]))
         elif kind == FRAME_BATCH:
             bid, pos = read_uvarint(payload, 0)
+            base, pos = read_uvarint(payload, pos)
             inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, flushed in full
-            self.batch(self.strings.get(bid, []), inflater.decompress(payload[pos:]))
+            self.batch(self.strings.get(bid, []), base, inflater.decompress(payload[pos:]))
         elif kind == FRAME_END:
             info = json.loads(payload)
             self.end = int(info["end"])
@@ -163,25 +191,20 @@ class _Reader:
         else:
             raise ValueError(f"unknown frame kind {kind!r}")
 
-    def batch(self, strings: list[list[str]], shuffled: bytes) -> None:
-        """Cut one batch's byte-shuffled records into raw events."""
-        n, rest = divmod(len(shuffled), SIZE)
-        if rest:
-            raise ValueError("not a whole number of records")
-        recs = bytearray(len(shuffled))
-        for i in range(SIZE):  # byte i of every record
-            recs[i::SIZE] = shuffled[i * n : (i + 1) * n]
-        words = array("q", recs)
-        if sys.byteorder == "big":
-            words.byteswap()
+    def batch(self, strings: list[list[str]], base: int, data: bytes) -> None:
+        """Cut one batch's records into raw events."""
         assert self.start is not None
-        start = self.start
+        ts = base - self.start
         out = self.events
-        for kind, ts, *args in zip(*[iter(words.tolist())] * WORDS, strict=True):
-            if not 0 <= kind < len(EVENTS):
+        for word, *args in zip(*columns(data), strict=True):
+            kind = word & 0xFF
+            ts += word >> 8
+            if kind >= len(EVENTS):
                 raise ValueError(f"unknown event kind {kind}")
-            ev: list[Any] = [EVENTS[kind], ts - start, *args[: NARGS[kind]]]
-            if kind == EvGoCreate:
+            ev: list[Any] = [EVENTS[kind], ts, *args[: NARGS[kind]]]
+            if kind == EvGC:
+                ev[1] -= ev[2]  # recorded when the pause ended
+            elif kind == EvGoCreate:
                 ev[4:] = strings[ev[4]]
             elif kind == EvGoPark:
                 ev[3] = REASONS[ev[3]].value
