@@ -29,7 +29,7 @@ from .proc import (
     stopTheWorld,
 )
 from .requests import _EXITSYSCALL, _GOSCHED, _PREEMPT
-from .runtime2 import _Gdead
+from .runtime2 import M, _Gdead
 from .tls import _tls
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ __all__ = [
 
 def go(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any) -> None:
     """Start fn(*args, **kwargs) as a new goroutine on the current P's runnext (Go's newproc)."""
-    mp = _tls.m
+    mp: M | None = getattr(_tls, "m", None)
     if mp is None or mp.curg is None:
         raise RuntimeError("go() called outside a goroutine: start one with goroutines.run(main)")
     check_async(fn, "go")
@@ -60,7 +60,7 @@ def go(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any) -
 
 async def gosched() -> None:
     """`await gosched()`: yield the processor; the goroutine goes to the global queue."""
-    mp = _tls.m  # getgfor inlined: a call less
+    mp: M | None = getattr(_tls, "m", None)  # getgfor inlined: a call less
     if mp is None or mp.curg is None:
         acquire_g("gosched")  # raises
     await _GOSCHED
@@ -129,7 +129,7 @@ def gomaxprocs(n: int | None = None) -> int:
     As Go's runtime.GOMAXPROCS, n < 1 (0 included) only asks for the current value.
     """
     resize = n is not None and check_gomaxprocs(n, allow0=True) >= 1
-    mp = _tls.m
+    mp: M | None = getattr(_tls, "m", None)
     if mp is None or mp.curg is None:
         if resize:
             raise RuntimeError(

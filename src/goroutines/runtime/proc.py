@@ -111,15 +111,15 @@ _STEAL_TRIES = 4  # rounds over all Ps in stealWork
 
 def getg() -> G | None:
     """The goroutine running on this thread, or None outside goroutine code."""
-    mp = _tls.m
+    mp: M | None = getattr(_tls, "m", None)
     return None if mp is None else mp.curg
 
 
 def acquire_g(what: str) -> tuple[M, G]:
     """This thread's M and goroutine, or a RuntimeError naming `what` and run()."""
-    mp = _tls.m
+    mp: M | None = getattr(_tls, "m", None)
     if mp is None or mp.curg is None:
-        gp = _tls.closing
+        gp: G | None = getattr(_tls, "closing", None)
         if gp is not None:
             raise RuntimeError(
                 f"{what} called by goroutine {gp.goid} while run() closes it at program exit:"
@@ -381,7 +381,7 @@ def newproc_global(
     gp.fut = fut
     if ismain:
         sched.main = gp  # before it can run, and so finish
-    mp = _tls.m
+    mp: M | None = getattr(_tls, "m", None)
     readyglobal(sched, gp, mp is None or mp.sched is not sched)
 
 
@@ -1485,7 +1485,7 @@ def goready(gp: G) -> None:
     our time slice; from outside any goroutine (or an M without a P) it goes
     through the global queue.
     """
-    readym(gp, _tls.m)
+    readym(gp, getattr(_tls, "m", None))
 
 
 def readym(gp: G, mp: M | None) -> None:
@@ -1592,7 +1592,7 @@ def gosched_m(mp: M, gp: G, preempted: bool) -> None:
 
 def getgfor(what: str) -> G:
     """The current goroutine, or the RuntimeError naming `what` (every operation starts here)."""
-    mp = _tls.m  # acquire_g inlined: a call and a tuple less on every fast path
+    mp: M | None = getattr(_tls, "m", None)  # acquire_g inlined: a call and a tuple less
     gp = None if mp is None else mp.curg
     if gp is None:
         gp = acquire_g(what)[1]  # raises the RuntimeError naming `what`

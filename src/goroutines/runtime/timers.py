@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from . import netpoll, tls
 from .osapi import nanotime
-from .runtime2 import P, schedt
+from .runtime2 import M, P, schedt
 
 _tls: Final = tls._tls  # Final: a compiled core reads it as a constant
 
@@ -50,7 +50,7 @@ def now() -> int:
 
     Every `when` of a timer, and every deadline, is read on this clock.
     """
-    mp = _tls.m
+    mp: M | None = getattr(_tls, "m", None)
     return nanotime() if mp is None else mp.sched.now()
 
 
@@ -69,7 +69,7 @@ def heapkey(pp: P) -> int:
 
 def _current() -> tuple[schedt, P]:
     """The scheduler and P of this M; P 0 if sysmon took ours (its heap is locked anyway)."""
-    mp = _tls.m
+    mp: M | None = getattr(_tls, "m", None)
     if mp is None:
         raise RuntimeError("timers can only be used inside a goroutine: start one with run(main)")
     pp = mp.p
