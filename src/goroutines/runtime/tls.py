@@ -9,28 +9,10 @@ attribute is absent in a thread that never set it, and every read is
 
     m        the thread's M (None or absent: the thread is not an M)
     closing  the goroutine that run()'s teardown is closing on this thread
-
-Plain Python in every build: a class compiled by mypyc cannot extend
-threading.local.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .trace import Buffer
-
 
 _tls = threading.local()
-
-
-class _TraceLocal(threading.local):
-    """This thread's trace buffer (buf.sched: the run it records for; None: no run), trace.py."""
-
-    buf: Buffer | None = None
-    gcstart = 0  # nanotime when this thread's collection began
-
-
-_tracelocal = _TraceLocal()

@@ -36,12 +36,11 @@ million events a second. As in Go, every thread (M) appends to its own
 `Buffer`, so no two threads ever write the same one. A hook that knows the M
 it runs on (the running goroutine's, or goready's) finds the buffer on that M
 (`mp.tracebuf`, as Go's mp.trace); the others (and threads that are not Ms)
-through a thread-local (tls.py's: this module is compiled with the core, and a
-compiled class cannot extend threading.local), which costs more. A record is
-four int words appended to the buffer's list (`Buffer.put`): the time since
-the buffer's previous record, shifted left by 8 bits with the kind in the low
-byte, then up to three arguments (NARGS; unused ones are 0). Times are
-deltas, as in Go's trace, so that they take few bytes.
+through a thread-local, which costs more. A record is four int words
+appended to the buffer's list (`Buffer.put`): the time since the buffer's
+previous record, shifted left by 8 bits with the kind in the low byte, then up
+to three arguments (NARGS; unused ones are 0). Times are deltas, as in Go's
+trace, so that they take few bytes.
 Go encodes each record with varints as it goes; in Python a loop per value
 would cost more than the rest of the hook, so the squeezing is left to C,
 once a buffer is full (FLUSH_RECORDS), by the thread that filled it: its words
@@ -91,7 +90,6 @@ import zlib
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from . import tls
 from .osapi import nanotime
 from .runtime2 import G, M, P, WaitReason, funcline, schedt
 
@@ -339,7 +337,9 @@ def deflater() -> Any:
     return zlib.compressobj(_ZLEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
 
 
-_local: Final = tls._tracelocal
+# This thread's `buf` (its Buffer; buf.sched is the run it records for) and
+# `gcstart` (nanotime when its collection began). Plain, read with getattr, as tls._tls.
+_local: Final = threading.local()
 _tracers: Final[dict[schedt, Tracer]] = {}
 _checkers: Final[dict[schedt, Checker]] = {}
 _lock: Final = threading.Lock()  # guards _tracers, _checkers, sched.tracing and gc.callbacks
@@ -372,7 +372,7 @@ def stop(tracer: Tracer) -> None:
             gc.callbacks.remove(gccallback)
         for mp in list(sched.allm):
             mp.tracebuf = None
-    own = _local.buf
+    own: Buffer | None = getattr(_local, "buf", None)
     if own is not None and own.sched is sched:
         _local.buf = None
     with tracer.file:
@@ -414,7 +414,7 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
 
 def _buf(sched: schedt) -> Buffer:
     """_mbuf for the hooks that do not know which M the calling thread is."""
-    buf = _local.buf
+    buf: Buffer | None = getattr(_local, "buf", None)
     if buf is None or buf.sched is not sched or len(buf.recs) >= FLUSH_WORDS:
         buf = _refill(None, sched)
     return buf
@@ -429,7 +429,7 @@ def _refill(mp: M | None, sched: schedt) -> Buffer:
     tracer = _tracers.get(sched)
     if tracer is None:
         return Buffer(sched, -1)
-    buf = loc.buf
+    buf: Buffer | None = getattr(loc, "buf", None)
     if buf is None or buf.sched is not sched:
         buf = tracer.buffer(threading.get_ident()) or Buffer(sched, -1)
         loc.buf = buf
@@ -471,8 +471,11 @@ def gccallback(phase: str, info: dict[str, int]) -> None:
     loc = _local
     if phase == "start":
         loc.gcstart = nanotime()
-    elif loc.gcstart and (buf := loc.buf) is not None and buf.sched in _tracers:
-        start, loc.gcstart = loc.gcstart, 0
+        return
+    start: int = getattr(loc, "gcstart", 0)
+    buf: Buffer | None = getattr(loc, "buf", None)
+    if start and buf is not None and buf.sched in _tracers:
+        loc.gcstart = 0
         buf.put(EvGC, nanotime() - start, info["generation"], 0)
 
 
