@@ -45,7 +45,7 @@ def is_done(ctx: Context) -> bool:
 
 def live_timers() -> int:
     """Pending runtime timers on every P of the running program."""
-    mp = getattr(_tls, "m", None)
+    mp = _tls.__dict__.get("m")
     assert mp is not None
     n = 0
     for pp in mp.sched.allp:

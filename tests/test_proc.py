@@ -597,7 +597,7 @@ def test_no_false_deadlock_while_sysmon_hands_off_a_p(monkeypatch: pytest.Monkey
     monkeypatch.setattr(proc, "startm", slow_startm)
 
     async def main() -> str:
-        mp = getattr(proc._tls, "m", None)
+        mp = proc._tls.__dict__.get("m")
         assert mp is not None
         while mp.p is not None:  # hog until sysmon takes our P
             pass
@@ -687,7 +687,7 @@ def test_one_p_never_spins(monkeypatch: pytest.MonkeyPatch) -> None:
             await c.send(i)  # readies echo: goready -> wakep
             await g.sleep(0.0002)  # the M goes idle until the timer
         c.close()
-        mp = getattr(proc._tls, "m", None)
+        mp = proc._tls.__dict__.get("m")
         assert mp is not None
         return mp.sched.needspinning
 

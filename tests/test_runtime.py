@@ -138,7 +138,7 @@ def test_a_goroutine_readied_from_outside_never_looks_stranded(
         return stopm(mp)
 
     def late_wakep(sched: Any) -> None:
-        if getattr(proc._tls, "m", None) is None:
+        if proc._tls.__dict__.get("m") is None:
             time.sleep(0.02)
         wakep(sched)
 

@@ -561,7 +561,7 @@ def _with_deadline_ns(
         # The current deadline is already sooner than the new one.
         return with_cancel(parent)
     dur = when - timers.now()
-    if dur > 0 and getattr(_tls, "m", None) is None:
+    if dur > 0 and _tls.__dict__.get("m") is None:
         # Checked before the context is registered with its parent.
         acquire_g(f"context.{what}")  # raises: the timer needs a running runtime
     c = _timerCtx(parent, when, cause)

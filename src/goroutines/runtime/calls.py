@@ -50,7 +50,7 @@ __all__ = [
 
 def go(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any) -> None:
     """Start fn(*args, **kwargs) as a new goroutine on the current P's runnext (Go's newproc)."""
-    mp: M | None = getattr(_tls, "m", None)
+    mp: M | None = _tls.__dict__.get("m")
     if mp is None or mp.curg is None:
         raise RuntimeError("go() called outside a goroutine: start one with goroutines.run(main)")
     check_async(fn, "go")
@@ -60,7 +60,7 @@ def go(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any) -
 
 async def gosched() -> None:
     """`await gosched()`: yield the processor; the goroutine goes to the global queue."""
-    mp: M | None = getattr(_tls, "m", None)  # getgfor inlined: a call less
+    mp: M | None = _tls.__dict__.get("m")  # getgfor inlined: a call less
     if mp is None or mp.curg is None:
         acquire_g("gosched")  # raises
     await _GOSCHED
@@ -129,7 +129,7 @@ def gomaxprocs(n: int | None = None) -> int:
     As Go's runtime.GOMAXPROCS, n < 1 (0 included) only asks for the current value.
     """
     resize = n is not None and check_gomaxprocs(n, allow0=True) >= 1
-    mp: M | None = getattr(_tls, "m", None)
+    mp: M | None = _tls.__dict__.get("m")
     if mp is None or mp.curg is None:
         if resize:
             raise RuntimeError(

@@ -309,7 +309,7 @@ async def chansendpark(c: hchan, gp: G, ep: Any) -> None:
 def selectnbsend(c: hchan, ep: Any) -> bool:
     """`ch.try_send(v)`: send if that needs no wait (Go's selectnbsend)."""
     lockacquire[c.lockno]()
-    if chansendnb(c, ep, getattr(_tls, "m", None)):
+    if chansendnb(c, ep, _tls.__dict__.get("m")):
         return True
     lockrelease[c.lockno]()
     return False
@@ -380,7 +380,7 @@ async def chanrecvpark(c: hchan, gp: G) -> tuple[Any, bool]:
 def selectnbrecv(c: hchan) -> tuple[Any, bool]:
     """`ch.try_recv()`: (value, True) if one was ready, else (None, False) (Go's selectnbrecv)."""
     lockacquire[c.lockno]()
-    ep = chanrecvnb(c, getattr(_tls, "m", None))
+    ep = chanrecvnb(c, _tls.__dict__.get("m"))
     if ep is _EMPTY:
         lockrelease[c.lockno]()
         return None, False
@@ -450,7 +450,7 @@ def chansend(c: hchan, ep: Any, preemptible: bool) -> Any:
     checks at a function's entry, nothing was sent yet: await it, then call
     again, not preemptible). A coroutine: the park, which sends.
     """
-    mp: M | None = getattr(_tls, "m", None)  # acquire_g inlined: this is the hot path
+    mp: M | None = _tls.__dict__.get("m")  # acquire_g inlined: this is the hot path
     gp = None if mp is None else mp.curg
     if gp is None:
         gp = acquire_g("Chan.send")[1]  # raises: not in a goroutine
@@ -467,7 +467,7 @@ def chanrecv(c: hchan, what: str, preemptible: bool) -> Any:
 
     _PREEMPT, only if preemptible: yield first, then call again, not preemptible.
     """
-    mp: M | None = getattr(_tls, "m", None)  # acquire_g inlined: this is the hot path
+    mp: M | None = _tls.__dict__.get("m")  # acquire_g inlined: this is the hot path
     gp = None if mp is None else mp.curg
     if gp is None:
         gp = acquire_g(what)[1]  # raises: not in a goroutine

@@ -111,15 +111,15 @@ _STEAL_TRIES = 4  # rounds over all Ps in stealWork
 
 def getg() -> G | None:
     """The goroutine running on this thread, or None outside goroutine code."""
-    mp: M | None = getattr(_tls, "m", None)
+    mp: M | None = _tls.__dict__.get("m")
     return None if mp is None else mp.curg
 
 
 def acquire_g(what: str) -> tuple[M, G]:
     """This thread's M and goroutine, or a RuntimeError naming `what` and run()."""
-    mp: M | None = getattr(_tls, "m", None)
+    mp: M | None = _tls.__dict__.get("m")
     if mp is None or mp.curg is None:
-        gp: G | None = getattr(_tls, "closing", None)
+        gp: G | None = _tls.__dict__.get("closing")
         if gp is not None:
             raise RuntimeError(
                 f"{what} called by goroutine {gp.goid} while run() closes it at program exit:"
@@ -381,7 +381,7 @@ def newproc_global(
     gp.fut = fut
     if ismain:
         sched.main = gp  # before it can run, and so finish
-    mp: M | None = getattr(_tls, "m", None)
+    mp: M | None = _tls.__dict__.get("m")
     readyglobal(sched, gp, mp is None or mp.sched is not sched)
 
 
@@ -1485,7 +1485,7 @@ def goready(gp: G) -> None:
     our time slice; from outside any goroutine (or an M without a P) it goes
     through the global queue.
     """
-    readym(gp, getattr(_tls, "m", None))
+    readym(gp, _tls.__dict__.get("m"))
 
 
 def readym(gp: G, mp: M | None) -> None:
@@ -1592,7 +1592,7 @@ def gosched_m(mp: M, gp: G, preempted: bool) -> None:
 
 def getgfor(what: str) -> G:
     """The current goroutine, or the RuntimeError naming `what` (every operation starts here)."""
-    mp: M | None = getattr(_tls, "m", None)  # acquire_g inlined: a call and a tuple less
+    mp: M | None = _tls.__dict__.get("m")  # acquire_g inlined: a call and a tuple less
     gp = None if mp is None else mp.curg
     if gp is None:
         gp = acquire_g(what)[1]  # raises the RuntimeError naming `what`

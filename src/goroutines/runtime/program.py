@@ -108,7 +108,7 @@ def run(
 
 def check_not_in_goroutine(what: str) -> None:
     """A RuntimeError if the calling thread runs a goroutine: it would wait on itself."""
-    if getattr(_tls, "m", None) is not None:
+    if _tls.__dict__.get("m") is not None:
         raise RuntimeError(f"{what}() called from inside a goroutine: use go() to start goroutines")
 
 

@@ -50,7 +50,7 @@ def now() -> int:
 
     Every `when` of a timer, and every deadline, is read on this clock.
     """
-    mp: M | None = getattr(_tls, "m", None)
+    mp: M | None = _tls.__dict__.get("m")
     return nanotime() if mp is None else mp.sched.now()
 
 
@@ -69,7 +69,7 @@ def heapkey(pp: P) -> int:
 
 def _current() -> tuple[schedt, P]:
     """The scheduler and P of this M; P 0 if sysmon took ours (its heap is locked anyway)."""
-    mp: M | None = getattr(_tls, "m", None)
+    mp: M | None = _tls.__dict__.get("m")
     if mp is None:
         raise RuntimeError("timers can only be used inside a goroutine: start one with run(main)")
     pp = mp.p

@@ -338,7 +338,7 @@ def deflater() -> Any:
 
 
 # This thread's `buf` (its Buffer; buf.sched is the run it records for) and
-# `gcstart` (nanotime when its collection began). Plain, read with getattr, as tls._tls.
+# `gcstart` (nanotime when its collection began). Plain, read through __dict__, as tls._tls.
 _local: Final = threading.local()
 _tracers: Final[dict[schedt, Tracer]] = {}
 _checkers: Final[dict[schedt, Checker]] = {}
@@ -372,7 +372,7 @@ def stop(tracer: Tracer) -> None:
             gc.callbacks.remove(gccallback)
         for mp in list(sched.allm):
             mp.tracebuf = None
-    own: Buffer | None = getattr(_local, "buf", None)
+    own: Buffer | None = _local.__dict__.get("buf")
     if own is not None and own.sched is sched:
         _local.buf = None
     with tracer.file:
@@ -414,7 +414,7 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
 
 def _buf(sched: schedt) -> Buffer:
     """_mbuf for the hooks that do not know which M the calling thread is."""
-    buf: Buffer | None = getattr(_local, "buf", None)
+    buf: Buffer | None = _local.__dict__.get("buf")
     if buf is None or buf.sched is not sched or len(buf.recs) >= FLUSH_WORDS:
         buf = _refill(None, sched)
     return buf
@@ -429,7 +429,7 @@ def _refill(mp: M | None, sched: schedt) -> Buffer:
     tracer = _tracers.get(sched)
     if tracer is None:
         return Buffer(sched, -1)
-    buf: Buffer | None = getattr(loc, "buf", None)
+    buf: Buffer | None = loc.__dict__.get("buf")
     if buf is None or buf.sched is not sched:
         buf = tracer.buffer(threading.get_ident()) or Buffer(sched, -1)
         loc.buf = buf
@@ -472,8 +472,8 @@ def gccallback(phase: str, info: dict[str, int]) -> None:
     if phase == "start":
         loc.gcstart = nanotime()
         return
-    start: int = getattr(loc, "gcstart", 0)
-    buf: Buffer | None = getattr(loc, "buf", None)
+    start: int = loc.__dict__.get("gcstart", 0)
+    buf: Buffer | None = loc.__dict__.get("buf")
     if start and buf is not None and buf.sched in _tracers:
         loc.gcstart = 0
         buf.put(EvGC, nanotime() - start, info["generation"], 0)
