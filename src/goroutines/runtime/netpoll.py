@@ -23,23 +23,23 @@ import select
 import selectors
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from . import proc  # a cycle (proc imports us): only used at call time
 from .runtime2 import G, WaitReason, schedt
 from .timers import addtimer, deltimer, timer
 from .timers import now as timers_now
 
-_FD_SETSIZE = 1024  # select() takes only fds below this
+_FD_SETSIZE: Final = 1024  # select() takes only fds below this
 
-pdReady = "pdReady"  # rg/wg: I/O readiness arrived while nobody waited
+pdReady: Final = "pdReady"  # rg/wg: I/O readiness arrived while nobody waited
 
 Closer = Callable[[], Callable[[], None] | None]  # a weakref.WeakMethod of a close()
 
 # Errors netpollcheckerr reports (Go's pollErr*).
-pollNoError = 0
-pollErrClosing = 1
-pollErrTimeout = 2
+pollNoError: Final = 0
+pollErrClosing: Final = 1
+pollErrTimeout: Final = 2
 
 
 class pollDesc:
@@ -251,15 +251,17 @@ def netpoll(sched: schedt, delay: int) -> list[G]:
 
 # The events that make a reader / a writer runnable (Go's netpoll_epoll.go),
 # and those after which a read may succeed with no edge to follow (EOF, an
-# error, urgent data: a recv stops short at its mark).
-if hasattr(select, "epoll"):
-    _POLLHUP = select.EPOLLRDHUP | select.EPOLLERR | select.EPOLLHUP | select.EPOLLPRI
-    _POLLRD = select.EPOLLIN | _POLLHUP
-    _POLLWR = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
-else:  # pragma: no cover - a selector's events, level-triggered: no edge is missed
-    _POLLHUP = 0
-    _POLLRD = selectors.EVENT_READ
-    _POLLWR = selectors.EVENT_WRITE
+# error, urgent data: a recv stops short at its mark). Without epoll, a
+# selector's events, level-triggered: no edge is missed. Final, so that a
+# compiled core reads them as constants, not by name.
+_EPOLL: Final = hasattr(select, "epoll")
+_POLLHUP: Final = (
+    select.EPOLLRDHUP | select.EPOLLERR | select.EPOLLHUP | select.EPOLLPRI if _EPOLL else 0
+)
+_POLLRD: Final = select.EPOLLIN | _POLLHUP if _EPOLL else selectors.EVENT_READ
+_POLLWR: Final = (
+    select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP if _EPOLL else selectors.EVENT_WRITE
+)
 
 
 def drainWakeup(poller: Poller) -> None:

@@ -22,7 +22,7 @@ except ImportError:  # CPython built without sem_open
     SemLock = None
 _SEMAPHORE: Final = 1  # SemLock's kind: a counting semaphore (multiprocessing.synchronize)
 
-nanotime = time.monotonic_ns
+nanotime: Final = time.monotonic_ns
 
 
 def osyield() -> None:

@@ -103,10 +103,10 @@ GOSCHED: Final = requests.GOSCHED
 PREEMPT: Final = requests.PREEMPT
 EXITSYSCALL: Final = requests.EXITSYSCALL
 
-_GFREE_LOCAL_MAX = 64  # gfput moves Gs to the global list past this many (Go)
-_GFREE_BATCH = 32  # and gfget/gfput move batches of this size
-_GOID_BATCH = 16  # goids a P takes from sched.goidgen at once (Go's _GoidCacheBatch)
-_STEAL_TRIES = 4  # rounds over all Ps in stealWork
+_GFREE_LOCAL_MAX: Final = 64  # gfput moves Gs to the global list past this many (Go)
+_GFREE_BATCH: Final = 32  # and gfget/gfput move batches of this size
+_GOID_BATCH: Final = 16  # goids a P takes from sched.goidgen at once (Go's _GoidCacheBatch)
+_STEAL_TRIES: Final = 4  # rounds over all Ps in stealWork
 
 
 def getg() -> G | None:

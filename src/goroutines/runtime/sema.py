@@ -46,11 +46,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from typing import Final
 
 from .proc import acquire_g, getgfor, goparkunlock, goready
 from .runtime2 import G, WaitReason
 
-semTabSize = 251  # prime, so as not to correlate with any user patterns (Go)
+semTabSize: Final = 251  # prime, so as not to correlate with any user patterns (Go)
 
 
 class Sema:
@@ -119,7 +120,7 @@ class semaRoot:
         return s
 
 
-semtable = tuple(semaRoot() for _ in range(semTabSize))
+semtable: Final = tuple(semaRoot() for _ in range(semTabSize))
 
 
 def rootFor(addr: Sema) -> semaRoot:

@@ -20,16 +20,17 @@ program costs no CPU) and is woken when a P becomes busy again. On each round:
 from __future__ import annotations
 
 import threading
+from typing import Final
 
 from .osapi import nanotime, usleep
 from .runtime2 import P, _Prunning, _Psyscall, schedt
 
-forcePreemptNS = 10_000_000  # a goroutine may run 10 ms before it is asked to yield
+forcePreemptNS: Final = 10_000_000  # a goroutine may run 10 ms before it is asked to yield
 # How long a goroutine may ignore that request before its P goes to another M:
 # time for a thread waiting for the GIL to get it back (one switch interval),
 # or for a CPU-bound goroutine to reach its next checkpoint().
-preemptGraceNS = 5_000_000
-_MAX_DEEP_SLEEP_NS = 60_000_000_000  # Go: forcegcperiod / 2
+preemptGraceNS: Final = 5_000_000
+_MAX_DEEP_SLEEP_NS: Final = 60_000_000_000  # Go: forcegcperiod / 2
 
 
 def startsysmon(sched: schedt) -> None:
@@ -42,9 +43,9 @@ def startsysmon(sched: schedt) -> None:
 
 
 # sched.sysmonwait: how sysmon sleeps on sched.sysmonnote, and so who wakes it.
-_NOWAIT = 0
-_BACKOFF = 1  # a sleep of its 1-10 ms back-off: a syscall wakes it, to retake the P soon
-_DEEP = 2  # every P idle: anything that gives a P work wakes it
+_NOWAIT: Final = 0
+_BACKOFF: Final = 1  # a sleep of its 1-10 ms back-off: a syscall wakes it, to retake the P soon
+_DEEP: Final = 2  # every P idle: anything that gives a P work wakes it
 
 
 def wakesysmon(sched: schedt, why: str) -> None:

@@ -135,14 +135,16 @@ NARGS = (3, 3, 2, 2, 2, 1, 1, 2, 3, 1, 2, 2, 1, 1, 2)  # arguments of each kind,
 REASONS = tuple(WaitReason)
 _reason_index: Final = {r: i for i, r in enumerate(REASONS)}  # WaitReason hashes by identity
 
-MAGIC = b"goroutines trace\x00"
+MAGIC: Final = b"goroutines trace\x00"
 VERSION = 2  # of the event vocabulary above, in the JSON's "goroutines" section
-FORMAT = 3  # of the compact stream's encoding, its byte after MAGIC
-FRAME_HEADER, FRAME_STRINGS, FRAME_BATCH, FRAME_END = b"H", b"S", b"B", b"E"
+FORMAT: Final = 3  # of the compact stream's encoding, its byte after MAGIC
+FRAME_HEADER: Final = b"H"
+FRAME_STRINGS: Final = b"S"
+FRAME_BATCH: Final = b"B"
+FRAME_END: Final = b"E"
 WORDS: Final = 4  # of a record: time delta << 8 | kind, three arguments
 # The widths a column of a batch may have: bytes and struct's (and array's) code.
 WIDTHS: Final = ((1, "b"), (2, "h"), (4, "i"), (8, "q"))
-_nanotime: Final = nanotime  # Final: a compiled core calls it without a lookup by name
 # A buffer is flushed when it holds this many records (about 1 ms to deflate).
 FLUSH_RECORDS: Final = 1 << 12
 FLUSH_WORDS: Final = WORDS * FLUSH_RECORDS
@@ -178,14 +180,14 @@ class Buffer:
         self.sched = sched
         self.id = id  # -1: a buffer that is thrown away (its run is not traced)
         self.recs: list[int] = []  # the words of its records, packed when flushed
-        self.base = self.last = _nanotime()  # when the batch began; the previous record
+        self.base = self.last = nanotime()  # when the batch began; the previous record
         self.strings: dict[Any, int] = {}  # (code or name, createdat, pc) -> index
         self.pending: list[tuple[str, str]] = []  # strings not yet written
         self.deflater: Any = None  # zlib's, made at the thread's first flush and kept
 
     def put(self, kind: int, a: int, b: int, c: int) -> None:
         """Record an event of `kind` now."""
-        t = _nanotime()
+        t = nanotime()
         recs = self.recs
         recs.append((t - self.last) << 8 | kind)
         recs.append(a)
@@ -212,7 +214,7 @@ class Buffer:
         so that every frame inflates on its own.
         """
         recs, base, strings = self.recs, self.base, self.pending
-        now = _nanotime()
+        now = nanotime()
         # One statement with nothing to allocate once it assigns, so that a GC
         # pause recorded meanwhile lands whole in one batch or the other.
         self.recs, self.pending, self.base, self.last = [], [], now, now
