@@ -225,6 +225,14 @@ def records(payload: bytes) -> list[list[int]]:
     return read.columns(zlib.decompressobj(-zlib.MAX_WBITS).decompress(payload[pos:]))
 
 
+def test_event_numbers_are_their_places_in_EVENTS() -> None:
+    """Each EvX constant (what the hooks record) is X's index in EVENTS (what readers name)."""
+    assert len(trace.NARGS) == len(trace.EVENTS) < 256  # a kind fits the record's low byte
+    for kind, name in enumerate(trace.EVENTS):
+        assert getattr(trace, f"Ev{name}") == kind, name
+    assert {n for n in dir(trace) if n.startswith("Ev")} == {f"Ev{n}" for n in trace.EVENTS}
+
+
 def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
     data = traced[0].read_bytes()
     assert data.startswith(trace.MAGIC + bytes([trace.FORMAT]))
