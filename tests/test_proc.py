@@ -715,3 +715,34 @@ def test_no_deadlock_is_reported_before_main_exists(monkeypatch: pytest.MonkeyPa
 
     # With schedtrace on, sysmon never sleeps deeply while every P is idle.
     assert g.run(main, schedtrace=1000) == 1
+
+
+def test_what_a_goroutine_returns_is_dropped_and_mains_and_submits_are_kept() -> None:
+    """A go() goroutine's return value is dropped, as Go drops it; main's is run()'s
+    result and a submit's its future's (what a cheaper end for goroutines, whose
+    results nobody reads, must keep)."""
+    ended: list[Any] = []
+
+    async def child(v: Any, done: g.Chan[int]) -> Any:
+        ended.append(v)
+        await done.send(1)
+        return v  # nobody reads it: no panic, nothing kept
+
+    async def main() -> str:
+        done: g.Chan[int] = g.Chan()
+        for v in (None, 7, "value", StopIteration()):
+            g.go(child, v, done)
+        for _ in range(4):
+            await done.recv()
+        await g.gosched()  # let the last child run to its end
+        return "main's"
+
+    assert g.run(main, gomaxprocs=2) == "main's"
+    assert sorted(map(repr, ended)) == ["'value'", "7", "None", "StopIteration()"]
+
+    async def answer() -> int:
+        await g.gosched()
+        return 42
+
+    with g.Runtime() as rt:
+        assert rt.submit(answer).result(timeout=10) == 42
