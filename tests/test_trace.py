@@ -233,6 +233,16 @@ def test_event_numbers_are_their_places_in_EVENTS() -> None:
     assert {n for n in dir(trace) if n.startswith("Ev")} == {f"Ev{n}" for n in trace.EVENTS}
 
 
+@pytest.mark.parametrize("big", [0, 100, 40_000, 3_000_000_000, -(1 << 62)])
+def test_columns_take_the_narrowest_width_and_read_back(big: int) -> None:
+    """trace.columns packs each column in 1, 2, 4 or 8 bytes; read.columns undoes it."""
+    words = [5, -1, big, 0, 7 << 8 | 2, 255, 3, 0]  # two records of WORDS words
+    data = trace.columns(words)
+    width = next(w for w in (1, 2, 4, 8) if big.bit_length() < 8 * w)  # a sign bit spare
+    assert list(data[: trace.WORDS]) == [2, 2, width, 1]  # 1794 and 255 need 2 bytes, 0s 1
+    assert read.columns(data) == [words[i :: trace.WORDS] for i in range(trace.WORDS)]
+
+
 def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
     data = traced[0].read_bytes()
     assert data.startswith(trace.MAGIC + bytes([trace.FORMAT]))

@@ -258,7 +258,8 @@ def narrowest(n: int, values: list[int]) -> tuple[int, bytes]:
             return width, struct.pack(f"<{n}{code}", *values)
         except struct.error:
             pass
-    return 8, struct.pack(f"<{n}q", *values)
+    width, code = WIDTHS[-1]
+    return width, struct.pack(f"<{n}{code}", *values)
 
 
 class Tracer:
