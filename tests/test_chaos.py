@@ -47,6 +47,7 @@ import pytest
 
 import goroutines as g
 from goroutines import net
+from goroutines.runtime.debug import thread_stacks
 from tests.helpers import SEEDS, Counter
 
 pytestmark = pytest.mark.timeout(60)
@@ -569,7 +570,7 @@ class Ending:
             self.ending.wait()
             began = self.ending_at[0] if self.ending_at else time.monotonic()
             if not self.over.wait(max(0.0, began + RUN_RETURNS / 2 - time.monotonic())):
-                frames = sys._current_frames()
+                frames = thread_stacks()  # none without the GIL: a spinning thread's crash
                 late = f"{(time.monotonic() - began) * 1e3:.0f} ms after the end began"
                 self.slow["(picture)"] = [late]
                 for t in threading.enumerate():
@@ -661,7 +662,7 @@ def the_end(e: Ending, report: dict[str, Any]) -> dict[str, Any]:
     """After run(): what was left, then release the blocked calls and look again."""
     from goroutines.runtime import program
 
-    frames = sys._current_frames()
+    frames = thread_stacks()
     alive = [t for t in threading.enumerate() if t.name.startswith("goroutines-")]
     report["alive"] = sorted(t.name for t in alive)  # the daemons left in calls and loops
     report["stacks"] = {t.name: stack(frames.get(t.ident or 0)) for t in alive}

@@ -1,12 +1,13 @@
-"""Ctrl-C while main runs: the KeyboardInterrupt's traceback sometimes has none of main's frames.
+"""Ctrl-C while main runs: the KeyboardInterrupt's traceback must show main's code.
 
 main ping-pongs with a partner, so it is often running on an M when the
-SIGINT is handled. debug.user_frames(main) then reads main's frames off its
-thread's stack (sys._current_frames), from the top down to main's coroutine
-frame; when that frame is not on the stack at that instant (status _Grunning
-is set before coro.send and reset only after it returns, in park_m), it
-finds nothing, and interrupted() builds a KeyboardInterrupt with no
-traceback: the user sees only run() and runmain.
+SIGINT is handled. Its frames were once read off that M's live stack at that
+instant: when main's coroutine frame was not on the stack (its status says
+running from before coro.send to after the park), the traceback had none of
+main's frames, only run() and runmain. Without the GIL, following a running
+thread's frames can also crash the interpreter (CPython gh-118680); this
+program once died of SIGSEGV on free-threaded 3.13. Now the teardown reads
+main's frames once its M has stopped running it.
 """
 
 import os

@@ -77,6 +77,7 @@ async def syscall(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     mp, gp = acquire_g("syscall")
     if not callable(fn):
         raise TypeError(f"syscall() needs a callable, got {fn!r}")
+    mp.syscallframe = sys._getframe()  # where a dump without the GIL reads our stack from
     entersyscall(mp, gp)
     try:
         result = fn(*args, **kwargs)

@@ -20,7 +20,8 @@ Go's runtime has three windows on a running program, and so does this one:
     referents, which is how `coro.__await__()` wrappers and async generators'
     `asend` objects are followed). A goroutine that runs on another thread is
     read from that thread's live frames (sys._current_frames), up to its
-    coroutine's outermost frame.
+    coroutine's outermost frame, where that is safe: with the GIL, and
+    without it for a goroutine in a syscall (running_frames).
 
   * `schedtrace` prints Go's `SCHED` lines (GODEBUG=schedtrace=MS, with
     scheddetail=1 every P, M and G) from sysmon, in Go 1.21's format. As in Go,
@@ -156,13 +157,12 @@ def live_frames(top: types.FrameType, gp: G) -> list[types.FrameType] | None:
     return None
 
 
-def goroutine_stack(gp: G, top: types.FrameType | None) -> list[str]:
-    """gp's stack, innermost first: from `top` if it runs on a thread, else its await chain."""
+def goroutine_stack(gp: G, live: list[types.FrameType] | None) -> list[str]:
+    """gp's stack, innermost first: if it runs, `live` (None: unreadable); else its await chain."""
     if gp.status in (_Grunning, _Gsyscall):
-        frames = live_frames(top, gp) if top is not None else None
-        if frames is None:
+        if live is None:
             return ["\tgoroutine running on other thread; stack unavailable"]
-        return [printframe(f) for f in frames]
+        return [printframe(f) for f in live]
     frames = list(suspended_frames(gp.coro))
     frames.reverse()  # innermost first, as Go prints
     return [printframe(f) for f in frames]
@@ -195,9 +195,7 @@ def goroutine_frames(gp: G) -> list[types.FrameType]:
         if coro is None:
             return []
         if gp.status in (_Grunning, _Gsyscall):
-            top = thread_top(gp, sys._current_frames())
-            live = live_frames(top, gp) if top is not None else None
-            frames = list(reversed(live or []))
+            frames = list(reversed(running_frames(gp, thread_stacks()) or []))
         if not frames and not getattr(coro, "cr_running", False):
             frames = list(suspended_frames(coro))
         if frames:
@@ -213,32 +211,70 @@ def interrupted(gp: G | None) -> KeyboardInterrupt:
     return KeyboardInterrupt().with_traceback(tb)
 
 
-def traceback(gp: G, now: int, top: types.FrameType | None = None) -> str:
-    """One goroutine: header, stack and created-by line."""
-    return "\n".join([goroutineheader(gp, now), *goroutine_stack(gp, top), creation_line(gp)])
+def traceback(gp: G, now: int, live: list[types.FrameType] | None = None) -> str:
+    """One goroutine: header, stack (`live`: its frames on its thread) and created-by line."""
+    return "\n".join([goroutineheader(gp, now), *goroutine_stack(gp, live), creation_line(gp)])
 
 
-def thread_top(gp: G, frames: dict[int, types.FrameType]) -> types.FrameType | None:
-    """The innermost live frame of the thread running gp, if gp runs on one."""
+def gil_enabled() -> bool:
+    """Whether the interpreter runs with the GIL: always before 3.13; a free-threaded one may."""
+    enabled = getattr(sys, "_is_gil_enabled", None)
+    return enabled is None or bool(enabled())
+
+
+def thread_stacks() -> dict[int, types.FrameType]:
+    """Each thread's innermost frame by thread id; none without the GIL.
+
+    With the GIL another thread's frames hold still while they are read.
+    Without it (free-threaded CPython) that thread goes on: it pops a frame and
+    reuses its memory while this one follows `f_back` into it, which can crash
+    the interpreter (CPython gh-118680).
+    """
+    return sys._current_frames() if gil_enabled() else {}
+
+
+def running_frames(gp: G, stacks: dict[int, types.FrameType]) -> list[types.FrameType] | None:
+    """The frames of gp running on its M's thread, innermost first; None where unreadable.
+
+    With the GIL they are read from the top of that thread's stack (`stacks`).
+    Without it, as Go's traceback does not stop another thread either, a
+    running goroutine's stack is unavailable, but for one in a syscall: its
+    frames from the syscall's down are read while its M waits in exitsyscall
+    (M.scanlock), so that none of them is unwound under the reader. The frames
+    of the call itself are not read: its return pops them at any moment.
+    """
     mp = gp.m
-    t = mp.thread if mp is not None else None
-    return frames.get(t.ident) if t is not None and t.ident is not None else None
+    if mp is None or gp.status not in (_Grunning, _Gsyscall):
+        return None
+    if gil_enabled():
+        t = mp.thread
+        top = stacks.get(t.ident) if t is not None and t.ident is not None else None
+        return live_frames(top, gp) if top is not None else None
+    with mp.scanlock:
+        top = mp.syscallframe
+        if top is None or gp.status != _Gsyscall or gp.m is not mp:
+            return None
+        return live_frames(top, gp)
 
 
 def tracebackothers(sched: schedt, cur: G | None = None, top: types.FrameType | None = None) -> str:
     """Every live goroutine of a run: `cur` first (its stack from `top`), the rest by goid.
 
-    Takes no runtime lock (checkdead calls it with sched.lock held, SIGQUIT can
-    interrupt any scheduler code); like Go's it is a racy snapshot.
+    Takes no scheduler lock (checkdead calls it with sched.lock held, SIGQUIT
+    can interrupt any scheduler code), only, without the GIL, the scanlock of
+    an M in a syscall, under which that M takes no other; like Go's it is a
+    racy snapshot.
     """
     now = nanotime()
-    frames = sys._current_frames()
+    stacks = thread_stacks()
     gs = sorted(
         (gp for gp in list(sched.allgs) if gp.status not in (_Gdead, _Gidle) and gp is not cur),
         key=lambda gp: gp.goid,
     )
-    out = [] if cur is None else [traceback(cur, now, top)]
-    out.extend(traceback(gp, now, thread_top(gp, frames)) for gp in gs)
+    out = []
+    if cur is not None:
+        out.append(traceback(cur, now, None if top is None else live_frames(top, cur)))
+    out.extend(traceback(gp, now, running_frames(gp, stacks)) for gp in gs)
     return "\n\n".join(out)
 
 

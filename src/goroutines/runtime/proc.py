@@ -1963,6 +1963,8 @@ def entersyscall(mp: M, gp: G) -> None:
 
 def exitsyscall(mp: M, gp: G) -> bool:
     """The call returned: get our P back, or an idle one; False means the M must stop (Go)."""
+    with mp.scanlock:  # a dump reading gp's frames from syscallframe ends first (debug)
+        mp.syscallframe = None
     pp = mp.oldp
     mp.oldp = None
     if mp.marked:

@@ -20,7 +20,9 @@ queue, and waits for the program's end on `sched.events`: the exit beginning
      daemon thread, and when its call returns it sees the exit and leaves
      without running goroutine code again. Its goroutine is stranded: never
      resumed and never closed (kept referenced, so that the garbage collector
-     does not close it and run its finally blocks later);
+     does not close it and run its finally blocks later). A Ctrl-C's
+     KeyboardInterrupt gets main's frames here, where main stopped: read while
+     it still runs, they could change under the reader;
   3. every other goroutine still alive is abandoned: its coroutine is closed,
      so its finally blocks run. That runs on a thread of its own, which the
      caller waits for, so that a Ctrl-C still ends a finally block that blocks;
@@ -319,7 +321,7 @@ def wait_exit(sched: schedt) -> None:
         if kind == signals.CALL:
             arg.run()
         elif not signals.dispatch(sched, arg) and arg == signal.SIGINT:
-            fatal(sched, interrupted(sched.main))  # Ctrl-C: the program ends
+            fatal(sched, KeyboardInterrupt())  # Ctrl-C: the program ends (see teardown)
 
 
 def teardown(sched: schedt) -> None:
@@ -331,6 +333,9 @@ def teardown(sched: schedt) -> None:
     with sched.lock:
         allm = list(sched.allm)  # final: no M is allocated once exiting is set
     alive = [mp for mp in allm if not joinm(mp, grace, limit)]
+    e = sched.fatal
+    if type(e) is KeyboardInterrupt and e.__traceback__ is None:  # wait_exit's, of a Ctrl-C
+        sched.fatal = interrupted(sched.main)  # main's frames, now that its M has let go of it
     if sched.sysmon is not None:
         sched.sysmon.join(seconds_until(limit))
     try:

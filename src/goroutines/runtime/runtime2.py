@@ -165,8 +165,10 @@ class M:
         "p",
         "park",
         "rand",
+        "scanlock",
         "sched",
         "spinning",
+        "syscallframe",
         "syscalltick",
         "thread",
         "tracebuf",
@@ -191,6 +193,13 @@ class M:
         self.marked = False  # its thread has foreign.NotALoop as its asyncio loop
         self.rand = random.Random()
         self.tracebuf: Buffer | None = None  # where its thread traces (Go's mp.trace)
+        # While its goroutine is in a syscall: the frame of the syscall, where
+        # a dump reads the goroutine's stack from without the GIL, and the lock
+        # that keeps exitsyscall from unwinding it meanwhile (Go's G has
+        # syscallsp and the _Gscan bit; a G in a syscall keeps its M, so they
+        # live on the M and no G pays for them). debug.running_frames.
+        self.syscallframe: types.FrameType | None = None
+        self.scanlock = threading.RLock()  # an RLock: a SIGQUIT dump may interrupt a dump
         # What park_m calls, set by gopark in the goroutine this M runs: on the
         # M, as in Go, so that a parked G does not carry two fields for it.
         self.waitunlockf: Callable[[G, Any], bool] | None = None
