@@ -295,16 +295,23 @@ def test_dump_shows_a_goroutine_in_a_syscall_from_its_thread() -> None:
 def test_dumps_read_goroutines_that_enter_and_leave_syscalls_meanwhile() -> None:
     # Without the GIL, reading the frames of a syscall that returns meanwhile
     # can crash the interpreter: its M waits in exitsyscall while they are read.
-    stop = False
+    # The callers are read only in syscalls or running: spare Ps let each take
+    # a P back at once, so none is ever suspended (a parked goroutine resumed
+    # while a dump reads it is a race of its own: see README, free-threaded).
+    callers, stop = 2, False
+    started: list[int] = []
 
     async def caller() -> None:
+        started.append(1)
         while not stop:
             await syscall(time.sleep, 0)  # L:caller
 
     async def main() -> list[str]:
         nonlocal stop
-        for _ in range(3):
+        for _ in range(callers):
             go(caller)
+        while len(started) < callers:
+            await gosched()
         dumps = []
         for _ in range(300):
             dumps.append(dump_goroutines())
@@ -314,7 +321,7 @@ def test_dumps_read_goroutines_that_enter_and_leave_syscalls_meanwhile() -> None
 
     test = "test_dumps_read_goroutines_that_enter_and_leave_syscalls_meanwhile.<locals>"
     caller_frame = (f"{test}.caller(...)", f"\t{HERE}:{lineof('caller')}")
-    for dump in run(main, gomaxprocs=3):
+    for dump in run(main, gomaxprocs=callers + 3):
         for block in blocks(dump).values():
             lines = block.splitlines()
             if "[syscall]" not in lines[0]:
