@@ -840,11 +840,13 @@ def test_main_returning_mid_game_ends_the_program_at_once(procs: int, seed: int)
 
 
 # What a goroutine that ran on past the end may print (proc.panic): the end closed
-# the sockets under the game's echo servers and clients, so an OSError only.
+# the sockets under the game's echo servers and clients, so an OSError, or the EOF
+# of a read whose peer was closed (IncompleteReadError), only.
 RAN_ON = re.compile(
     r"Exception ignored in goroutine \d+, which ran on after the program ended:\n"
     r"Traceback \(most recent call last\):\n(?:  .*\n)+"
-    r"(?:\w+\.)*(?:OSError|ConnectionResetError|BrokenPipeError|ConnectionAbortedError)\b.*\n"
+    r"(?:\w+\.)*(?:OSError|ConnectionResetError|BrokenPipeError|ConnectionAbortedError"
+    r"|IncompleteReadError)\b.*\n"
     r"(?:goroutine \d+ \[running\]:\n(?:created by .*\n)?(?:\t.*\n)?)?"
 )
 
@@ -880,6 +882,9 @@ def test_unexplained_keeps_all_but_what_ran_on_past_the_end_raised() -> None:
         "\tx.py:9\n"
     )
     assert unexplained(ran_on) == ""
+    reset = "ConnectionResetError: [Errno 104] Connection reset by peer"
+    eof = "goroutines.net.IncompleteReadError: 0 bytes read on a total of 3 expected bytes"
+    assert unexplained(ran_on.replace(reset, eof)) == ""
     other = ran_on.replace("ConnectionResetError", "KeyError")
     assert unexplained(other) == other
     assert unexplained("Warning: x\n" + ran_on) == "Warning: x\n"

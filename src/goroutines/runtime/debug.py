@@ -42,6 +42,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -63,7 +64,9 @@ if TYPE_CHECKING:
     from .schedcheck import Checker
 
 _MAX_FRAMES = 100  # Go prints at most 100 frames of a goroutine too
-_LOOKS = 100  # looks of goroutine_frames for a running goroutine's frames
+# How long goroutine_frames looks for a goroutine's frames: until it stops
+# running where they cannot be read (another thread, without the GIL).
+_LOOK_FOR = 250_000_000  # ns
 # The package's directory: a frame whose code lives under it is the runtime's.
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _awaitable_types = (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)
@@ -181,16 +184,19 @@ def user_frames(gp: G) -> list[types.FrameType]:
 
 
 def goroutine_frames(gp: G) -> list[types.FrameType]:
-    """gp's frames outermost first, read until a look finds them (at most _LOOKS looks).
+    """gp's frames outermost first, read once a look finds them (for up to _LOOK_FOR).
 
     Running, gp's frames are on its M's thread, read from a snapshot of that
     thread's stack; in between, they are suspended ones. A look can miss them:
     the status changes before a send of the coroutine and after its park, so
     it says running while the thread is between two sends, and a snapshot
-    taken then may be stale once the coroutine is checked.
+    taken then may be stale once the coroutine is checked. Without the GIL a
+    running goroutine's frames cannot be read at all (running_frames): the
+    looks go on until it stops, or the time is up.
     """
     frames: list[types.FrameType] = []
-    for _ in range(_LOOKS):
+    deadline = nanotime() + _LOOK_FOR
+    while True:
         coro = gp.coro
         if coro is None:
             return []
@@ -198,9 +204,9 @@ def goroutine_frames(gp: G) -> list[types.FrameType]:
             frames = list(reversed(running_frames(gp, thread_stacks()) or []))
         if not frames and not getattr(coro, "cr_running", False):
             frames = list(suspended_frames(coro))
-        if frames:
+        if frames or nanotime() > deadline:
             return frames
-    return frames
+        time.sleep(0.001)
 
 
 def interrupted(gp: G | None) -> KeyboardInterrupt:
