@@ -12,6 +12,7 @@ import pytest
 
 from goroutines import Chan
 from goroutines.runtime import chan, osapi
+from goroutines.runtime.fdmutex import fdMutex
 from goroutines.runtime.osapi import Note, mutex
 
 
@@ -138,7 +139,7 @@ def test_mutex_falls_back_to_threading_lock(
 _FORK_AND_DIE = """
 import os, warnings
 from goroutines import Chan, gosched, run, sleep, syscall
-from goroutines.runtime import chan
+from goroutines.runtime import osapi
 from goroutines.runtime.proc import getg
 
 ch = Chan(1)  # made before the fork: the child holds a copy
@@ -155,7 +156,7 @@ async def main():
             for pp in sched.allp:
                 pp.lockacquire()
                 pp.timersLock.acquire()
-            chan.lockacquire[ch._c.lockno]()
+            osapi.lockacquire[ch._c.lockno]()
             code = 0
         finally:
             os._exit(code)
@@ -183,13 +184,27 @@ def test_a_forked_child_dying_with_the_runtime_locks_held_does_not_stop_the_pare
     assert (out.returncode, out.stdout) == (0, "done\n"), out.stderr
 
 
-def test_a_forked_child_remakes_every_lock_of_the_channels() -> None:
+def test_a_forked_child_remakes_every_lock_of_the_channels_and_sockets() -> None:
     # What program.forked calls in the child, called here: a thread of the
-    # parent may have held any of these at the fork.
+    # parent may have held any of these at the fork. Sockets keep the number
+    # of their striped locks, as channels do, and so follow them.
     ch = Chan[int](1)
+    fdmu = fdMutex(lambda: None)
     n = ch._c.lockno
-    before = (chan.lockacquire[n], chan.lockrelease[n], chan._makelock, chan._selectDoneLock)
+
+    def locks() -> tuple[object, ...]:
+        return (
+            osapi.lockacquire[n],
+            osapi.lockrelease[n],
+            osapi._makelock,
+            chan._selectDoneLock,
+            fdmu.lock,
+        )
+
+    before = locks()
+    osapi.remakelocks()
     chan.remakelocks()
-    after = (chan.lockacquire[n], chan.lockrelease[n], chan._makelock, chan._selectDoneLock)
+    after = locks()
     assert all(a is not b for a, b in zip(before, after, strict=True))
+    assert fdmu.lock is osapi._locks[fdmu.lockno]
     assert ch.try_send(1) and ch.try_recv() == (1, True)

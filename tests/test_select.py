@@ -9,7 +9,7 @@ import pytest
 
 import goroutines as g
 from goroutines import Chan, ChannelClosed, Deadlock, recv, select, send
-from goroutines.runtime.chan import NLOCKS
+from goroutines.runtime.osapi import NLOCKS
 from tests.helpers import pure_only
 from tests.test_chan import run1, until, waiters
 

@@ -36,24 +36,22 @@ CAS: the `selectdone` flag that decides which case of a parked select wins is
 tested and set under `_selectDoneLock`.
 
 The lock. Go gives each hchan a lock word; here the fast lock is a POSIX
-semaphore (osapi.mutex), which costs a page of memory, so channels share
-NLOCKS of them by address, as Go's semaphores share semtable's roots: Go's
-`lock(&c.lock)` is `lockacquire[c.lockno]()` here. Two channels on one lock
-only wait for each other for a few lines; nothing takes a channel's lock while
+semaphore (osapi.mutex), which costs a page of memory, so channels (and
+sockets) share osapi's NLOCKS striped locks by address: Go's `lock(&c.lock)`
+is `lockacquire[c.lockno]()` here. Nothing takes a channel's lock while
 holding another's but select, which takes its channels' locks in their order,
-each once. A forked child makes locks of its own (`remakelocks`,
-program.forked).
+each once.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, Final
 
 from . import requests, tls
 from .errors import ChannelClosed
-from .osapi import Mutex, mutex
+from .osapi import lockacquire, lockfor, lockrelease
 from .proc import acquire_g, gopark, goready, readym
 from .runtime2 import G, M, WaitReason
 
@@ -70,50 +68,15 @@ _CLOSED: Final[Any] = object()  # closed and drained (lock released)
 # lock makes the test-and-set atomic; it is held for a few bytecodes only.
 _selectDoneLock = threading.Lock()
 
-NLOCKS: Final = 251  # the channels' locks (Go's semTabSize for its semaphores' roots)
-_locks: Final[list[Mutex | None]] = [None] * NLOCKS  # each made when a channel first needs it
-_makelock = threading.Lock()  # guards the making
-
-
-def unmade() -> object:
-    """What stands in a lock's place until it is made (never called: lockfor makes it first)."""
-    raise RuntimeError("goroutines: a channel's lock was used before it was made")
-
-
-# The locks' methods, bound once (select takes them too).
-lockacquire: Final[list[Callable[[], object]]] = [unmade] * NLOCKS
-lockrelease: Final[list[Callable[[], object]]] = [unmade] * NLOCKS
-
-
-def lockfor(ident: int) -> int:
-    """The number of the lock of the channel of the user's Chan at id `ident` (made if need be)."""
-    n = (ident >> 4) % NLOCKS  # ids are multiples of 16
-    if _locks[n] is None:
-        with _makelock:
-            if _locks[n] is None:
-                setlock(n, mutex())
-    return n
-
-
-def setlock(n: int, lk: Mutex) -> None:
-    """Install lock n, its methods first: _locks[n] says it is ready."""
-    lockacquire[n] = lk.__enter__
-    lockrelease[n] = lk.release
-    _locks[n] = lk
-
 
 def remakelocks() -> None:
-    """In a forked child: new locks for the ones made so far (program.forked).
+    """In a forked child: a new _selectDoneLock (program.forked; the channels' are osapi's).
 
-    The module's threading locks too: a thread of the parent may have held
-    one at the fork, and it would stay held in the child.
+    A thread of the parent may have held it at the fork, and it would stay
+    held in the child.
     """
-    global _makelock, _selectDoneLock
-    _makelock = threading.Lock()
+    global _selectDoneLock
     _selectDoneLock = threading.Lock()
-    for n, lk in enumerate(_locks):
-        if lk is not None:
-            setlock(n, mutex())
 
 
 class sudog:

@@ -3,7 +3,8 @@
 Every read and write of a `goroutines.net` connection takes a side of its
 fdMutex first and gives it back after: one reader and one writer at a time,
 and a reference that keeps the socket open until the operation returns. Go
-packs all of it into one atomic word; here a lock guards the fields.
+packs all of it into one atomic word; here a lock guards the fields, one of
+osapi's striped locks (lockfor), as a channel's.
 
 Compiled with the scheduler's core: a TCP round trip takes and gives back a
 side four times. The wait for a held side is a Python coroutine,
@@ -13,10 +14,10 @@ net.rwlockslow, as the operations that await it are.
 from __future__ import annotations
 
 import errno
-import threading
 from collections import deque
 from collections.abc import Callable
 
+from .osapi import Mutex, lockacquire, lockfor, lockrelease, stripe
 from .proc import goready
 from .runtime2 import G
 
@@ -47,44 +48,49 @@ class fdMutex:
     in FIFO order.
     """
 
-    __slots__ = ("closed", "destroy", "lock", "r", "ref", "w")
+    __slots__ = ("closed", "destroy", "lockno", "r", "ref", "w")
 
     def __init__(self, destroy: Callable[[], None]) -> None:
-        self.lock = threading.Lock()
+        self.lockno = lockfor(id(self))  # its lock: one of osapi's striped ones
         self.closed = False
         self.ref = 0
         self.destroy: Callable[[], None] | None = destroy  # None once it has run
         self.r = rwsema()
         self.w = rwsema()
 
+    @property
+    def lock(self) -> Mutex:
+        """Its lock, for `with` and goparkunlock."""
+        return stripe(self.lockno)
+
     def rwlock(self, side: rwsema) -> bool:
         """Take a free side and a reference; False: held, await net.rwlockslow (Go)."""
-        lock = self.lock
-        lock.acquire()  # not `with`: this and rwunlock run for every operation
+        n = self.lockno
+        lockacquire[n]()  # not `with`: this and rwunlock run for every operation
         if self.closed or side.held:
-            lock.release()
+            lockrelease[n]()
             if self.closed:
                 raise errClosing()
             return False
         side.held = True
         self.ref += 1
-        lock.release()
+        lockrelease[n]()
         return True
 
     def rwunlock(self, side: rwsema) -> None:
         """Release a side: hand it and our reference to the next waiter, or drop both (Go)."""
-        lock = self.lock
-        lock.acquire()
+        n = self.lockno
+        lockacquire[n]()
         if side.waitq:
             gp = side.waitq.popleft()
             gp.param = True
-            lock.release()
+            lockrelease[n]()
             goready(gp)
             return
         side.held = False
         self.ref -= 1
         destroy = self.lastref() if self.closed else None
-        lock.release()
+        lockrelease[n]()
         if destroy is not None:
             destroy()
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from . import proc  # a cycle (proc imports us): only used at call time
+from .osapi import Mutex, lockacquire, lockfor, lockrelease, stripe
 from .runtime2 import G, WaitReason, schedt
 from .timers import addtimer, deltimer, timer
 from .timers import now as timers_now
@@ -50,7 +51,7 @@ class pollDesc:
         "closing",
         "fd",
         "hup",
-        "lock",
+        "lockno",
         "poller",
         "rd",
         "rempty",
@@ -71,7 +72,7 @@ class pollDesc:
         # Kept so that closing works outside goroutine context too: from a finally
         # block that run() closes at exit, or after run() has returned.
         self.poller = poller
-        self.lock = threading.Lock()
+        self.lockno = lockfor(id(self))  # its lock: one of osapi's striped ones
         self.closing = False
         self.rg: G | str | None = None  # None, pdReady, or the G parked to read
         # The reader's last recv found the receive queue empty (EAGAIN or a short
@@ -94,6 +95,11 @@ class pollDesc:
         # deadline does nothing (Go's rseq/wseq).
         self.rseq = 0
         self.wseq = 0
+
+    @property
+    def lock(self) -> Mutex:
+        """Its lock, for `with` and goparkunlock."""
+        return stripe(self.lockno)
 
 
 class Poller:
@@ -287,7 +293,8 @@ def netpollready(glist: list[G], pd: pollDesc, ev: int) -> None:
     netpollunblock with ioready, inlined: this runs for every event. The
     caller takes the collected goroutines off the waiter count.
     """
-    pd.lock.acquire()
+    n = pd.lockno
+    lockacquire[n]()
     try:
         if ev & _POLLHUP:
             pd.hup = True  # before rg: whoever sees the latch sees this too
@@ -304,7 +311,7 @@ def netpollready(glist: list[G], pd: pollDesc, ev: int) -> None:
                 if old is not None:
                     glist.append(old)  # type: ignore[arg-type]
     finally:
-        pd.lock.release()
+        lockrelease[n]()
 
 
 def netpollunblock(glist: list[G], pd: pollDesc, attr: str, ioready: bool) -> None:

@@ -1,4 +1,4 @@
-"""The runtime's seam to the operating system: the clock and thread sleep/wakeup.
+"""The runtime's seam to the operating system: the clock, thread sleep/wakeup, locks.
 
 Everything in the scheduler that reads the time or parks and unparks a thread
 goes through this module. goroutines.testing's virtual time replaces the
@@ -13,8 +13,9 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Final, Protocol
+from typing import Final, NoReturn, Protocol
 
 try:
     from _multiprocessing import SemLock  # type: ignore[import-not-found]  # no stub
@@ -110,7 +111,7 @@ def mutex() -> Mutex:
     with sem_trywait first, in half that. Each one maps a page of shared memory
     (a named semaphore, unlinked at once: no file and no fd remain), so only
     the few locks taken on every scheduling step are made here: the
-    scheduler's, each P's, and the 251 the channels share (chan.lockfor).
+    scheduler's, each P's, and the NLOCKS striped ones (lockfor).
     threading.Lock where the system has no named semaphores (no /dev/shm) or
     no room for one.
 
@@ -128,6 +129,67 @@ def mutex() -> Mutex:
             except OSError:
                 break
     return threading.Lock()
+
+
+# The striped locks: what is made by the thousand (channels, each socket's
+# fdMutex and pollDesc) shares NLOCKS of them by address, as Go's semaphores
+# share semtable's roots, since each mutex() costs a page. Go's `lock(&c.lock)`
+# is `lockacquire[c.lockno]()`. Two objects on one lock only wait for each other
+# for a few lines: no code holds one of these locks while it takes another, but
+# select, which takes its channels' in their order, each once. Objects keep the
+# number, not the lock: a forked child makes locks of its own (remakelocks).
+NLOCKS: Final = 251  # Go's semTabSize
+_locks: Final[list[Mutex | None]] = [None] * NLOCKS  # each made when first needed
+_makelock = threading.Lock()  # guards the making
+
+
+def unmade() -> NoReturn:
+    """What stands in a lock's place until it is made (never called: lockfor makes it first)."""
+    raise RuntimeError("goroutines: a striped lock was used before it was made")
+
+
+# The locks' methods, bound once.
+lockacquire: Final[list[Callable[[], object]]] = [unmade] * NLOCKS
+lockrelease: Final[list[Callable[[], object]]] = [unmade] * NLOCKS
+
+
+def lockfor(ident: int) -> int:
+    """The number of the striped lock of the object at id `ident` (made if need be)."""
+    n = (ident >> 4) % NLOCKS  # ids are multiples of 16
+    if _locks[n] is None:
+        with _makelock:
+            if _locks[n] is None:
+                setlock(n, mutex())
+    return n
+
+
+def stripe(n: int) -> Mutex:
+    """Striped lock n itself, made already (for `with` and goparkunlock)."""
+    lk = _locks[n]
+    if lk is None:
+        unmade()
+    return lk
+
+
+def setlock(n: int, lk: Mutex) -> None:
+    """Install lock n, its methods first: _locks[n] says it is ready."""
+    lockacquire[n] = lk.__enter__
+    lockrelease[n] = lk.release
+    _locks[n] = lk
+
+
+def remakelocks() -> None:
+    """In a forked child: new striped locks for the ones made so far (program.forked).
+
+    A thread of the parent may have held one at the fork (the making lock too),
+    and it would stay held in the child; the semaphores' pages are shared with
+    the parent besides.
+    """
+    global _makelock
+    _makelock = threading.Lock()
+    for n, lk in enumerate(_locks):
+        if lk is not None:
+            setlock(n, mutex())
 
 
 class VirtualClock:

@@ -51,7 +51,7 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from . import chan, netpoll, signals, sysmon
+from . import chan, netpoll, osapi, signals, sysmon
 from .debug import Observer, interrupted
 from .osapi import VirtualClock, nanotime, osyield
 from .proc import (
@@ -279,7 +279,8 @@ def forked() -> None:
     for rt in list(_started):
         if rt.sched is not None:
             rt.sched.forked()
-    chan.remakelocks()  # for every channel, of those runs or not
+    osapi.remakelocks()  # every channel's and socket's, of those runs or not
+    chan.remakelocks()
 
 
 os.register_at_fork(after_in_child=forked)

@@ -25,9 +25,10 @@ from __future__ import annotations
 from typing import Any, Final, NoReturn
 
 from . import requests
-from .chan import bufget, bufput, closed_error, hchan, lockacquire, lockrelease, sudog
+from .chan import bufget, bufput, closed_error, hchan, sudog
 from .chan import recv as chanrecvsg
 from .chan import send as chansendsg
+from .osapi import lockacquire, lockrelease
 from .proc import acquire_g, gopark, goready
 from .runtime2 import G, WaitReason
 
