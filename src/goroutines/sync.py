@@ -8,12 +8,13 @@ with gopark and frees its M for other goroutines; nothing here blocks a thread.
 
 Python has no atomics. Where Go updates a state word with a CAS or an atomic add
 (Mutex.state, RWMutex.readerCount/readerWait, WaitGroup's counter and waiter
-count, Once.done), the word is changed under a small threading.Lock of its
-object, so every shared field is read and written under a lock and the code is
-correct on free-threaded CPython. A CAS loop of Go's becomes one pass under the
-lock: with the lock held the CAS cannot fail. The lock is never held across an
-await, and the waking (semrelease) is done after it is released, as Go wakes
-after its CAS.
+count, Once.done), the word is changed under a lock of its object, one of the
+runtime's striped semaphores (osapi.lockfor: objects share them by address,
+as channels and sockets do), so every shared field is read and written under
+a lock and the code is correct on free-threaded CPython. A CAS loop of Go's
+becomes one pass under the lock: with the lock held the CAS cannot fail. The
+lock is never held across an await, nor while another lock is taken, and the
+waking (semrelease) is done after it is released, as Go wakes after its CAS.
 
 Fast and slow paths. Every blocking operation is a coroutine: it does nothing
 until awaited, and one dropped unawaited warns as any forgotten coroutine does.
@@ -21,9 +22,9 @@ It first tries Go's fast path under its one lock; when that succeeds it returns
 at once (yielding only if sysmon asked the goroutine to, so that a loop that
 only ever takes free locks can still be preempted). Only when it must wait does
 it go on to the slow path (Go's outlined lockSlow and friends) and park. The
-fast paths take their lock with acquire() and release() rather than `with`,
-which costs twice as much on CPython 3.11 (README, "machine instructions"),
-and nothing between the two can raise.
+fast paths take their lock with lockacquire and lockrelease rather than
+`with`, which costs twice as much on CPython 3.11 (README, "machine
+instructions"), and nothing between the two can raise.
 
 Misuse that Go makes a fatal error (unlock of an unlocked mutex, a negative
 WaitGroup counter) raises here, with Go's message, before any state changes.
@@ -31,12 +32,11 @@ WaitGroup counter) raises here, with Go's message, before any state changes.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Protocol
 
-from .runtime.osapi import nanotime
+from .runtime.osapi import lockacquire, lockfor, lockrelease, nanotime, stripe
 from .runtime.proc import check_async, getgfor, throw
 from .runtime.requests import _PREEMPT
 from .runtime.runtime2 import WaitReason
@@ -117,30 +117,30 @@ class Mutex(_LockerContext):
     may lock it and another unlock it.
     """
 
-    __slots__ = ("_lock", "_sema", "_state")
+    __slots__ = ("_lockno", "_sema", "_state")
 
     def __init__(self) -> None:
         self._state = 0  # mutexLocked | mutexWoken | mutexStarving | waiters << mutexWaiterShift
         self._sema = Sema()  # waiters park here
-        self._lock = threading.Lock()  # guards _state (Go updates it with CAS)
+        self._lockno = lockfor(id(self))  # guards _state (Go updates it with CAS)
 
     async def lock(self) -> None:
         """`await mu.lock()`: lock the mutex, waiting while another goroutine holds it."""
         gp = getgfor("Mutex.lock")
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         # Fast path: grab unlocked mutex (Go: CAS(state, 0, mutexLocked)).
         if self._state == 0:
             self._state = mutexLocked
-            self._lock.release()
+            lockrelease[self._lockno]()
             if gp.preempt:
                 await _PREEMPT
             return
-        self._lock.release()
+        lockrelease[self._lockno]()
         await self._lockSlow()
 
     def try_lock(self) -> bool:
         """Lock the mutex if that needs no wait; True if it did (Go's TryLock)."""
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         try:
             old = self._state
             if old & (mutexLocked | mutexStarving):
@@ -150,7 +150,7 @@ class Mutex(_LockerContext):
             self._state = old | mutexLocked
             return True
         finally:
-            self._lock.release()
+            lockrelease[self._lockno]()
 
     async def _lockSlow(self) -> None:
         """Queue for the mutex and compete for it when woken (Go's lockSlow).
@@ -166,7 +166,7 @@ class Mutex(_LockerContext):
         starving = False
         awoke = False
         while True:
-            with self._lock:
+            with stripe(self._lockno):
                 old = self._state
                 new = old
                 # Don't try to acquire starving mutex, new arriving goroutines must queue.
@@ -194,7 +194,7 @@ class Mutex(_LockerContext):
                 waitStartTime = nanotime()
             await semacquire1(self._sema, queueLifo, WaitReason.SyncMutexLock)
             starving = starving or nanotime() - waitStartTime > starvationThresholdNs
-            with self._lock:
+            with stripe(self._lockno):
                 old = self._state
                 if old & mutexStarving:
                     # Ownership was handed off to us, but the state is not yet
@@ -215,7 +215,7 @@ class Mutex(_LockerContext):
 
     def unlock(self) -> None:
         """Unlock the mutex; RuntimeError if it is not locked (Go's Unlock)."""
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         try:
             # Fast path: drop lock bit.
             new = self._state - mutexLocked
@@ -226,12 +226,12 @@ class Mutex(_LockerContext):
                 return
             handoff = self._unlockSlow(new)
         finally:
-            self._lock.release()
+            lockrelease[self._lockno]()
         if handoff is not None:
             semrelease1(self._sema, handoff)
 
     def _unlockSlow(self, new: int) -> bool | None:
-        """Decide whom unlock wakes; self._lock held (Go's unlockSlow).
+        """Decide whom unlock wakes; the Mutex's lock held (Go's unlockSlow).
 
         Returns None to wake nobody, False to wake a waiter that competes for the
         mutex, True to hand the mutex to the first waiter.
@@ -251,7 +251,7 @@ class Mutex(_LockerContext):
         return False
 
     def __repr__(self) -> str:
-        with self._lock:
+        with stripe(self._lockno):
             state = self._state
         return f"<Mutex {_mutexStateString(state)} at {id(self):#x}>"
 
@@ -283,7 +283,7 @@ class RWMutex(_LockerContext):
     """
 
     __slots__ = (
-        "_lock",
+        "_lockno",
         "_readerCount",
         "_readerSem",
         "_readerWait",
@@ -299,17 +299,17 @@ class RWMutex(_LockerContext):
         # Number of pending readers, minus rwmutexMaxReaders while a writer is pending.
         self._readerCount = 0
         self._readerWait = 0  # number of departing readers a pending writer waits for
-        self._lock = threading.Lock()  # guards _readerCount and _readerWait (Go: atomics)
+        self._lockno = lockfor(id(self))  # guards _readerCount and _readerWait (Go: atomics)
         self._rlocker = _RLocker(self)
 
     async def rlock(self) -> None:
         """`await rw.rlock()`: lock for reading, waiting while a writer holds or waits for it."""
         gp = getgfor("RWMutex.rlock")
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         # Go: readerCount.Add(1) < 0 means a writer is pending: then wait for it.
         self._readerCount += 1
         pending = self._readerCount < 0
-        self._lock.release()
+        lockrelease[self._lockno]()
         if pending:
             await semacquire1(self._readerSem, False, WaitReason.SyncRWMutexRLock)
         elif gp.preempt:
@@ -317,7 +317,7 @@ class RWMutex(_LockerContext):
 
     def runlock(self) -> None:
         """Undo one rlock(); RuntimeError if not locked for reading (Go's RUnlock)."""
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         try:
             r = self._readerCount - 1
             if r >= 0:
@@ -325,7 +325,7 @@ class RWMutex(_LockerContext):
                 return
             wake = self._rUnlockSlow(r)
         finally:
-            self._lock.release()
+            lockrelease[self._lockno]()
         if wake:
             # The last reader unblocks the writer.
             semrelease1(self._writerSem, False)
@@ -351,7 +351,7 @@ class RWMutex(_LockerContext):
 
     def _announceWriter(self) -> bool:
         """Tell readers a writer is pending; True if it must wait for active readers."""
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         try:
             r = self._readerCount
             self._readerCount = r - rwmutexMaxReaders
@@ -360,11 +360,11 @@ class RWMutex(_LockerContext):
             self._readerWait += r
             return self._readerWait != 0
         finally:
-            self._lock.release()
+            lockrelease[self._lockno]()
 
     def unlock(self) -> None:
         """Unlock for writing; RuntimeError if not locked for writing (Go's Unlock)."""
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         try:
             # Announce to readers there is no active writer.
             r = self._readerCount + rwmutexMaxReaders
@@ -372,7 +372,7 @@ class RWMutex(_LockerContext):
                 raise RuntimeError("sync: Unlock of unlocked RWMutex")
             self._readerCount = r
         finally:
-            self._lock.release()
+            lockrelease[self._lockno]()
         # Unblock blocked readers, if any.
         for _ in range(r):
             semrelease1(self._readerSem, False)
@@ -384,7 +384,7 @@ class RWMutex(_LockerContext):
         return self._rlocker
 
     def __repr__(self) -> str:
-        with self._lock:
+        with stripe(self._lockno):
             rc, rw = self._readerCount, self._readerWait
         if rc < 0:
             state = f"writer pending, {rc + rwmutexMaxReaders} readers, {rw} departing"
@@ -422,7 +422,7 @@ class WaitGroup:
     every wait() of the previous round has returned.
     """
 
-    __slots__ = ("_lock", "_sema", "_v", "_w")
+    __slots__ = ("_lockno", "_sema", "_v", "_w")
 
     def __init__(self) -> None:
         # Go packs the counter and the waiter count into one 64-bit word so that
@@ -430,7 +430,7 @@ class WaitGroup:
         self._v = 0  # the counter
         self._w = 0  # goroutines blocked in wait()
         self._sema = Sema()
-        self._lock = threading.Lock()
+        self._lockno = lockfor(id(self))
 
     def add(self, delta: int) -> None:
         """Add delta to the counter; at zero, release every waiter (Go's Add).
@@ -440,7 +440,7 @@ class WaitGroup:
         under the lock that interleaving cannot happen, as the counter reaches
         zero and the waiter count is cleared in one step.
         """
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         try:
             v = self._v + delta
             if v < 0:
@@ -453,7 +453,7 @@ class WaitGroup:
             # waiter count and release them all.
             self._w = 0
         finally:
-            self._lock.release()
+            lockrelease[self._lockno]()
         for _ in range(w):
             semrelease1(self._sema, False)
 
@@ -464,23 +464,23 @@ class WaitGroup:
     async def wait(self) -> None:
         """`await wg.wait()`: wait until the counter is zero (Go's Wait)."""
         gp = getgfor("WaitGroup.wait")
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         if self._v == 0:
-            self._lock.release()
+            lockrelease[self._lockno]()
             if gp.preempt:
                 await _PREEMPT
             return
         # Count ourselves as a waiter and park until add() brings the counter to zero.
         self._w += 1
-        self._lock.release()
+        lockrelease[self._lockno]()
         await semacquire1(self._sema, False, WaitReason.SyncWaitGroupWait)
-        with self._lock:
+        with stripe(self._lockno):
             reused = self._v != 0 or self._w != 0
         if reused:
             raise RuntimeError("sync: WaitGroup is reused before previous Wait has returned")
 
     def __repr__(self) -> str:
-        with self._lock:
+        with stripe(self._lockno):
             v, w = self._v, self._w
         return f"<WaitGroup counter={v} waiters={w} at {id(self):#x}>"
 
@@ -497,20 +497,20 @@ class Once:
     Once counts as done: later calls return without running anything (Go).
     """
 
-    __slots__ = ("_done", "_lock", "_m")
+    __slots__ = ("_done", "_lockno", "_m")
 
     def __init__(self) -> None:
         self._done = False  # written under both _m and _lock; read under either
-        self._lock = threading.Lock()  # Go reads and sets done atomically
+        self._lockno = lockfor(id(self))  # Go reads and sets done atomically
         self._m = Mutex()
 
     async def do(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         """`await once.do(fn)`: run the async function fn if no do() of this Once has."""
         check_async(fn, "Once.do")
         gp = getgfor("Once.do")
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         done = self._done
-        self._lock.release()
+        lockrelease[self._lockno]()
         if done:
             if gp.preempt:
                 await _PREEMPT
@@ -524,7 +524,7 @@ class Once:
                 try:
                     await fn()
                 finally:
-                    with self._lock:
+                    with stripe(self._lockno):
                         self._done = True
         finally:
             self._m.unlock()
@@ -594,7 +594,7 @@ class Semaphore:
     permits is the point of the type.
     """
 
-    __slots__ = ("_cur", "_lock", "_n", "_sema", "_waiters")
+    __slots__ = ("_cur", "_lockno", "_n", "_sema", "_waiters")
 
     def __init__(self, n: int = 1) -> None:
         if isinstance(n, bool) or not isinstance(n, int):
@@ -605,28 +605,28 @@ class Semaphore:
         self._cur = 0  # permits held
         self._waiters = 0  # goroutines counted as waiting for a permit
         self._sema = Sema()  # waiters park here; release() hands permits through it
-        self._lock = threading.Lock()  # guards _cur and _waiters
+        self._lockno = lockfor(id(self))  # guards _cur and _waiters
 
     async def acquire(self) -> None:
         """`await sem.acquire()`: take a permit, waiting until one is free."""
         gp = getgfor("Semaphore.acquire")
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         # _waiters > 0 only while every permit is held, so a free permit
         # means nobody is queued before us.
         if self._cur < self._n:
             self._cur += 1
-            self._lock.release()
+            lockrelease[self._lockno]()
             if gp.preempt:
                 await _PREEMPT
             return
         # Queue for a permit; the release() that wakes us passes its permit on.
         self._waiters += 1
-        self._lock.release()
+        lockrelease[self._lockno]()
         await semacquire1(self._sema, False, WaitReason.Semacquire)
 
     def release(self) -> None:
         """Give a permit back, to the first waiter if any; ValueError if none is held."""
-        self._lock.acquire()
+        lockacquire[self._lockno]()
         try:
             if self._cur == 0:
                 raise ValueError(
@@ -637,7 +637,7 @@ class Semaphore:
                 return
             self._waiters -= 1  # the permit passes to a waiter: _cur stays
         finally:
-            self._lock.release()
+            lockrelease[self._lockno]()
         semrelease1(self._sema, True)
 
     def __aenter__(self) -> Awaitable[None]:
@@ -652,7 +652,7 @@ class Semaphore:
         self.release()
 
     def __repr__(self) -> str:
-        with self._lock:
+        with stripe(self._lockno):
             cur, waiters = self._cur, self._waiters
         return f"<Semaphore {cur}/{self._n} held, {waiters} waiting at {id(self):#x}>"
 
