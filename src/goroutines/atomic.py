@@ -10,18 +10,21 @@ await it loses updates even on one P: another goroutine runs in between.
     Bool(v)      load, store, swap, compare_and_swap
     Value(v)     any object: load, store, swap, compare_and_swap by identity
 
-Python has no CPU atomics to offer, so each object has a threading.Lock held
-for the one read-modify-write (DESIGN.md: "a CAS loop of Go's becomes one pass
-under the lock"). That is correct with and without the GIL, never blocks a
-thread for longer than those few bytecodes, and needs no await: every method
-is one call that returns (benchmarks/bench_sync.py, "counter increment",
-compares it with a Mutex around `n += 1`).
+Python has no CPU atomics to offer, so each object has a lock held for the one
+read-modify-write (DESIGN.md: "a CAS loop of Go's becomes one pass under the
+lock"): one of the runtime's striped semaphores (osapi.lockfor), which objects
+share by address, as channels do; no user code runs while it is held. That is
+correct with and without the GIL, never blocks a thread for longer than those
+few bytecodes, and needs no await: every method is one call that returns
+(benchmarks/bench_sync.py, "counter increment", compares it with a Mutex
+around `n += 1`).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
+
+from .runtime.osapi import lockacquire, lockfor, lockrelease, stripe
 
 __all__ = ["Bool", "Int", "Value"]
 
@@ -43,11 +46,11 @@ def _check_bool(v: object, what: str) -> bool:
 class Int:
     """An integer updated atomically (Go's atomic.Int64, without the overflow)."""
 
-    __slots__ = ("_lock", "_v")
+    __slots__ = ("_lockno", "_v")
 
     def __init__(self, v: int = 0) -> None:
         self._v = _check_int(v, "__init__")
-        self._lock = threading.Lock()
+        self._lockno = lockfor(id(self))
 
     # The hot methods take the lock with acquire/try/finally, and check the
     # type with one comparison first: `with` and a call cost twice as much on
@@ -55,40 +58,40 @@ class Int:
 
     def load(self) -> int:
         """The value."""
-        lock = self._lock
-        lock.acquire()
+        n = self._lockno
+        lockacquire[n]()
         try:
             return self._v
         finally:
-            lock.release()
+            lockrelease[n]()
 
     def store(self, v: int) -> None:
         """Set the value to v."""
         if type(v) is not int:
             _check_int(v, "store")
-        lock = self._lock
-        lock.acquire()
+        n = self._lockno
+        lockacquire[n]()
         try:
             self._v = v
         finally:
-            lock.release()
+            lockrelease[n]()
 
     def add(self, delta: int) -> int:
         """Add delta; returns the new value."""
         if type(delta) is not int:
             _check_int(delta, "add")
-        lock = self._lock
-        lock.acquire()
+        n = self._lockno
+        lockacquire[n]()
         try:
             v = self._v = self._v + delta
         finally:
-            lock.release()
+            lockrelease[n]()
         return v
 
     def swap(self, v: int) -> int:
         """Set the value to v; returns the old one."""
         _check_int(v, "swap")
-        with self._lock:
+        with stripe(self._lockno):
             old, self._v = self._v, v
             return old
 
@@ -96,7 +99,7 @@ class Int:
         """Set the value to new if it is old; True if it was (Go's CompareAndSwap)."""
         _check_int(old, "compare_and_swap")
         _check_int(new, "compare_and_swap")
-        with self._lock:
+        with stripe(self._lockno):
             if self._v != old:
                 return False
             self._v = new
@@ -109,27 +112,27 @@ class Int:
 class Bool:
     """A boolean flag updated atomically (Go's atomic.Bool)."""
 
-    __slots__ = ("_lock", "_v")
+    __slots__ = ("_lockno", "_v")
 
     def __init__(self, v: bool = False) -> None:
         self._v = _check_bool(v, "__init__")
-        self._lock = threading.Lock()
+        self._lockno = lockfor(id(self))
 
     def load(self) -> bool:
         """The value."""
-        with self._lock:
+        with stripe(self._lockno):
             return self._v
 
     def store(self, v: bool) -> None:
         """Set the value to v."""
         _check_bool(v, "store")
-        with self._lock:
+        with stripe(self._lockno):
             self._v = v
 
     def swap(self, v: bool) -> bool:
         """Set the value to v; returns the old one."""
         _check_bool(v, "swap")
-        with self._lock:
+        with stripe(self._lockno):
             old, self._v = self._v, v
             return old
 
@@ -137,7 +140,7 @@ class Bool:
         """Set the value to new if it is old; True if it was."""
         _check_bool(old, "compare_and_swap")
         _check_bool(new, "compare_and_swap")
-        with self._lock:
+        with stripe(self._lockno):
             if self._v is not old:
                 return False
             self._v = new
@@ -155,31 +158,31 @@ class Value:
     one loaded. None is the initial value.
     """
 
-    __slots__ = ("_lock", "_v")
+    __slots__ = ("_lockno", "_v")
 
     def __init__(self, v: Any = None) -> None:
         self._v = v
-        self._lock = threading.Lock()
+        self._lockno = lockfor(id(self))
 
     def load(self) -> Any:
         """The value."""
-        with self._lock:
+        with stripe(self._lockno):
             return self._v
 
     def store(self, v: Any) -> None:
         """Set the value to v."""
-        with self._lock:
+        with stripe(self._lockno):
             self._v = v
 
     def swap(self, v: Any) -> Any:
         """Set the value to v; returns the old one."""
-        with self._lock:
+        with stripe(self._lockno):
             old, self._v = self._v, v
             return old
 
     def compare_and_swap(self, old: Any, new: Any) -> bool:
         """Set the value to new if it is old itself (identity); True if it was."""
-        with self._lock:
+        with stripe(self._lockno):
             if self._v is not old:
                 return False
             self._v = new
