@@ -36,6 +36,29 @@ def test_bool() -> None:
     assert atomic.Bool(True).load() is True
 
 
+def test_a_stored_over_value_is_dropped_after_the_lock_is_released() -> None:
+    # Objects share striped locks: a finalizer that runs when store() drops the
+    # old value must not wait for the lock store() holds (run in a thread, so
+    # that a wait for ever fails the test instead of hanging it).
+    v = atomic.Value()
+    chans = [g.Chan[int](1)]  # kept: a freed one's address would come back
+    while chans[-1]._c.lockno != v._lockno:
+        chans.append(g.Chan[int](1))
+    ch = chans[-1]
+    sent: list[bool] = []
+
+    class Finalized:
+        def __del__(self) -> None:
+            sent.append(ch.try_send(1))
+
+    v.store(Finalized())
+    t = threading.Thread(target=v.store, args=(None,), daemon=True)
+    t.start()
+    t.join(10)
+    assert not t.is_alive(), "store() waited for its own lock in the old value's finalizer"
+    assert sent == [True]
+
+
 def test_value_compares_by_identity() -> None:
     v = atomic.Value()
     assert v.load() is None

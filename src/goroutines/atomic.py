@@ -171,8 +171,9 @@ class Value:
 
     def store(self, v: Any) -> None:
         """Set the value to v."""
-        with stripe(self._lockno):
-            self._v = v
+        # Through swap: the old value is dropped once the lock is released, so a
+        # finalizer it runs cannot wait for that lock.
+        self.swap(v)
 
     def swap(self, v: Any) -> Any:
         """Set the value to v; returns the old one."""
