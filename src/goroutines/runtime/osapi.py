@@ -132,12 +132,14 @@ def mutex() -> Mutex:
 
 
 # The striped locks: what is made by the thousand (channels, each socket's
-# fdMutex and pollDesc) shares NLOCKS of them by address, as Go's semaphores
-# share semtable's roots, since each mutex() costs a page. Go's `lock(&c.lock)`
-# is `lockacquire[c.lockno]()`. Two objects on one lock only wait for each other
-# for a few lines: no code holds one of these locks while it takes another, but
-# select, which takes its channels' in their order, each once. Objects keep the
-# number, not the lock: a forked child makes locks of its own (remakelocks).
+# fdMutex and pollDesc, sync's primitives, atomic's values) shares NLOCKS of
+# them by address, as Go's semaphores share semtable's roots, since each
+# mutex() costs a page. Go's `lock(&c.lock)` is `lockacquire[c.lockno]()`. Two
+# objects on one lock only wait for each other for a few lines: no code holds
+# one of these locks while it takes another, but select, which takes its
+# channels' in their order, each once, and no user code runs under one. Objects
+# keep the number, not the lock: a forked child makes locks of its own
+# (remakelocks).
 NLOCKS: Final = 251  # Go's semTabSize
 _locks: Final[list[Mutex | None]] = [None] * NLOCKS  # each made when first needed
 _makelock = threading.Lock()  # guards the making
