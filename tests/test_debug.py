@@ -26,8 +26,7 @@ import pytest
 
 from goroutines import Deadlock, dump_goroutines, go, gosched, lock_os_thread, run, syscall
 from goroutines.runtime import calls, proc
-from goroutines.runtime.debug import gil_enabled
-from goroutines.runtime.osapi import nanotime
+from goroutines.runtime.osapi import gil_enabled, nanotime
 from goroutines.runtime.runtime2 import G, WaitReason
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn, TypeVar
 
 from .errors import Goexit
+from .osapi import NOGIL
 from .proc import (
     acquire_g,
     check_async,
@@ -77,7 +78,8 @@ async def syscall(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     mp, gp = acquire_g("syscall")
     if not callable(fn):
         raise TypeError(f"syscall() needs a callable, got {fn!r}")
-    mp.syscallframe = sys._getframe()  # where a dump without the GIL reads our stack from
+    if NOGIL:
+        mp.syscallframe = sys._getframe()  # where a dump without the GIL reads our stack from
     entersyscall(mp, gp)
     try:
         result = fn(*args, **kwargs)

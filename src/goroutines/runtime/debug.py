@@ -47,7 +47,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .osapi import nanotime
+from .osapi import gil_enabled, nanotime
 from .runtime2 import (
     G,
     _Gdead,
@@ -220,12 +220,6 @@ def interrupted(gp: G | None) -> KeyboardInterrupt:
 def traceback(gp: G, now: int, live: list[types.FrameType] | None = None) -> str:
     """One goroutine: header, stack (`live`: its frames on its thread) and created-by line."""
     return "\n".join([goroutineheader(gp, now), *goroutine_stack(gp, live), creation_line(gp)])
-
-
-def gil_enabled() -> bool:
-    """Whether the interpreter runs with the GIL: always before 3.13; a free-threaded one may."""
-    enabled = getattr(sys, "_is_gil_enabled", None)
-    return enabled is None or bool(enabled())
 
 
 def thread_stacks() -> dict[int, types.FrameType]:

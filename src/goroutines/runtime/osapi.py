@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,18 @@ except ImportError:  # CPython built without sem_open
 _SEMAPHORE: Final = 1  # SemLock's kind: a counting semaphore (multiprocessing.synchronize)
 
 nanotime: Final = time.monotonic_ns
+
+
+def gil_enabled() -> bool:
+    """Whether the interpreter runs with the GIL: always before 3.13; a free-threaded one may."""
+    enabled = getattr(sys, "_is_gil_enabled", None)
+    return enabled is None or bool(enabled())
+
+
+# Started without the GIL. A free-threaded interpreter may turn the GIL on later
+# (an extension that needs it), never off again: code that only a run without
+# the GIL needs may be skipped for good when this is False.
+NOGIL: Final = not gil_enabled()
 
 
 def osyield() -> None:

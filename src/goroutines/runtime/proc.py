@@ -73,7 +73,7 @@ from typing import Any, Final, NoReturn, TypeVar
 from . import foreign, netpoll, requests, signals, sysmon, timers, tls, trace
 from .debug import creation_line, tracebackothers
 from .errors import Deadlock, Goexit
-from .osapi import nanotime, ncpu, osyield
+from .osapi import NOGIL, gil_enabled, nanotime, ncpu, osyield
 from .runtime2 import (
     RUNQ_SIZE,
     G,
@@ -157,10 +157,7 @@ def default_gomaxprocs(machine: bool = True) -> int:
         return n
     if not machine:
         return 1
-    gil_enabled: Callable[[], bool] | None = getattr(sys, "_is_gil_enabled", None)
-    if gil_enabled is not None and not gil_enabled():
-        return ncpu()
-    return 1
+    return 1 if gil_enabled() else ncpu()
 
 
 def check_gomaxprocs(n: object, what: str = "gomaxprocs", allow0: bool = False) -> int:
@@ -1963,8 +1960,9 @@ def entersyscall(mp: M, gp: G) -> None:
 
 def exitsyscall(mp: M, gp: G) -> bool:
     """The call returned: get our P back, or an idle one; False means the M must stop (Go)."""
-    with mp.scanlock:  # a dump reading gp's frames from syscallframe ends first (debug)
-        mp.syscallframe = None
+    if NOGIL:
+        with mp.scanlock:  # a dump reading gp's frames from syscallframe ends first (debug)
+            mp.syscallframe = None
     pp = mp.oldp
     mp.oldp = None
     if mp.marked:

@@ -197,7 +197,8 @@ class M:
         # a dump reads the goroutine's stack from without the GIL, and the lock
         # that keeps exitsyscall from unwinding it meanwhile (Go's G has
         # syscallsp and the _Gscan bit; a G in a syscall keeps its M, so they
-        # live on the M and no G pays for them). debug.running_frames.
+        # live on the M and no G pays for them). debug.running_frames. Used
+        # only where the interpreter started without the GIL (osapi.NOGIL).
         self.syscallframe: types.FrameType | None = None
         self.scanlock = threading.RLock()  # an RLock: a SIGQUIT dump may interrupt a dump
         # What park_m calls, set by gopark in the goroutine this M runs: on the
