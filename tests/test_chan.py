@@ -453,9 +453,12 @@ def test_deadlock_on_a_send_nobody_takes() -> None:
 
 
 @pure_only
-@pytest.mark.parametrize("op", ["send", "recv", "recv_ok", "anext"])
+@pytest.mark.parametrize(
+    "op", ["send", "recv", "recv_ok", "anext", "recv_closed", "recv_ok_closed", "anext_closed"]
+)
 def test_fast_path_honours_a_preemption_request(op: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A channel operation that needs no wait still yields when sysmon asked for it."""
+    """A channel operation that needs no wait still yields when sysmon asked for it,
+    before it sends or receives; a receive from a closed channel too."""
     yields: list[tuple[int, bool]] = []
     gosched_m = proc.gosched_m
 
@@ -467,7 +470,9 @@ def test_fast_path_honours_a_preemption_request(op: str, monkeypatch: pytest.Mon
 
     async def main() -> None:
         c = Chan[int](1)
-        if op != "send":
+        if op.endswith("_closed"):
+            c.close()
+        elif op != "send":
             await c.send(1)
         yields.clear()  # sysmon may have preempted main already (it inherits its time slice)
         proc.getg().preempt = True  # type: ignore[union-attr]  # as sysmon would
@@ -477,8 +482,15 @@ def test_fast_path_honours_a_preemption_request(op: str, monkeypatch: pytest.Mon
             assert await c.recv() == 1
         elif op == "recv_ok":
             assert await c.recv_ok() == (1, True)
-        else:
+        elif op == "anext":
             assert await c.__anext__() == 1
+        elif op == "recv_closed":
+            assert await c.recv() is None
+        elif op == "recv_ok_closed":
+            assert await c.recv_ok() == (None, False)
+        else:
+            with pytest.raises(StopAsyncIteration):
+                await c.__anext__()
         assert yields == [(1, True)], "main yielded the processor as a preempted goroutine"
 
     run1(main)

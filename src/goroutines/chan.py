@@ -12,8 +12,9 @@ the scheduler's core where the build compiles it). This class is what a user
 holds: its awaitable operations are Python's own coroutines in every build, so
 that an operation called without `await` does nothing and Python warns
 "coroutine ... was never awaited". Each one makes one call into the runtime,
-which does the work or says what to await: the preemption request (then it
-calls again, past it), or the park.
+which does the work or says what to await: the park (which yields first when
+sysmon asked the goroutine to), and, for a receive, what answers once the
+channel is closed.
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from .runtime.chan import (
-    _CLOSED,
     _EMPTY,
-    _PREEMPT,
     chanrecv,
     chanrecvwait,
     chansend,
@@ -52,49 +51,31 @@ class Chan(Generic[T]):
 
     async def send(self, v: T) -> None:
         """`await ch.send(v)`: block until received (cap 0) or buffered; ChannelClosed if closed."""
-        c = self._c
-        aw = chansend(c, v, True)
-        if aw is _PREEMPT:
-            await aw
-            aw = chansend(c, v, False)
+        aw = chansend(self._c, v)
         if aw is not None:
-            await aw  # parked until a receiver takes v
+            await aw  # parked until a receiver takes v (or yields first: preempted)
 
     async def recv(self) -> T | None:
         """`await ch.recv()`: the next value; None once the channel is closed and drained."""
-        c = self._c
-        ep = chanrecv(c, "Chan.recv", True)
-        if ep is _PREEMPT:
-            await ep
-            ep = chanrecv(c, "Chan.recv", False)
+        ep = chanrecv(self._c, "Chan.recv")
         if ep is _EMPTY:
-            ep = (await chanrecvwait(c))[0]
-        return None if ep is _CLOSED else ep
+            ep = (await chanrecvwait(self._c, "Chan.recv"))[0]
+        return ep  # type: ignore[no-any-return]
 
     async def recv_ok(self) -> tuple[T | None, bool]:
         """`await ch.recv_ok()`: (value, True), or (None, False) once closed and drained."""
-        c = self._c
-        ep = chanrecv(c, "Chan.recv_ok", True)
-        if ep is _PREEMPT:
-            await ep
-            ep = chanrecv(c, "Chan.recv_ok", False)
+        ep = chanrecv(self._c, "Chan.recv_ok")
         if ep is _EMPTY:
-            return await chanrecvwait(c)
-        return (None, False) if ep is _CLOSED else (ep, True)
+            return await chanrecvwait(self._c, "Chan.recv_ok")
+        return ep, True
 
     async def __anext__(self) -> T:
         """One step of `async for v in ch`: StopAsyncIteration once closed and drained."""
-        c = self._c
-        ep = chanrecv(c, "Chan.__anext__", True)
-        if ep is _PREEMPT:
-            await ep
-            ep = chanrecv(c, "Chan.__anext__", False)
+        ep = chanrecv(self._c)
         if ep is _EMPTY:
-            ep, ok = await chanrecvwait(c)
+            ep, ok = await chanrecvwait(self._c, "Chan.__anext__")
             if not ok:
                 raise StopAsyncIteration
-        elif ep is _CLOSED:
-            raise StopAsyncIteration
         return ep  # type: ignore[no-any-return]
 
     def try_send(self, v: T) -> bool:

@@ -28,10 +28,12 @@ Where Python shapes the code: the user's `Chan` (goroutines/chan.py) is a
 Python class whose awaitable operations are Python coroutines, so that one
 never awaited warns, in a compiled build too; each holds an hchan and starts
 with one call here. `chansend` and `chanrecv` try the fast path (a waiting
-partner, or the buffer) and say what, if anything, to await: the preemption
-request when sysmon asked the goroutine to yield (honoured before the
-operation; the caller awaits it and calls again), or the park (the lock is
-then still held, and chansendpark / chanrecvpark take it over). Python has no
+partner, or the buffer) and give the caller one answer to test besides
+success: a coroutine to await (chansend), or _EMPTY, for which chanrecvwait
+makes one. That coroutine parks (the lock is then still held, and
+chansendpark / chanrecvpark take it over), yields first when sysmon asked the
+goroutine to (honoured before the operation, as Go checks at a function's
+entry), or, for a receive from a closed channel, gives (None, False). Python has no
 CAS: the `selectdone` flag that decides which case of a parked select wins is
 tested and set under `_selectDoneLock`.
 
@@ -59,9 +61,9 @@ from .runtime2 import G, M, WaitReason
 _tls: Final = tls._tls
 _PREEMPT: Final = requests._PREEMPT
 
-# chanrecvnb's and chanrecv's answers besides a received value.
-_EMPTY: Final[Any] = object()  # nothing to receive: the caller would block (lock still held)
-_CLOSED: Final[Any] = object()  # closed and drained (lock released)
+# chanrecvnb's and chanrecv's answer besides a received value: none to take
+# now (c.lock still held), as the channel is empty or closed and drained.
+_EMPTY: Final[Any] = object()
 
 # Go flips g.selectDone with a CAS under the lock of one channel, while another
 # M may be doing the same under another channel's lock. Without a CAS, this one
@@ -297,16 +299,11 @@ def abandon(c: hchan, q: waitq, mysg: sudog) -> None:
 def chanrecvnb(c: hchan, mp: M | None) -> Any:
     """The non-blocking part of Go's chanrecv, c.lock held.
 
-    Returns the value received (lock released, a parked sender readied),
-    _CLOSED when c is closed and drained (lock released), or _EMPTY when it
-    would block (lock still held).
+    Returns the value received (lock released, a parked sender readied), or
+    _EMPTY when there is none (lock still held): c.closed then says whether c
+    is closed and drained, or a receive would block.
     """
-    if c.closed:
-        if c.qcount == 0:
-            lockrelease[c.lockno]()
-            return _CLOSED
-        # Closed, but the buffer still has data: fall through to take it.
-    else:
+    if not c.closed:
         q = c.sendq
         if q.first is not None and (sg := q.dequeue()) is not None:
             ep = recv(c, sg)
@@ -346,8 +343,6 @@ def selectnbrecv(c: hchan) -> tuple[Any, bool]:
     ep = chanrecvnb(c, _tls.__dict__.get("m"))
     if ep is _EMPTY:
         lockrelease[c.lockno]()
-        return None, False
-    if ep is _CLOSED:
         return None, False
     return ep, True
 
@@ -406,43 +401,75 @@ class hchan:
 # The start of each awaitable operation (goroutines/chan.py awaits what it says)
 
 
-def chansend(c: hchan, ep: Any, preemptible: bool) -> Any:
-    """`await ch.send(v)`: None once sent; else what to await (Go's chansend, block=true).
+def chansend(c: hchan, ep: Any, preemptible: bool = True) -> Any:
+    """`await ch.send(v)`: None once sent; else a coroutine to await (Go's chansend, block=true).
 
-    _PREEMPT: sysmon asked the goroutine to yield (only if preemptible; as Go
-    checks at a function's entry, nothing was sent yet: await it, then call
-    again, not preemptible). A coroutine: the park, which sends.
+    The coroutine parks until a receiver takes ep (chansendpark), or, if
+    sysmon asked the goroutine to yield (and preemptible: as Go checks at a
+    function's entry, before anything is sent), yields first (chansendyield).
     """
     mp: M | None = _tls.__dict__.get("m")  # acquire_g inlined: this is the hot path
     gp = None if mp is None else mp.curg
     if gp is None:
         gp = acquire_g("Chan.send")[1]  # raises: not in a goroutine
     if preemptible and gp.preempt:
-        return _PREEMPT
+        return chansendyield(c, ep)
     lockacquire[c.lockno]()
     if chansendnb(c, ep, mp):
         return None
     return chansendpark(c, gp, ep)
 
 
-def chanrecv(c: hchan, what: str, preemptible: bool) -> Any:
-    """A receive's start: the value; _CLOSED; _EMPTY (park next: chanrecvwait).
+async def chansendyield(c: hchan, ep: Any) -> None:
+    """A send that sysmon's preemption request met: yield, then send."""
+    await _PREEMPT
+    aw = chansend(c, ep, False)
+    if aw is not None:
+        await aw
 
-    _PREEMPT, only if preemptible: yield first, then call again, not preemptible.
+
+def chanrecv(c: hchan, what: str = "Chan.__anext__", preemptible: bool = True) -> Any:
+    """A receive's start (`what`: the operation, for errors; by default `async
+    for`'s, the caller that passes nothing more): the value, or _EMPTY.
+
+    _EMPTY, with c.lock held: `await chanrecvwait(c, what)` gives (value, ok).
+    One answer besides a value, so that the common case costs the caller one test.
     """
     mp: M | None = _tls.__dict__.get("m")  # acquire_g inlined: this is the hot path
     gp = None if mp is None else mp.curg
     if gp is None:
         gp = acquire_g(what)[1]  # raises: not in a goroutine
-    if preemptible and gp.preempt:
-        return _PREEMPT
     lockacquire[c.lockno]()
-    return chanrecvnb(c, mp)  # with _EMPTY, the lock stays held for chanrecvwait
+    if preemptible and gp.preempt:
+        return _EMPTY  # chanrecvwait yields first
+    return chanrecvnb(c, mp)
 
 
-def chanrecvwait(c: hchan) -> Coroutine[Any, Any, tuple[Any, bool]]:
-    """After chanrecv said _EMPTY (c.lock held): what parks until a sender or close wakes us.
+def chanrecvwait(c: hchan, what: str) -> Coroutine[Any, Any, tuple[Any, bool]]:
+    """After chanrecv said _EMPTY (c.lock held): what gives (value, ok).
 
-    Not a coroutine of its own: one frame less in each parked receiver's stack.
+    If sysmon asked the goroutine to yield: yield, then receive (as Go checks
+    at a function's entry, before anything is received). If c is closed and
+    drained: (None, False). Else the park until a sender or close wakes us;
+    no coroutine of its own: one frame less in each parked receiver's stack.
     """
-    return chanrecvpark(c, acquire_g("Chan.recv")[1])
+    gp = acquire_g(what)[1]
+    preempt = gp.preempt
+    if preempt or c.closed:
+        lockrelease[c.lockno]()
+        return chanrecvyield(c, what) if preempt else chanrecvclosed()
+    return chanrecvpark(c, gp)
+
+
+async def chanrecvyield(c: hchan, what: str) -> tuple[Any, bool]:
+    """A receive that sysmon's preemption request met: yield, then receive."""
+    await _PREEMPT
+    ep = chanrecv(c, what, False)
+    if ep is _EMPTY:
+        return await chanrecvwait(c, what)
+    return ep, True
+
+
+async def chanrecvclosed() -> tuple[Any, bool]:
+    """A receive from a closed, drained channel."""
+    return None, False
