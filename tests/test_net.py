@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from goroutines import Chan, Deadlock, go, gosched, net, run, syscall
 from goroutines.net import Conn, IncompleteReadError, Listener
@@ -402,6 +404,102 @@ def test_read_after_a_short_read_parks_before_its_recv(gomaxprocs: int) -> None:
             x.close()
 
     runs(main, gomaxprocs)
+
+
+@pytest.mark.parametrize("gomaxprocs", [1, 2])
+def test_read_exactly_of_each_reply_parks_before_its_recv(gomaxprocs: int) -> None:
+    # A client reading replies of a known size: read_exactly reads ahead, so
+    # its recv returns less than it asked for, which proves the queue empty,
+    # and the next read_exactly waits for an edge instead of a failing recv.
+    async def main() -> None:
+        ln, c, s = await pair()
+        counting = CountingSocket(c._fd.sock)
+        c._fd.sock = counting  # type: ignore[assignment]
+        for i in range(200):
+            go(s.write, b"%08d" % i)
+            assert await c.read_exactly(8) == b"%08d" % i
+            assert c._fd.pd is not None and c._fd.pd.rempty
+        assert counting.eagain <= 1  # the first read had no short read before it
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main, gomaxprocs)
+
+
+def test_what_read_exactly_read_ahead_comes_first() -> None:
+    """Bytes read_exactly took beyond n are what the next reads return, in order."""
+
+    async def main() -> None:
+        ln, c, s = await pair()
+        await c.write(b"abcdefghij")  # one segment: it arrives whole
+        assert await s.read_exactly(3) == b"abc"
+        assert await s.read(4) == b"defg"
+        buf = bytearray(2)
+        assert await s.read_into(buf) == 2 and buf == b"hi"
+        assert await s.read_exactly(1) == b"j"
+        await c.write(b"klm")
+        assert await s.read_exactly(1) == b"k"
+        assert await s.read(100) == b"lm"  # only what was read ahead: no recv, no wait
+        await c.write(b"xyz")
+        assert await s.read_exactly(1) == b"x"
+        c.close()
+        with pytest.raises(IncompleteReadError) as exc:
+            await s.read_exactly(5)
+        assert exc.value.partial == b"yz"
+        assert await s.read(10) == b""
+        for x in (ln, s):
+            x.close()
+
+    runs(main)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    writes=st.lists(st.integers(1, 70_000), min_size=1, max_size=6),
+    reads=st.lists(
+        st.tuples(st.sampled_from(["read", "into", "exactly"]), st.integers(1, 70_000)), min_size=1
+    ),
+)
+def test_reads_of_any_kind_return_the_stream_in_order(
+    writes: list[int], reads: list[tuple[str, int]]
+) -> None:
+    """A byte stream is a FIFO: whatever reads take it in, and wherever the writes cut
+    it, the reads return every byte once, in order, then b'' at EOF."""
+    payload = os.urandom(sum(writes))
+
+    async def main() -> None:
+        ln, c, s = await pair()
+        wg, errors = WaitGroup(1), list[BaseException]()
+
+        async def writer() -> None:
+            pos = 0
+            for n in writes:
+                await c.write(payload[pos : pos + n])
+                pos += n
+            c.close()
+
+        spawn(wg, errors, writer)
+        got = bytearray()
+        i = 0
+        while len(got) < len(payload):
+            kind, n = reads[i % len(reads)]
+            i += 1
+            if kind == "exactly":
+                n = min(n, len(payload) - len(got))
+                got += await s.read_exactly(n)
+            elif kind == "into":
+                buf = bytearray(n)
+                got += buf[: await s.read_into(buf)]
+            else:
+                got += await s.read(n)
+        assert got == payload
+        assert await s.read(10) == b""
+        await wg.wait()
+        assert not errors
+        for x in (ln, s):
+            x.close()
+
+    runs(main)
 
 
 def test_parked_first_read_times_out_then_reads_what_came_since() -> None:

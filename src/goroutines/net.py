@@ -29,6 +29,10 @@ latched since (`pd.rempty`, see `netpoll.poll_reset`). A server reading
 requests with a large buffer otherwise pays a failing recv, an exception in
 Python, on every request. EOF, errors and urgent data mark the fd (`pd.hup`)
 and turn this off: after them a recv can succeed with no edge to follow.
+So that a client reading replies of a known size gains the same,
+`read_exactly` reads ahead (READAHEAD bytes a recv, as asyncio's StreamReader
+and Go's bufio.Reader do), and the next reads return what it took beyond n
+first: Go's io.ReadFull over a bufio.Reader, not over the bare socket.
 
 `close()` is synchronous and idempotent: it marks the fd closed and wakes every
 goroutine parked in its operations or queued for its locks (they raise
@@ -95,6 +99,7 @@ __all__ = ["Conn", "IncompleteReadError", "Listener", "dial", "listen"]
 
 _RETRY_CONNECT = (errno.EINPROGRESS, errno.EALREADY, errno.EINTR)
 _MIN_DIAL_TIMEOUT = 2.0  # each address of a multi-address dial gets at least this (Go)
+READAHEAD = 65536  # bytes read_exactly asks each recv for, at least
 
 Addr = tuple[str, int]
 
@@ -169,7 +174,9 @@ async def rwlockslow(fdmu: fdMutex, side: rwsema) -> None:
 class netFD:
     """A socket with its pollDesc and fdMutex (Go's net.netFD embedding poll.FD)."""
 
-    __slots__ = ("__weakref__", "fdmu", "laddr", "pd", "raddr", "sock")  # weak: see poll_open
+    __slots__ = (  # __weakref__: see poll_open
+        "__weakref__", "fdmu", "laddr", "pd", "raddr", "rbuf", "roff", "sock",
+    )  # fmt: skip
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -177,6 +184,10 @@ class netFD:
         self.pd: netpoll.pollDesc | None = None
         self.laddr: Addr = ("", 0)
         self.raddr: Addr = ("", 0)
+        # What read_exactly read ahead and no read has returned yet: rbuf[roff:].
+        # Guarded by the read lock, as the reads that take it.
+        self.rbuf = b""
+        self.roff = 0
 
     def init(self) -> None:
         """Register the socket with the poller (Go's netFD.init)."""
@@ -186,16 +197,41 @@ class netFD:
         """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""
         if n < 0:
             raise ValueError(f"read: n must be >= 0, got {n}")
-        return self._read(self.sock.recv, n, n, b"")
+        return self._read(self.sock.recv, n, n, b"", self.take)
 
     def read_into(self, b: Buffer) -> Coroutine[Any, Any, int]:
         """Read into a writable buffer, up to its size; 0 at EOF (Go's FD.Read)."""
         buf = memoryview(b).cast("B")
-        return self._read(self.sock.recv_into, buf, len(buf), 0)
+        return self._read(self.sock.recv_into, buf, len(buf), 0, self.take_into)
 
-    async def _read(self, recv: Callable[[Any], T], arg: Any, size: int, empty: T) -> T:
+    def take(self, n: int) -> bytes:
+        """Up to n bytes of those read ahead (the read lock held)."""
+        off = self.roff
+        data = self.rbuf[off : off + n]
+        self.unbuffer(off + len(data))
+        return data
+
+    def take_into(self, buf: memoryview) -> int:
+        """Copy what fits of the bytes read ahead into buf (the read lock held)."""
+        off = self.roff
+        m = min(len(buf), len(self.rbuf) - off)
+        buf[:m] = self.rbuf[off : off + m]
+        self.unbuffer(off + m)
+        return m
+
+    def unbuffer(self, off: int) -> None:
+        """The bytes read ahead up to off are taken."""
+        if off == len(self.rbuf):
+            self.rbuf, self.roff = b"", 0
+        else:
+            self.roff = off
+
+    async def _read(
+        self, recv: Callable[[Any], T], arg: Any, size: int, empty: T, take: Callable[[Any], T]
+    ) -> T:
         """Go's FD.Read: recv(arg) for up to size bytes under the read lock, parking
-        while it would block (first, when the last recv left the queue empty)."""
+        while it would block (first, when the last recv left the queue empty).
+        What read_exactly read ahead comes first, as from a bufio.Reader: take(arg)."""
         fdmu = self.fdmu
         if not fdmu.rwlock(fdmu.r):
             await rwlockslow(fdmu, fdmu.r)
@@ -207,21 +243,24 @@ class netFD:
                 raise convertErr(res)
             if not size:
                 return empty
-            while True:
-                if not pd.rempty:
-                    try:
-                        data = recv(arg)
-                        break
-                    except BlockingIOError:
-                        pass  # park outside the handler: errors must not chain to it
-                res = await netpollblock(pd, "r")
-                if res != pollNoError:
-                    raise convertErr(res)
-                pd.rempty = False
-            m = data if isinstance(data, int) else len(data)  # type: ignore[arg-type]
-            if m == 0 and fdmu.closed:
-                raise errClosing()  # the EOF of close()'s shutdown, not the peer's
-            pd.rempty = 0 < m < size and not pd.hup  # 0 is EOF: no edge follows it
+            if self.rbuf:
+                data = take(arg)
+            else:
+                while True:
+                    if not pd.rempty:
+                        try:
+                            data = recv(arg)
+                            break
+                        except BlockingIOError:
+                            pass  # park outside the handler: errors must not chain to it
+                    res = await netpollblock(pd, "r")
+                    if res != pollNoError:
+                        raise convertErr(res)
+                    pd.rempty = False
+                m = data if isinstance(data, int) else len(data)  # type: ignore[arg-type]
+                if m == 0 and fdmu.closed:
+                    raise errClosing()  # the EOF of close()'s shutdown, not the peer's
+                pd.rempty = 0 < m < size and not pd.hup  # 0 is EOF: no edge follows it
         finally:
             fdmu.rwunlock(fdmu.r)
         gp = getg()
@@ -230,7 +269,16 @@ class netFD:
         return data
 
     async def read_exactly(self, n: int) -> bytes:
-        """Exactly n bytes; IncompleteReadError at an early EOF (Go's io.ReadFull)."""
+        """Exactly n bytes; IncompleteReadError at an early EOF (Go's io.ReadFull).
+
+        Reads ahead, as asyncio's StreamReader and Go's bufio.Reader do: each
+        recv asks for READAHEAD bytes (or the rest, if more), and what comes
+        beyond n waits in rbuf for the next read. A recv that returns less
+        than it asked for has emptied the receive queue, so the next read
+        parks first (pd.rempty); one that asked for exactly n would say
+        nothing, and the next read would pay a failing recv, an exception in
+        Python (a request/response client, on every request).
+        """
         if n < 0:
             raise ValueError(f"read_exactly: n must be >= 0, got {n}")
         fdmu = self.fdmu
@@ -242,41 +290,43 @@ class netFD:
             res = poll_reset(pd, "r")
             if res != pollNoError:
                 raise convertErr(res)
-            # Most often one recv() has it all: that bytes object is the result.
-            # Else the rest is received into a buffer, without copying it again.
-            data = b""
-            buf = memoryview(b"")
-            got = 0
-            while got < n:
-                if pd.rempty:
-                    res = await netpollblock(pd, "r")
-                    if res != pollNoError:
-                        raise convertErr(res)
-                    pd.rempty = False
-                try:
-                    if got:
-                        m = self.sock.recv_into(buf[got:])
-                    else:
-                        data = self.sock.recv(n)
-                        m = len(data)
-                except BlockingIOError:
-                    pd.rempty = True
-                    continue
-                if m == 0:
-                    if fdmu.closed:
-                        raise errClosing()  # the EOF of close()'s shutdown
-                    raise IncompleteReadError(bytes(buf[:got]), n)
-                if not got and m < n:
-                    buf = memoryview(bytearray(n))
-                    buf[:m] = data
-                pd.rempty = m < n - got and not pd.hup
-                got += m
+            off = self.roff
+            got = len(self.rbuf) - off
+            if got >= n:
+                data = self.rbuf[off : off + n]
+                self.unbuffer(off + n)
+            else:
+                chunks = [self.rbuf[off:]] if got else []
+                self.rbuf, self.roff = b"", 0
+                while got < n:
+                    if pd.rempty:
+                        res = await netpollblock(pd, "r")
+                        if res != pollNoError:
+                            raise convertErr(res)
+                        pd.rempty = False
+                    ask = max(READAHEAD, n - got)
+                    try:
+                        chunk = self.sock.recv(ask)
+                    except BlockingIOError:
+                        pd.rempty = True
+                        continue
+                    if not chunk:
+                        if fdmu.closed:
+                            raise errClosing()  # the EOF of close()'s shutdown
+                        raise IncompleteReadError(b"".join(chunks), n)
+                    pd.rempty = len(chunk) < ask and not pd.hup
+                    chunks.append(chunk)
+                    got += len(chunk)
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                if got > n:
+                    self.rbuf, self.roff = data, n
+                    data = data[:n]
         finally:
             fdmu.rwunlock(fdmu.r)
         gp = getg()
         if gp is not None and gp.preempt:
             await checkpoint()
-        return data if len(data) == n else bytes(buf)
+        return data
 
     async def write(self, data: Buffer) -> int:
         """Write all of data, parking while the send buffer is full (Go's FD.Write)."""
@@ -591,7 +641,11 @@ class Conn(_Socket):
             raise
 
     async def read_exactly(self, n: int) -> bytes:
-        """Exactly n bytes; IncompleteReadError (an EOFError) if the stream ends first."""
+        """Exactly n bytes; IncompleteReadError (an EOFError) if the stream ends first.
+
+        Reads ahead, as a bufio.Reader would: the bytes it took beyond n are
+        what the next reads return first (and are no longer on the socket).
+        """
         try:
             return await self._fd.read_exactly(n)
         except TimeoutError:
