@@ -388,37 +388,23 @@ class CountingSocket:
 
 
 @pytest.mark.parametrize("gomaxprocs", [1, 2])
-def test_read_after_a_short_read_parks_before_its_recv(gomaxprocs: int) -> None:
-    # A server reading requests with a large buffer: each read returns less
-    # than asked, which proves the queue empty, so the next read waits for an
-    # edge instead of paying a recv that fails with EAGAIN.
+@pytest.mark.parametrize("exactly", [False, True])
+def test_a_read_after_one_that_emptied_the_queue_parks_before_its_recv(
+    exactly: bool, gomaxprocs: int
+) -> None:
+    # A server reading requests with a large buffer, or a client reading
+    # replies of a known size (read_exactly reads ahead): each recv returns
+    # less than it asked for, which proves the queue empty, so the next read
+    # waits for an edge instead of paying a recv that fails with EAGAIN.
     async def main() -> None:
         ln, c, s = await pair()
         counting = CountingSocket(s._fd.sock)
         s._fd.sock = counting  # type: ignore[assignment]
         for i in range(200):
-            go(c.write, b"%d" % i)
-            assert await s.read(4096) == b"%d" % i
-        assert counting.eagain <= 1  # the first read had no short read before it
-        for x in (ln, c, s):
-            x.close()
-
-    runs(main, gomaxprocs)
-
-
-@pytest.mark.parametrize("gomaxprocs", [1, 2])
-def test_read_exactly_of_each_reply_parks_before_its_recv(gomaxprocs: int) -> None:
-    # A client reading replies of a known size: read_exactly reads ahead, so
-    # its recv returns less than it asked for, which proves the queue empty,
-    # and the next read_exactly waits for an edge instead of a failing recv.
-    async def main() -> None:
-        ln, c, s = await pair()
-        counting = CountingSocket(c._fd.sock)
-        c._fd.sock = counting  # type: ignore[assignment]
-        for i in range(200):
-            go(s.write, b"%08d" % i)
-            assert await c.read_exactly(8) == b"%08d" % i
-            assert c._fd.pd is not None and c._fd.pd.rempty
+            msg = b"%08d" % i
+            go(c.write, msg)
+            assert await (s.read_exactly(8) if exactly else s.read(4096)) == msg
+            assert s._fd.pd is not None and s._fd.pd.rempty
         assert counting.eagain <= 1  # the first read had no short read before it
         for x in (ln, c, s):
             x.close()
