@@ -121,11 +121,6 @@ def errTimeout() -> TimeoutError:
     return TimeoutError(errno.ETIMEDOUT, "i/o timeout")
 
 
-def convertErr(res: int) -> OSError:
-    """The exception for a poller error code (Go's convertErr)."""
-    return errTimeout() if res == pollErrTimeout else errClosing()
-
-
 # ---------------------------------------------------------------------------
 # fdMutex (runtime/fdmutex.py) waiters
 
@@ -168,14 +163,15 @@ async def rwlockslow(fdmu: fdMutex, side: rwsema) -> None:
 # netFD
 #
 # The operations are written out in full, Go's loops inlined: each call or
-# coroutine frame saved here is saved on every read and write.
+# coroutine frame saved here is saved on every read and write. For that,
+# read_exactly and write are Conn's own coroutines, not awaited from here.
 
 
 class netFD:
     """A socket with its pollDesc and fdMutex (Go's net.netFD embedding poll.FD)."""
 
     __slots__ = (  # __weakref__: see poll_open
-        "__weakref__", "fdmu", "laddr", "pd", "raddr", "rbuf", "roff", "sock",
+        "__weakref__", "ctx", "fdmu", "laddr", "pd", "raddr", "rbuf", "roff", "sock",
     )  # fmt: skip
 
     def __init__(self, sock: socket.socket) -> None:
@@ -188,10 +184,25 @@ class netFD:
         # Guarded by the read lock, as the reads that take it.
         self.rbuf = b""
         self.roff = 0
+        # set_context's, under fdmu.lock: once it is done, a timeout is its error.
+        self.ctx: context.Context | None = None
 
     def init(self) -> None:
         """Register the socket with the poller (Go's netFD.init)."""
         self.pd = netpoll.poll_open(self.sock.fileno(), weakref.WeakMethod(self.closeatexit))
+
+    def err(self, res: int) -> BaseException:
+        """The exception for a poller error code (Go's convertErr). Past the
+        deadline of a set_context that is done, that context's error instead."""
+        if res != pollErrTimeout:
+            return errClosing()
+        ctx = self.ctx
+        e = None if ctx is None else context._error(ctx)
+        if e is None:
+            return errTimeout()
+        err, cause = e
+        err.__cause__ = cause  # as `raise err from cause`
+        return err
 
     def read(self, n: int) -> Coroutine[Any, Any, bytes]:
         """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""
@@ -240,7 +251,7 @@ class netFD:
             assert pd is not None
             res = poll_reset(pd, "r")
             if res != pollNoError:
-                raise convertErr(res)
+                raise self.err(res)
             if not size:
                 return empty
             if self.rbuf:
@@ -255,7 +266,7 @@ class netFD:
                             pass  # park outside the handler: errors must not chain to it
                     res = await netpollblock(pd, "r")
                     if res != pollNoError:
-                        raise convertErr(res)
+                        raise self.err(res)
                     pd.rempty = False
                 m = data if isinstance(data, int) else len(data)  # type: ignore[arg-type]
                 if m == 0 and fdmu.closed:
@@ -268,107 +279,6 @@ class netFD:
             await checkpoint()
         return data
 
-    async def read_exactly(self, n: int) -> bytes:
-        """Exactly n bytes; IncompleteReadError at an early EOF (Go's io.ReadFull).
-
-        Reads ahead, as asyncio's StreamReader and Go's bufio.Reader do: each
-        recv asks for READAHEAD bytes (or the rest, if more), and what comes
-        beyond n waits in rbuf for the next read. A recv that returns less
-        than it asked for has emptied the receive queue, so the next read
-        parks first (pd.rempty); one that asked for exactly n would say
-        nothing, and the next read would pay a failing recv, an exception in
-        Python (a request/response client, on every request).
-        """
-        if n < 0:
-            raise ValueError(f"read_exactly: n must be >= 0, got {n}")
-        fdmu = self.fdmu
-        if not fdmu.rwlock(fdmu.r):
-            await rwlockslow(fdmu, fdmu.r)
-        try:
-            pd = self.pd
-            assert pd is not None
-            res = poll_reset(pd, "r")
-            if res != pollNoError:
-                raise convertErr(res)
-            off = self.roff
-            got = len(self.rbuf) - off
-            if got >= n:
-                data = self.rbuf[off : off + n]
-                self.unbuffer(off + n)
-            else:
-                chunks = [self.rbuf[off:]] if got else []
-                self.rbuf, self.roff = b"", 0
-                while got < n:
-                    if pd.rempty:
-                        res = await netpollblock(pd, "r")
-                        if res != pollNoError:
-                            raise convertErr(res)
-                        pd.rempty = False
-                    ask = max(READAHEAD, n - got)
-                    try:
-                        chunk = self.sock.recv(ask)
-                    except BlockingIOError:
-                        pd.rempty = True
-                        continue
-                    if not chunk:
-                        if fdmu.closed:
-                            raise errClosing()  # the EOF of close()'s shutdown
-                        raise IncompleteReadError(b"".join(chunks), n)
-                    pd.rempty = len(chunk) < ask and not pd.hup
-                    chunks.append(chunk)
-                    got += len(chunk)
-                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                if got > n:
-                    self.rbuf, self.roff = data, n
-                    data = data[:n]
-        finally:
-            fdmu.rwunlock(fdmu.r)
-        gp = getg()
-        if gp is not None and gp.preempt:
-            await checkpoint()
-        return data
-
-    async def write(self, data: Buffer) -> int:
-        """Write all of data, parking while the send buffer is full (Go's FD.Write)."""
-        fdmu = self.fdmu
-        if not fdmu.rwlock(fdmu.w):
-            await rwlockslow(fdmu, fdmu.w)
-        try:
-            pd = self.pd
-            assert pd is not None
-            res = poll_reset(pd, "w")
-            if res != pollNoError:
-                raise convertErr(res)
-            send = self.sock.send
-            # bytes go to send() as they are; a view avoids copying the rest
-            # after a partial send, and counts the bytes of any other buffer.
-            view: Any = data if type(data) is bytes else memoryview(data).cast("B")
-            total = len(view)
-            nn = 0
-            while nn < total:
-                try:
-                    n = send(view)
-                except BlockingIOError:
-                    pass  # wait outside the handler: errors must not chain to it
-                except OSError as e:
-                    if fdmu.closed:  # close()'s shutdown failed the call (EPIPE, EINVAL)
-                        raise errClosing() from e
-                    raise
-                else:
-                    nn += n
-                    if nn < total:
-                        view = memoryview(view)[n:]
-                    continue
-                res = await netpollblock(pd, "w")
-                if res != pollNoError:
-                    raise convertErr(res)
-        finally:
-            fdmu.rwunlock(fdmu.w)
-        gp = getg()
-        if gp is not None and gp.preempt:
-            await checkpoint()
-        return nn
-
     async def accept(self) -> netFD:
         """Wait for and accept a connection (Go's FD.Accept + netFD.accept)."""
         fdmu = self.fdmu
@@ -379,7 +289,7 @@ class netFD:
             assert pd is not None
             res = poll_reset(pd, "r")
             if res != pollNoError:
-                raise convertErr(res)
+                raise self.err(res)
             while True:
                 try:
                     s, raddr = self.sock.accept()
@@ -396,7 +306,7 @@ class netFD:
                     raise
                 res = await netpollblock(pd, "r")
                 if res != pollNoError:
-                    raise convertErr(res)
+                    raise self.err(res)
         finally:
             fdmu.rwunlock(fdmu.r)
         fd = netFD(s)
@@ -439,7 +349,7 @@ class netFD:
             while True:
                 res = await netpollblock(pd, "w")
                 if res != pollNoError:
-                    raise convertErr(res)
+                    raise self.err(res)
                 # Ask SO_ERROR instead of connecting again: once the poller says
                 # writable, it tells whether the connection succeeded (Go).
                 err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -557,12 +467,11 @@ def _raise_ctx(ctx: context.Context) -> None:
 class _Socket:
     """What Conn and Listener share: the netFD, close, fileno, `async with`, set_context."""
 
-    __slots__ = ("_ctx", "_fd", "_stop")
+    __slots__ = ("_fd", "_stop")
 
     def __init__(self, fd: netFD) -> None:
         self._fd = fd
-        self._ctx: context.Context | None = None  # set_context's; with _stop under fdmu.lock
-        self._stop: Callable[[], bool] | None = None
+        self._stop: Callable[[], bool] | None = None  # set_context's; under fdmu.lock
 
     def close(self) -> None:
         """Close it; goroutines blocked in its operations raise OSError. Idempotent."""
@@ -584,19 +493,13 @@ class _Socket:
         with fdmu.lock:
             closed = fdmu.closed
             if not closed:
-                old, self._stop, self._ctx = self._stop, stop, ctx
+                old, self._stop, self._fd.ctx = self._stop, stop, ctx
         if closed:
             if stop is not None:
                 stop()
             raise errClosing()
         if old is not None:
             old()
-
-    def _ctxerr(self) -> None:
-        """Raise set_context's error if its context is done (a TimeoutError is being handled)."""
-        ctx = self._ctx
-        if ctx is not None:
-            _raise_ctx(ctx)
 
     def fileno(self) -> int:
         """The socket's fd (-1 once closed)."""
@@ -626,39 +529,120 @@ class Conn(_Socket):
 
     async def read(self, n: int) -> bytes:
         """What is available, 1 to n bytes, parking until some is; b'' at EOF (or for n == 0)."""
-        try:
-            return await self._fd.read(n)
-        except TimeoutError:
-            self._ctxerr()
-            raise
+        return await self._fd.read(n)
 
     async def read_into(self, buf: Buffer) -> int:
         """Read into a writable buffer, up to its size; 0 at EOF (Go's Conn.Read)."""
-        try:
-            return await self._fd.read_into(buf)
-        except TimeoutError:
-            self._ctxerr()
-            raise
+        return await self._fd.read_into(buf)
+
+    # read_exactly and write are written out here, not awaited from the
+    # netFD: a coroutine frame less on each.
 
     async def read_exactly(self, n: int) -> bytes:
-        """Exactly n bytes; IncompleteReadError (an EOFError) if the stream ends first.
+        """Exactly n bytes; IncompleteReadError (an EOFError) if the stream ends
+        first (Go's io.ReadFull over a bufio.Reader).
 
-        Reads ahead, as a bufio.Reader would: the bytes it took beyond n are
-        what the next reads return first (and are no longer on the socket).
+        Reads ahead, as asyncio's StreamReader and Go's bufio.Reader do: each
+        recv asks for READAHEAD bytes (or the rest, if more), and what comes
+        beyond n waits in the netFD's rbuf for the next reads, which return it
+        first (it is no longer on the socket). A recv that returns less
+        than it asked for has emptied the receive queue, so the next read
+        parks first (pd.rempty); one that asked for exactly n would say
+        nothing, and the next read would pay a failing recv, an exception in
+        Python (a request/response client, on every request).
         """
+        if n < 0:
+            raise ValueError(f"read_exactly: n must be >= 0, got {n}")
+        fd = self._fd
+        fdmu = fd.fdmu
+        if not fdmu.rwlock(fdmu.r):
+            await rwlockslow(fdmu, fdmu.r)
         try:
-            return await self._fd.read_exactly(n)
-        except TimeoutError:
-            self._ctxerr()
-            raise
+            pd = fd.pd
+            assert pd is not None
+            res = poll_reset(pd, "r")
+            if res != pollNoError:
+                raise fd.err(res)
+            off = fd.roff
+            got = len(fd.rbuf) - off
+            if got >= n:
+                data = fd.rbuf[off : off + n]
+                fd.unbuffer(off + n)
+            else:
+                chunks = [fd.rbuf[off:]] if got else []
+                fd.rbuf, fd.roff = b"", 0
+                while got < n:
+                    if pd.rempty:
+                        res = await netpollblock(pd, "r")
+                        if res != pollNoError:
+                            raise fd.err(res)
+                        pd.rempty = False
+                    ask = max(READAHEAD, n - got)
+                    try:
+                        chunk = fd.sock.recv(ask)
+                    except BlockingIOError:
+                        pd.rempty = True
+                        continue
+                    if not chunk:
+                        if fdmu.closed:
+                            raise errClosing()  # the EOF of close()'s shutdown
+                        raise IncompleteReadError(b"".join(chunks), n)
+                    pd.rempty = len(chunk) < ask and not pd.hup
+                    chunks.append(chunk)
+                    got += len(chunk)
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                if got > n:
+                    fd.rbuf, fd.roff = data, n
+                    data = data[:n]
+        finally:
+            fdmu.rwunlock(fdmu.r)
+        gp = getg()
+        if gp is not None and gp.preempt:
+            await checkpoint()
+        return data
 
     async def write(self, data: Buffer) -> int:
-        """Write all of data, parking while the socket's buffer is full; returns its length."""
+        """Write all of data, parking while the socket's buffer is full; returns its
+        length (Go's FD.Write)."""
+        fd = self._fd
+        fdmu = fd.fdmu
+        if not fdmu.rwlock(fdmu.w):
+            await rwlockslow(fdmu, fdmu.w)
         try:
-            return await self._fd.write(data)
-        except TimeoutError:
-            self._ctxerr()
-            raise
+            pd = fd.pd
+            assert pd is not None
+            res = poll_reset(pd, "w")
+            if res != pollNoError:
+                raise fd.err(res)
+            send = fd.sock.send
+            # bytes go to send() as they are; a view avoids copying the rest
+            # after a partial send, and counts the bytes of any other buffer.
+            view: Any = data if type(data) is bytes else memoryview(data).cast("B")
+            total = len(view)
+            nn = 0
+            while nn < total:
+                try:
+                    n = send(view)
+                except BlockingIOError:
+                    pass  # wait outside the handler: errors must not chain to it
+                except OSError as e:
+                    if fdmu.closed:  # close()'s shutdown failed the call (EPIPE, EINVAL)
+                        raise errClosing() from e
+                    raise
+                else:
+                    nn += n
+                    if nn < total:
+                        view = memoryview(view)[n:]
+                    continue
+                res = await netpollblock(pd, "w")
+                if res != pollNoError:
+                    raise fd.err(res)
+        finally:
+            fdmu.rwunlock(fdmu.w)
+        gp = getg()
+        if gp is not None and gp.preempt:
+            await checkpoint()
+        return nn
 
     def set_deadline(self, seconds: float | None) -> None:
         """Reads and writes fail with TimeoutError `seconds` from now; None clears it."""
@@ -693,11 +677,7 @@ class Listener(_Socket):
 
     async def accept(self) -> Conn:
         """Wait for the next connection."""
-        try:
-            return Conn(await self._fd.accept())
-        except TimeoutError:
-            self._ctxerr()
-            raise
+        return Conn(await self._fd.accept())
 
     def set_deadline(self, seconds: float | None) -> None:
         """accept() fails with TimeoutError `seconds` from now; None clears it."""
