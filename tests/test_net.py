@@ -439,6 +439,24 @@ def test_what_read_exactly_read_ahead_comes_first() -> None:
     runs(main)
 
 
+def test_read_exactly_past_its_deadline_leaves_what_it_read_for_the_next_read() -> None:
+    async def main() -> None:
+        ln, c, s = await pair()
+        await c.write(b"abcd")
+        assert await s.read_exactly(1) == b"a"  # and "bcd" read ahead
+        await c.write(b"efg")
+        s.set_read_deadline(0.05)
+        with pytest.raises(TimeoutError):
+            await s.read_exactly(10)  # took "efg" too, then waited in vain
+        s.set_read_deadline(None)
+        await c.write(b"hijk")
+        assert await s.read_exactly(10) == b"bcdefghijk"
+        for x in (ln, c, s):
+            x.close()
+
+    runs(main)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     writes=st.lists(st.integers(1, 70_000), min_size=1, max_size=6),

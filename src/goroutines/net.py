@@ -549,7 +549,8 @@ class Conn(_Socket):
         than it asked for has emptied the receive queue, so the next read
         parks first (pd.rempty); one that asked for exactly n would say
         nothing, and the next read would pay a failing recv, an exception in
-        Python (a request/response client, on every request).
+        Python (a request/response client, on every request). Past a deadline
+        it raises, and what it read waits for the next read.
         """
         if n < 0:
             raise ValueError(f"read_exactly: n must be >= 0, got {n}")
@@ -575,6 +576,8 @@ class Conn(_Socket):
                     if pd.rempty:
                         res = await netpollblock(pd, "r")
                         if res != pollNoError:
+                            # Past a deadline: what it read is for the next read.
+                            fd.rbuf = b"".join(chunks)
                             raise fd.err(res)
                         pd.rempty = False
                     ask = max(READAHEAD, n - got)
