@@ -564,14 +564,11 @@ class Conn(_Socket):
             res = poll_reset(pd, "r")
             if res != pollNoError:
                 raise fd.err(res)
-            off = fd.roff
-            got = len(fd.rbuf) - off
+            got = len(fd.rbuf) - fd.roff
             if got >= n:
-                data = fd.rbuf[off : off + n]
-                fd.unbuffer(off + n)
+                data = fd.take(n)
             else:
-                chunks = [fd.rbuf[off:]] if got else []
-                fd.rbuf, fd.roff = b"", 0
+                chunks = [fd.take(got)] if got else []
                 while got < n:
                     if pd.rempty:
                         res = await netpollblock(pd, "r")
