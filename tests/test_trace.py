@@ -218,8 +218,8 @@ def frames(data: bytes) -> Iterator[tuple[bytes, bytes]]:
         pos = start + n
 
 
-def records(payload: bytes) -> list[list[int]]:
-    """The records of a batch frame (buffer id, base time, raw deflate data), by column."""
+def records(payload: bytes) -> tuple[list[int], list[int]]:
+    """The records of a batch frame (buffer id, base time, raw deflate data): recs, args."""
     _, pos = read.read_uvarint(payload, 0)
     _, pos = read.read_uvarint(payload, pos)
     return read.columns(zlib.decompressobj(-zlib.MAX_WBITS).decompress(payload[pos:]))
@@ -227,7 +227,7 @@ def records(payload: bytes) -> list[list[int]]:
 
 def test_event_numbers_are_their_places_in_EVENTS() -> None:
     """Each EvX constant (what the hooks record) is X's index in EVENTS (what readers name)."""
-    assert len(trace.NARGS) == len(trace.EVENTS) < 256  # a kind fits the record's low byte
+    assert len(trace.NARGS) == len(trace.STORED) == len(trace.EVENTS) < 256  # a kind: a byte
     for kind, name in enumerate(trace.EVENTS):
         assert getattr(trace, f"Ev{name}") == kind, name
     assert {n for n in dir(trace) if n.startswith("Ev")} == {f"Ev{n}" for n in trace.EVENTS}
@@ -235,12 +235,16 @@ def test_event_numbers_are_their_places_in_EVENTS() -> None:
 
 @pytest.mark.parametrize("big", [0, 100, 40_000, 3_000_000_000, -(1 << 62)])
 def test_columns_take_the_narrowest_width_and_read_back(big: int) -> None:
-    """trace.columns packs each column in 1, 2, 4 or 8 bytes; read.columns undoes it."""
-    words = [5, -1, big, 0, 7 << 8 | 2, 255, 3, 0]  # two records of WORDS words
-    data = trace.columns(words)
-    width = next(w for w in (1, 2, 4, 8) if big.bit_length() < 8 * w)  # a sign bit spare
-    assert list(data[: trace.WORDS]) == [2, 2, width, 1]  # 1794 and 255 need 2 bytes, 0s 1
-    assert read.columns(data) == [words[i :: trace.WORDS] for i in range(trace.WORDS)]
+    """trace.columns packs each list in 1, 2, 4 or 8 bytes; read.columns undoes it."""
+    recs, args = [5 << 8 | 1, 7 << 8 | 2], [-1, big, 0]
+    for span in (0, 7, 1 << 30):  # the batch's time span: where the tries for recs start
+        data = trace.columns(recs, args, span)
+        width = next(w for w in (1, 2, 4, 8) if big.bit_length() < 8 * w)  # a sign bit spare
+        rwidth = 4 if span >> 23 else 2  # 1793 and 1794 need 2 bytes; 4 are tried first
+        assert list(data[:4]) == [rwidth, 2, width, 3]  # each list's width and count
+        assert read.columns(data) == (recs, args)
+    with pytest.raises(ValueError, match="do not add up"):
+        read.columns(data[:-1])
 
 
 def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
@@ -251,11 +255,10 @@ def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
     assert set(kinds[1:-1]) == {trace.FRAME_STRINGS, trace.FRAME_BATCH}
     for kind, payload in frames(data):
         if kind == trace.FRAME_BATCH:
-            cols = records(payload)
-            assert len(cols) == trace.WORDS and cols[0]
-            assert all(len(col) == len(cols[0]) for col in cols)
-            assert all(word & 0xFF < len(trace.EVENTS) for word in cols[0])
-            assert all(word >= 0 for word in cols[0]), "times only go forward"
+            recs, args = records(payload)
+            assert recs and all(word & 0xFF < len(trace.EVENTS) for word in recs)
+            assert len(args) == sum(trace.STORED[word & 0xFF] for word in recs)
+            assert all(word >= 0 for word in recs), "times only go forward"
 
 
 def test_compact_round_trip_to_json_gives_the_same_model(

@@ -18,9 +18,10 @@ no lookup), so a program that does not trace pays one branch per site:
     GC         a pause of the cyclic garbage collector (gc.callbacks), which
                stops every thread of the process
 
-As in Go, a record does not repeat what the reader can work out: the P a
-goroutine parks, yields or ends on is the one it was started on, and the
-goroutine that readies another is the one running on the readying M.
+As in Go, a record does not repeat what the reader can work out from the
+thread that recorded it: the goroutine a GoStart starts runs on the P and M
+of that thread's latest ProcStart, and the goroutine that readies another is
+the one running on the readying M.
 
 `run(..., trace=PATH)` (or GOROUTINES_TRACE=PATH) starts a `Tracer` for that
 run's scheduler; several runs may trace at once, each into its own file.
@@ -36,25 +37,25 @@ million events a second. As in Go, every thread (M) appends to its own
 `Buffer`, so no two threads ever write the same one. A hook that knows the M
 it runs on (the running goroutine's, or goready's) finds the buffer on that M
 (`mp.tracebuf`, as Go's mp.trace); the others (and threads that are not Ms)
-through a thread-local, which costs more. A record is four int words
-appended to the buffer's list (`Buffer.put`): the time since the buffer's
-previous record, shifted left by 8 bits with the kind in the low byte, then up
-to three arguments (NARGS; unused ones are 0). Times are deltas, as in Go's
-trace, so that they take few bytes.
+through a thread-local, which costs more. A record is one int appended to the
+buffer's `recs`, the time since the buffer's previous record shifted left by 8
+bits with the kind in the low byte (times are deltas, as in Go's trace, so
+that they take few bytes), and its arguments appended to `args`: STORED[kind]
+ints, one for the events a busy program records most (GoStart, GoPark,
+GoUnblock), with a flag or a wait reason in the goroutine id's low bits.
 Go encodes each record with varints as it goes; in Python a loop per value
 would cost more than the rest of the hook, so the squeezing is left to C,
-once a buffer is full (FLUSH_RECORDS), by the thread that filled it: its words
-are cut into columns, each column packed by one struct call in the fewest
-bytes that hold all its values, byte-shuffled (as HDF5's and Blosc's shuffle
-filter: byte k of every value together, by extended slicing) and deflated
-(zlib, which releases the GIL), then written out. After the shuffle the high
-bytes of small numbers are runs of zeros, so deflate removes what Go's varints
-do, quickly: 2 to 3 bytes per event. Memory stays bounded and the cost of
-writing is spread over the run. (A writer thread, as Go's trace reader,
-measured slower: under the GIL it waits up to a switch interval for every
-step, and falls behind.) The few values that are not ints (a new goroutine's
-function and where it was created) are interned per buffer, and the GoCreate
-record holds the index.
+once a buffer is full (FLUSH_RECORDS), by the thread that filled it: each of
+the two lists is packed by one struct call in the fewest bytes that hold all
+its values, byte-shuffled (as HDF5's and Blosc's shuffle filter: byte k of
+every value together, by extended slicing) and deflated (zlib, which releases
+the GIL), then written out. After the shuffle the high bytes of small numbers
+are runs of zeros, so deflate removes what Go's varints do, quickly: 1 to 3
+bytes per event. Memory stays bounded and the cost of writing is spread over
+the run. (A writer thread, as Go's trace reader, measured slower: under the
+GIL it waits up to a switch interval for every step, and falls behind.) The
+few values that are not ints (a new goroutine's function and where it was
+created) are interned per buffer, and the GoCreate record holds the index.
 
 The file (any PATH not ending in `.json`; Go's habit is `trace.out`) is that
 compact stream, read by the tools in goroutines.tracetools:
@@ -67,9 +68,9 @@ compact stream, read by the tools in goroutines.tracetools:
                                from the ones its earlier S frames listed
       FRAME_BATCH   b"B"       uvarint buffer id, uvarint nanotime the batch's first
                                time delta counts from, raw deflate data (RFC 1951,
-                               ending in a full flush) of that buffer's next n
-                               records by column (`columns`): WORDS width bytes, then
-                               the columns' bytes, byte-shuffled
+                               ending in a full flush) of that buffer's next records
+                               (`columns`): for recs, then args, a width byte and
+                               a uvarint count, then both lists' bytes, byte-shuffled
       FRAME_END     b"E"       JSON {"end": nanotime at stop, "gomaxprocs": N}
 
 A GC record is written when the pause ends; its arguments say how long the
@@ -97,16 +98,17 @@ if TYPE_CHECKING:
     from .schedcheck import Checker
 
 
-# Event kinds: the position is the code stored first in a record.
+# Event kinds: the position is the code in a record's low byte. Each event's
+# arguments as the reader gives them; [what a record stores instead].
 EVENTS = (
     "GoCreate",  # goid, parentgoid, string index of (function, created-at)
-    "GoStart",  # goid, p, m
-    "GoPark",  # goid, wait reason (its index in REASONS)
-    "GoUnblock",  # goid, m whose goroutine readied it (-1: none)
-    "GoSched",  # goid, preempted
+    "GoStart",  # goid, p, m [goid: p and m of the thread's latest ProcStart]
+    "GoPark",  # goid, wait reason [goid << 8 | the reason's index in REASONS]
+    "GoUnblock",  # goid, m whose goroutine readied it, -1: none [goid << 1 | no m]
+    "GoSched",  # goid, preempted [goid << 1 | preempted]
     "GoEnd",  # goid
     "GoSysCall",  # goid
-    "GoSysExit",  # goid, m
+    "GoSysExit",  # goid, m [goid: m of the thread's latest ProcStart]
     "Steal",  # p, victim p, how many
     "ProcSteal",  # p
     "ProcStart",  # p, m
@@ -132,22 +134,22 @@ EvMStart: Final = 12
 EvMStop: Final = 13
 EvGC: Final = 14
 NARGS = (3, 3, 2, 2, 2, 1, 1, 2, 3, 1, 2, 2, 1, 1, 2)  # arguments of each kind, as listed above
+STORED = (3, 1, 1, 1, 1, 1, 1, 1, 3, 1, 2, 2, 1, 1, 2)  # ints a record of each kind stores
 REASONS = tuple(WaitReason)
 _reason_index: Final = {r: i for i, r in enumerate(REASONS)}  # WaitReason hashes by identity
 
 MAGIC: Final = b"goroutines trace\x00"
 VERSION = 2  # of the event vocabulary above, in the JSON's "goroutines" section
-FORMAT: Final = 3  # of the compact stream's encoding, its byte after MAGIC
+FORMAT: Final = 4  # of the compact stream's encoding, its byte after MAGIC
 FRAME_HEADER: Final = b"H"
 FRAME_STRINGS: Final = b"S"
 FRAME_BATCH: Final = b"B"
 FRAME_END: Final = b"E"
-WORDS: Final = 4  # of a record: time delta << 8 | kind, three arguments
-# The widths a column of a batch may have: bytes and struct's (and array's) code.
-WIDTHS: Final = ((1, "b"), (2, "h"), (4, "i"), (8, "q"))
+# struct's (and array's) codes of the widths a batch's list may be packed in:
+# CODES[k] packs signed values of 1 << k bytes.
+CODES: Final = "bhiq"
 # A buffer is flushed when it holds this many records (about 1 ms to deflate).
 FLUSH_RECORDS: Final = 1 << 12
-FLUSH_WORDS: Final = WORDS * FLUSH_RECORDS
 _ZLEVEL: Final = 1  # deflate's fastest level: the higher ones take 2-3 times as long
 
 
@@ -174,26 +176,35 @@ def funcname(fn: Any) -> str:
 class Buffer:
     """One thread's records for one run (Go's traceBuf), and its interned strings."""
 
-    __slots__ = ("base", "deflater", "id", "last", "pending", "recs", "sched", "strings")
+    __slots__ = ("args", "base", "deflater", "id", "last", "pending", "recs", "sched", "strings")
 
     def __init__(self, sched: schedt | None, id: int) -> None:
         self.sched = sched
         self.id = id  # -1: a buffer that is thrown away (its run is not traced)
-        self.recs: list[int] = []  # the words of its records, packed when flushed
+        self.recs: list[int] = []  # a record's time delta << 8 | kind, packed when flushed
+        self.args: list[int] = []  # their arguments, STORED[kind] a record
         self.base = self.last = nanotime()  # when the batch began; the previous record
         self.strings: dict[Any, int] = {}  # (code or name, createdat, pc) -> index
         self.pending: list[tuple[str, str]] = []  # strings not yet written
         self.deflater: Any = None  # zlib's, made at the thread's first flush and kept
 
-    def put(self, kind: int, a: int, b: int, c: int) -> None:
-        """Record an event of `kind` now."""
-        t = nanotime()
-        recs = self.recs
-        recs.append((t - self.last) << 8 | kind)
-        recs.append(a)
-        recs.append(b)
-        recs.append(c)
+    def put(self, t: int, kind: int, a: int) -> None:
+        """Record an event of `kind` at nanotime t, with its one argument.
+
+        t may come from the hook's caller, read before a flush or a GC pause
+        that this buffer recorded since: then the record takes the later time,
+        so that a thread's records stay in order.
+        """
+        if t < self.last:
+            t = self.last
+        self.recs.append((t - self.last) << 8 | kind)
+        self.args.append(a)
         self.last = t
+
+    def putn(self, kind: int, args: tuple[int, ...]) -> None:
+        """Record an event of `kind` now, with its arguments (the rarer kinds)."""
+        self.put(nanotime(), kind, args[0])
+        self.args.extend(args[1:])
 
     def intern(self, newg: G, fn: Callable[..., Any]) -> int:
         """The index of newg's (function, created-at) pair (Go's traceString)."""
@@ -213,53 +224,61 @@ class Buffer:
         The records are cut into columns, then deflated and flushed in full,
         so that every frame inflates on its own.
         """
-        recs, base, strings = self.recs, self.base, self.pending
+        recs, args, base, strings = self.recs, self.args, self.base, self.pending
         now = nanotime()
         # One statement with nothing to allocate once it assigns, so that a GC
         # pause recorded meanwhile lands whole in one batch or the other.
-        self.recs, self.pending, self.base, self.last = [], [], now, now
+        self.recs, self.args, self.pending, self.base, self.last = [], [], [], now, now
         bid = uvarint(self.id)
         out = []
         if strings:
             out.append(frame(FRAME_STRINGS, bid + json.dumps(strings).encode()))
         if recs:
-            data = deflater.compress(columns(recs)) + deflater.flush(zlib.Z_FULL_FLUSH)
+            packed = columns(recs, args, now - base)
+            data = deflater.compress(packed) + deflater.flush(zlib.Z_FULL_FLUSH)
             out.append(frame(FRAME_BATCH, bid + uvarint(base) + data))
         return b"".join(out)
 
 
-def columns(words: list[int]) -> bytes:
-    """Records' words by column, each in the fewest bytes that hold its values, byte-shuffled.
+def columns(recs: list[int], args: list[int], span: int) -> bytes:
+    """A batch's two lists, each in the fewest bytes that hold its values, byte-shuffled.
 
-    First a byte per column with its width (WIDTHS), then each column: byte 0
-    of every value, byte 1 of every value, and so on (little-endian, two's
-    complement). Most columns fit one or two bytes, and a plane of high bytes
-    is a run that deflate squeezes.
+    For each list, a byte with its width (1, 2, 4 or 8) and a uvarint count;
+    then each list's bytes: byte 0 of every value, byte 1 of every value, and
+    so on (little-endian, two's complement). Most values fit one or two bytes,
+    and a plane of high bytes is a run that deflate squeezes. The records'
+    time deltas are at most the batch's span (nanoseconds), which gives the
+    width of recs; that of args is found by trying.
     """
-    n = len(words) // WORDS
-    widths = bytearray()
+    head = bytearray()
     planes: list[bytes] = []
-    for col in range(WORDS):
-        values = words[col::WORDS]
-        width, packed = narrowest(n, values)
-        widths.append(width)
+    for values, top in ((recs, span << 8 | 0xFF), (args, 0)):
+        width, packed = narrowest(values, top)
+        head.append(width)
+        head += uvarint(len(values))
         planes.extend(packed[i::width] for i in range(width))
-    return bytes(widths) + b"".join(planes)
+    return bytes(head) + b"".join(planes)
 
 
-def narrowest(n: int, values: list[int]) -> tuple[int, bytes]:
-    """n values packed in the narrowest of WIDTHS that holds them all, and that width.
+def narrowest(values: list[int], top: int) -> tuple[int, bytes]:
+    """The values packed in the narrowest width that holds them all, and that width.
 
-    Tried from the narrowest, as struct checks each value's range as it packs
-    (min() and max() would cost more: a generic comparison per value).
+    Tried from the narrowest that holds `top` (a bound of the values, or 0;
+    past 4 bytes a loose one, so 4 bytes are tried first), as struct checks
+    each value's range as it packs (min() and max() would cost more: a
+    generic comparison per value).
     """
-    for width, code in WIDTHS[:-1]:
+    k = 0
+    while k < 2 and top >> ((8 << k) - 1):
+        k += 1
+    t = tuple(values)
+    while True:
         try:
-            return width, struct.pack(f"<{n}{code}", *values)
+            return 1 << k, struct.Struct(f"<{len(t)}{CODES[k]}").pack(*t)
         except struct.error:
-            pass
-    width, code = WIDTHS[-1]
-    return width, struct.pack(f"<{n}{code}", *values)
+            if k == 3:
+                raise
+            k += 1
 
 
 class Tracer:
@@ -349,19 +368,16 @@ _lock: Final = threading.Lock()  # guards _tracers, _checkers, sched.tracing and
 
 
 def start(sched: schedt, path: str) -> Tracer:
-    """Trace `sched` into `path` (opened now, so that a bad path fails before the run)."""
+    """Trace `sched` into `path` (opened now, so that a bad path fails before the run).
+
+    Called before the run starts an M: every M's first record follows.
+    """
     tracer = Tracer(sched, path)
     with _lock:
         if not _tracers:
             gc.callbacks.append(gccallback)
         _tracers[sched] = tracer
         sched.tracing = True
-    # Record the state the trace starts from (Ms and Ps that run already).
-    for mp in list(sched.allm):
-        _buf(sched).put(EvMStart, mp.id, 0, 0)
-    for pp in list(sched.allp):
-        if pp.m is not None:
-            _buf(sched).put(EvProcStart, pp.id, pp.m.id, 0)
     return tracer
 
 
@@ -410,7 +426,7 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
     if mp is None:
         return _buf(sched)
     buf = mp.tracebuf
-    if buf is None or len(buf.recs) >= FLUSH_WORDS:
+    if buf is None or len(buf.recs) >= FLUSH_RECORDS:
         return _refill(mp, sched)
     return buf
 
@@ -418,7 +434,7 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
 def _buf(sched: schedt) -> Buffer:
     """_mbuf for the hooks that do not know which M the calling thread is."""
     buf: Buffer | None = _local.__dict__.get("buf")
-    if buf is None or buf.sched is not sched or len(buf.recs) >= FLUSH_WORDS:
+    if buf is None or buf.sched is not sched or len(buf.recs) >= FLUSH_RECORDS:
         buf = _refill(None, sched)
     return buf
 
@@ -436,7 +452,7 @@ def _refill(mp: M | None, sched: schedt) -> Buffer:
     if buf is None or buf.sched is not sched:
         buf = tracer.buffer(threading.get_ident()) or Buffer(sched, -1)
         loc.buf = buf
-    if len(buf.recs) >= FLUSH_WORDS and not tracer.flush(buf):
+    if len(buf.recs) >= FLUSH_RECORDS and not tracer.flush(buf):
         buf = loc.buf = Buffer(sched, -1)  # stopped meanwhile
     if mp is not None and buf.id >= 0:
         mp.tracebuf = buf
@@ -479,104 +495,107 @@ def gccallback(phase: str, info: dict[str, int]) -> None:
     buf: Buffer | None = loc.__dict__.get("buf")
     if start and buf is not None and buf.sched in _tracers:
         loc.gcstart = 0
-        buf.put(EvGC, nanotime() - start, info["generation"], 0)
+        buf.putn(EvGC, (nanotime() - start, info["generation"]))
 
 
 def GoCreate(newg: G, fn: Callable[..., Any]) -> None:
     """traceGoCreate: newg was created, to run fn, by the running goroutine (or by run())."""
     buf = _buf(newg.sched)
-    buf.put(EvGoCreate, newg.goid, newg.parentgoid, buf.intern(newg, fn))
+    buf.putn(EvGoCreate, (newg.goid, newg.parentgoid, buf.intern(newg, fn)))
     if _checkers and (chk := _checkers.get(newg.sched)):
         chk.GoCreate(newg)
 
 
 def GoStart(pp: P, gp: G) -> None:
-    """traceGoStart: pp starts running gp."""
-    mp = gp.m
-    _mbuf(mp, gp.sched).put(EvGoStart, gp.goid, pp.id, -1 if mp is None else mp.id)
+    """traceGoStart: pp starts running gp (on the calling thread's M, which holds pp)."""
+    _mbuf(gp.m, gp.sched).put(nanotime(), EvGoStart, gp.goid)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoStart(pp, gp)
 
 
 def GoPark(pp: P | None, gp: G) -> None:
-    """traceGoPark: gp blocks with its wait reason."""
-    _mbuf(gp.m, gp.sched).put(EvGoPark, gp.goid, _reason_index[gp.waitreason], 0)
+    """traceGoPark: gp blocks with its wait reason, at gp.waitsince."""
+    reason = _reason_index[gp.waitreason]
+    _mbuf(gp.m, gp.sched).put(gp.waitsince, EvGoPark, gp.goid << 8 | reason)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoPark(pp, gp)
 
 
 def GoUnblock(gp: G, mp: M | None) -> None:
-    """traceGoUnpark: gp is runnable again, made so by mp's goroutine (or the runtime)."""
-    _mbuf(mp, gp.sched).put(EvGoUnblock, gp.goid, -1 if mp is None else mp.id, 0)
+    """traceGoUnpark: gp is runnable again, made so by mp's goroutine (or the runtime).
+
+    mp is the calling thread's M, or None.
+    """
+    _mbuf(mp, gp.sched).put(nanotime(), EvGoUnblock, gp.goid << 1 | (mp is None))
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoUnblock(gp, mp)
 
 
 def GoSched(pp: P | None, gp: G, preempted: bool) -> None:
     """traceGoSched/traceGoPreempt: gp went to the global run queue."""
-    _mbuf(gp.m, gp.sched).put(EvGoSched, gp.goid, preempted, 0)
+    _mbuf(gp.m, gp.sched).put(nanotime(), EvGoSched, gp.goid << 1 | preempted)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoSched(pp, gp, preempted)
 
 
 def GoEnd(pp: P | None, gp: G) -> None:
     """traceGoEnd: gp finished."""
-    _buf(gp.sched).put(EvGoEnd, gp.goid, 0, 0)
+    _buf(gp.sched).put(nanotime(), EvGoEnd, gp.goid)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoEnd(pp, gp)
 
 
 def GoSysCall(pp: P | None, gp: G) -> None:
     """traceGoSysCall: gp enters a blocking call."""
-    _mbuf(gp.m, gp.sched).put(EvGoSysCall, gp.goid, 0, 0)
+    _mbuf(gp.m, gp.sched).put(nanotime(), EvGoSysCall, gp.goid)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoSysCall(pp, gp)
 
 
 def GoSysExit(mp: M, gp: G) -> None:
-    """traceGoSysExit: gp's blocking call returned on mp."""
-    _mbuf(mp, gp.sched).put(EvGoSysExit, gp.goid, mp.id, 0)
+    """traceGoSysExit: gp's blocking call returned on mp, the calling thread's M."""
+    _mbuf(mp, gp.sched).put(nanotime(), EvGoSysExit, gp.goid)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoSysExit(mp, gp)
 
 
 def Steal(pp: P, p2: P, n: int) -> None:
     """pp stole n goroutines from p2's run queue."""
-    _pbuf(pp).put(EvSteal, pp.id, p2.id, n)
+    _pbuf(pp).putn(EvSteal, (pp.id, p2.id, n))
     if _checkers and (chk := _pchecker(pp)):
         chk.Steal(pp, p2, n)
 
 
 def ProcSteal(pp: P) -> None:
     """traceProcSteal: sysmon took pp from its M (a syscall or a hog) to hand it off."""
-    _pbuf(pp).put(EvProcSteal, pp.id, 0, 0)
+    _pbuf(pp).put(nanotime(), EvProcSteal, pp.id)
     if _checkers and (chk := _pchecker(pp)):
         chk.ProcSteal(pp)
 
 
 def ProcStart(mp: M, pp: P) -> None:
-    """traceProcStart: mp acquired pp."""
-    _buf(mp.sched).put(EvProcStart, pp.id, mp.id, 0)
+    """traceProcStart: mp, the calling thread's M, acquired pp."""
+    _buf(mp.sched).putn(EvProcStart, (pp.id, mp.id))
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.ProcStart(mp, pp)
 
 
 def ProcStop(mp: M, pp: P) -> None:
-    """traceProcStop: mp is about to release pp."""
-    _buf(mp.sched).put(EvProcStop, pp.id, mp.id, 0)
+    """traceProcStop: mp, the calling thread's M, is about to release pp."""
+    _buf(mp.sched).putn(EvProcStop, (pp.id, mp.id))
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.ProcStop(mp, pp)
 
 
 def MStart(mp: M) -> None:
     """mp's thread starts (recorded by newm's caller), or wakes from stopm."""
-    _buf(mp.sched).put(EvMStart, mp.id, 0, 0)
+    _buf(mp.sched).put(nanotime(), EvMStart, mp.id)
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.MStart(mp)
 
 
 def MStop(mp: M) -> None:
     """mp parks in stopm."""
-    _buf(mp.sched).put(EvMStop, mp.id, 0, 0)
+    _buf(mp.sched).put(nanotime(), EvMStop, mp.id)
     if _checkers and (chk := _checkers.get(mp.sched)):
         chk.MStop(mp)

@@ -6,9 +6,11 @@ A trace is one of:
     (its docstring has the layout): frames of per-thread batches of records,
     byte-shuffled and deflated. `parse_compact` inflates each batch, puts its
     records' bytes back in place, adds up their time deltas, names each
-    record's kind and resolves its indexes (a GoCreate's function and where it
-    was created, a GoPark's wait reason), then merges the threads' records by
-    time, as Go's internal/trace does with its per-M batches;
+    record's kind, resolves its indexes (a GoCreate's function and where it
+    was created, a GoPark's wait reason) and fills in what the record left to
+    its thread (the P and M of a GoStart: the thread's latest ProcStart's),
+    then merges the threads' records by time, as Go's internal/trace does
+    with its per-M batches;
   * the Perfetto JSON that a `.json` path gets (convert.write_json), which
     carries the same raw events in its "goroutines" section.
 
@@ -30,6 +32,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..runtime.trace import (
+    CODES,
     EVENTS,
     FORMAT,
     FRAME_BATCH,
@@ -39,13 +42,17 @@ from ..runtime.trace import (
     MAGIC,
     NARGS,
     REASONS,
+    STORED,
     VERSION,
-    WIDTHS,
-    WORDS,
     EvGC,
     EvGoCreate,
     EvGoPark,
     EvGoSched,
+    EvGoStart,
+    EvGoSysExit,
+    EvGoUnblock,
+    EvProcStart,
+    EvProcStop,
 )
 
 RawTrace = dict[str, Any]
@@ -133,29 +140,32 @@ def read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-_CODES = dict(WIDTHS)
+_CODES = {1 << k: code for k, code in enumerate(CODES)}
 
 
-def columns(data: bytes) -> list[list[int]]:
-    """The WORDS columns of an inflated batch (trace.columns wrote them)."""
-    widths = data[:WORDS]
-    if len(widths) < WORDS or not all(w in _CODES for w in widths):
-        raise ValueError(f"bad column widths {list(widths)}")
-    n, rest = divmod(len(data) - WORDS, sum(widths))
-    if rest:
-        raise ValueError("not a whole number of records")
-    out = []
-    pos = WORDS
-    for width in widths:
-        col = bytearray(n * width)
+def columns(data: bytes) -> tuple[list[int], list[int]]:
+    """The two lists of an inflated batch, recs and args (trace.columns wrote them)."""
+    pos = 0
+    shapes = []
+    for _ in range(2):
+        width = data[pos]  # an IndexError past the end: truncated
+        if width not in _CODES:
+            raise ValueError(f"bad width {width}")
+        n, pos = read_uvarint(data, pos + 1)
+        shapes.append((width, n))
+    if pos + sum(w * n for w, n in shapes) != len(data):
+        raise ValueError("its lists' sizes do not add up")
+    lists = []
+    for width, n in shapes:
+        values = bytearray(n * width)
         for i in range(width):  # byte i of every value
-            col[i::width] = data[pos : pos + n]
+            values[i::width] = data[pos : pos + n]
             pos += n
-        values = array(_CODES[width], col)
+        packed = array(_CODES[width], values)
         if sys.byteorder == "big":
-            values.byteswap()
-        out.append(values.tolist())
-    return out
+            packed.byteswap()
+        lists.append(packed.tolist())
+    return lists[0], lists[1]
 
 
 class _Reader:
@@ -167,6 +177,7 @@ class _Reader:
         self.end: int | None = None
         self.gomaxprocs = 1
         self.strings: dict[int, list[list[str]]] = {}  # buffer id -> its (fn, where) pairs
+        self.procs: dict[int, tuple[int, int]] = {}  # buffer id -> P and M of its ProcStart
         self.events: list[list[Any]] = []
 
     def frame(self, kind: bytes, payload: bytes) -> None:
@@ -183,7 +194,7 @@ class _Reader:
             bid, pos = read_uvarint(payload, 0)
             base, pos = read_uvarint(payload, pos)
             inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, flushed in full
-            self.batch(self.strings.get(bid, []), base, inflater.decompress(payload[pos:]))
+            self.batch(bid, base, inflater.decompress(payload[pos:]))
         elif kind == FRAME_END:
             info = json.loads(payload)
             self.end = int(info["end"])
@@ -191,26 +202,48 @@ class _Reader:
         else:
             raise ValueError(f"unknown frame kind {kind!r}")
 
-    def batch(self, strings: list[list[str]], base: int, data: bytes) -> None:
-        """Cut one batch's records into raw events."""
+    def batch(self, bid: int, base: int, data: bytes) -> None:
+        """Cut one batch of buffer `bid` into raw events."""
         assert self.start is not None
+        strings = self.strings.get(bid, [])
+        p, m = self.procs.get(bid, (-1, -1))
         ts = base - self.start
         out = self.events
-        for word, *args in zip(*columns(data), strict=True):
+        recs, args = columns(data)
+        i = 0
+        for word in recs:
             kind = word & 0xFF
             ts += word >> 8
             if kind >= len(EVENTS):
                 raise ValueError(f"unknown event kind {kind}")
-            ev: list[Any] = [EVENTS[kind], ts, *args[: NARGS[kind]]]
-            if kind == EvGC:
-                ev[1] -= ev[2]  # recorded when the pause ended
+            n = STORED[kind]
+            if i + n > len(args):
+                raise ValueError("fewer arguments than records need")
+            ev: list[Any] = [EVENTS[kind], ts, *args[i : i + n]]
+            i += n
+            a = ev[2]
+            if kind == EvGoStart:
+                ev += (p, m)
+            elif kind == EvGoPark:
+                ev[2:] = a >> 8, REASONS[a & 0xFF].value
+            elif kind == EvGoUnblock:
+                ev[2:] = a >> 1, -1 if a & 1 else m
+            elif kind == EvGoSched:
+                ev[2:] = a >> 1, bool(a & 1)
+            elif kind == EvGoSysExit:
+                ev.append(m)
+            elif kind == EvProcStart:
+                p, m = ev[2:]
+            elif kind == EvProcStop:
+                p, m = -1, ev[3]
+            elif kind == EvGC:
+                ev[1] -= a  # recorded when the pause ended
             elif kind == EvGoCreate:
                 ev[4:] = strings[ev[4]]
-            elif kind == EvGoPark:
-                ev[3] = REASONS[ev[3]].value
-            elif kind == EvGoSched:
-                ev[3] = bool(ev[3])
             out.append(ev)
+        if i != len(args):
+            raise ValueError("more arguments than its records have")
+        self.procs[bid] = p, m
 
     def result(self) -> RawTrace:
         """The raw trace read: events by time, how many Ps, how long."""
