@@ -492,6 +492,27 @@ def test_bad_trace_path_fails_before_main_runs(tmp_path: Path) -> None:
     assert not ran
 
 
+def test_a_run_that_fails_to_start_after_the_trace_did_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the run's start armed before it failed is undone: the trace ends, whole."""
+    from goroutines.runtime import debug
+
+    def fail(sched: schedt) -> None:
+        raise RuntimeError("no SIGQUIT today")
+
+    monkeypatch.setattr(debug, "install_sigquit", fail)
+    path = tmp_path / "trace.out"
+
+    async def main() -> None:
+        pass
+
+    with pytest.raises(RuntimeError, match="no SIGQUIT today"):
+        run(main, trace=str(path), schedcheck=True)
+    assert not trace._tracers and not trace._checkers
+    assert read.load(str(path))["events"] == []  # header and end frame: a whole file
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_failed_write_is_raised_when_the_run_ends() -> None:
     async def main() -> None:

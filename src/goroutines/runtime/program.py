@@ -218,6 +218,7 @@ class Runtime:
         try:
             self.obs.start(sched)  # opens the trace file: a bad path fails here
         except BaseException:
+            self.obs.stop()  # what it started before it failed
             netpoll.netpollclose(sched)
             raise
         self.sched = sched
