@@ -68,8 +68,8 @@ from .chan import Chan
 from .runtime import timers
 from .runtime.proc import acquire_g
 from .runtime.runtime2 import _tls
-from .runtime.timers import addtimer, deltimer, timer
-from .time import _duration_ns, _GoFunc
+from .runtime.timers import addtimer, deltimer, durationns, timer
+from .time import _GoFunc
 
 __all__ = [
     "CancelCauseFunc",
@@ -528,7 +528,7 @@ def with_deadline_cause(
 
 def with_timeout(parent: Context, seconds: float) -> tuple[Context, CancelFunc]:
     """with_deadline(parent, now() + seconds) (Go's WithTimeout); seconds <= 0 has passed."""
-    ns = timers.now() + _duration_ns(seconds, "with_timeout")
+    ns = timers.now() + durationns(seconds, "with_timeout")
     return _with_deadline_ns(parent, ns, None, "with_timeout")
 
 
@@ -536,7 +536,7 @@ def with_timeout_cause(
     parent: Context, seconds: float, cause: BaseException | None
 ) -> tuple[Context, CancelFunc]:
     """with_timeout with a cause for when the time is up (Go's WithTimeoutCause)."""
-    ns = timers.now() + _duration_ns(seconds, "with_timeout_cause")
+    ns = timers.now() + durationns(seconds, "with_timeout_cause")
     return _with_deadline_ns(parent, ns, cause, "with_timeout_cause")
 
 

@@ -28,39 +28,20 @@ from .runtime.proc import (
     acquire_g,
     check_async,
     fatal,
-    getgfor,
     newproc_global,
-    timeSleep,
+    timeSleepFor,
 )
-from .runtime.requests import _PREEMPT
 from .runtime.runtime2 import schedt
-from .runtime.timers import addtimer, deltimer, modtimer, timer
+from .runtime.timers import addtimer, deltimer, durationns, modtimer, timer
 
 __all__ = ["Ticker", "Timer", "after", "after_func", "now", "since", "sleep", "until"]
 
 
-def _duration_ns(seconds: object, what: str) -> int:
-    """Seconds as nanoseconds, or a TypeError naming `what`."""
-    kind = type(seconds)
-    if kind is float:
-        if seconds != seconds:  # NaN
-            raise ValueError(f"{what}: the duration is NaN")
-        return int(seconds * 1e9)  # type: ignore[operator]
-    if kind is int:
-        return seconds * 1_000_000_000  # type: ignore[operator]
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"{what} takes seconds as an int or float, not {type(seconds).__name__}")
-    return _duration_ns(float(seconds), what)  # a subclass of int or float
-
-
 async def sleep(seconds: float) -> None:
     """`await sleep(seconds)`: park the goroutine on a timer (WaitReason Sleep)."""
-    ns = _duration_ns(seconds, "sleep")
-    gp = getgfor("sleep")
-    if ns > 0:
-        await timeSleep(gp, ns)
-    elif gp.preempt:
-        await _PREEMPT
+    aw = timeSleepFor(seconds)
+    if aw is not None:
+        await aw
 
 
 def sendTime(c: Chan[float], seq: int, delay: int) -> None:
@@ -72,7 +53,7 @@ class Timer:
     """A single event: `.c` receives the time once, after the delay (Go's time.Timer)."""
 
     def __init__(self, seconds: float) -> None:
-        ns = _duration_ns(seconds, "Timer")
+        ns = durationns(seconds, "Timer")
         acquire_g("Timer")
         self.c: Chan[float] = Chan(1)
         self._r = timer(sendTime, self.c)
@@ -84,7 +65,7 @@ class Timer:
 
     def reset(self, seconds: float) -> bool:
         """Fire after `seconds` from now; True if the timer had been active (Go 1.21)."""
-        ns = _duration_ns(seconds, "Timer.reset")
+        ns = durationns(seconds, "Timer.reset")
         return modtimer(self._r, timers.now() + max(ns, 0), 0)
 
 
@@ -92,7 +73,7 @@ class Ticker:
     """`.c` receives the time every period; ticks are dropped for a slow reader (Go)."""
 
     def __init__(self, period: float) -> None:
-        ns = _duration_ns(period, "Ticker")
+        ns = durationns(period, "Ticker")
         if ns <= 0:
             raise ValueError(f"non-positive interval for Ticker: {period!r}")
         acquire_g("Ticker")
@@ -106,7 +87,7 @@ class Ticker:
 
     def reset(self, period: float) -> None:
         """Stop the ticker and restart it with a new period."""
-        ns = _duration_ns(period, "Ticker.reset")
+        ns = durationns(period, "Ticker.reset")
         if ns <= 0:
             raise ValueError(f"non-positive interval for Ticker.reset: {period!r}")
         modtimer(self._r, timers.now() + ns, ns)
@@ -204,7 +185,7 @@ def after_func(seconds: float, fn: Callable[..., Coroutine[Any, Any, Any]], *arg
     `.stop()` before then cancels it; `.reset(seconds)` starts it (again) after
     the new delay. The Timer's `.c` never receives: Go's is nil.
     """
-    ns = _duration_ns(seconds, "after_func")
+    ns = durationns(seconds, "after_func")
     mp, _ = acquire_g("after_func")
     t = Timer.__new__(Timer)
     t.c = Chan(1)

@@ -19,13 +19,12 @@ from .errors import Goexit
 from .osapi import NOGIL
 from .proc import (
     acquire_g,
-    check_async,
     check_gomaxprocs,
     default_gomaxprocs,
     entersyscall,
     exitsyscall,
     getgfor,
-    newproc,
+    gostart,
     startTheWorld,
     stopTheWorld,
 )
@@ -51,12 +50,7 @@ __all__ = [
 
 def go(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any) -> None:
     """Start fn(*args, **kwargs) as a new goroutine on the current P's runnext (Go's newproc)."""
-    mp: M | None = _tls.__dict__.get("m")
-    if mp is None or mp.curg is None:
-        raise RuntimeError("go() called outside a goroutine: start one with goroutines.run(main)")
-    check_async(fn, "go")
-    f = sys._getframe(1)
-    newproc(mp, fn(*args, **kwargs), fn, f.f_code, f.f_lasti)
+    gostart(fn, args, kwargs, sys._getframe(1))
 
 
 async def gosched() -> None:

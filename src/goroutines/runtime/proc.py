@@ -323,6 +323,17 @@ def mstart(mp: M) -> None:
 # Goroutine creation and exit
 
 
+def gostart(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], caller: types.FrameType
+) -> None:
+    """go(fn, *args, **kwargs) from `caller`'s frame, in one call: newproc of fn's coroutine."""
+    mp: M | None = _tls.__dict__.get("m")
+    if mp is None or mp.curg is None:
+        raise RuntimeError("go() called outside a goroutine: start one with goroutines.run(main)")
+    check_async(fn, "go")
+    newproc(mp, fn(*args, **kwargs), fn, caller.f_code, caller.f_lasti)
+
+
 def newproc(
     mp: M, coro: Coroutine[Any, Any, Any], fn: Callable[..., Any], code: types.CodeType, pc: int
 ) -> None:
@@ -1441,6 +1452,16 @@ def timeSleep(gp: G, ns: int) -> requests._Request:
     else:
         t.arg = gp
     return gopark(resetForSleep, gp.sched.now() + ns, WaitReason.Sleep, gp)
+
+
+def timeSleepFor(seconds: object) -> Any:
+    """`await sleep(seconds)`'s start: what to await (timeSleep's park, or a yield that
+    sysmon asked for), or None."""
+    ns = timers.durationns(seconds, "sleep")
+    gp = getgfor("sleep")
+    if ns > 0:
+        return timeSleep(gp, ns)
+    return requests._PREEMPT if gp.preempt else None
 
 
 def resetForSleep(gp: G, when: Any) -> bool:

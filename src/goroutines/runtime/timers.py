@@ -54,6 +54,20 @@ def now() -> int:
     return nanotime() if mp is None else mp.sched.now()
 
 
+def durationns(seconds: object, what: str) -> int:
+    """Seconds (an int or float) as nanoseconds; else the TypeError naming `what`."""
+    kind = type(seconds)
+    if kind is float:
+        if seconds != seconds:  # NaN
+            raise ValueError(f"{what}: the duration is NaN")
+        return int(seconds * 1e9)  # type: ignore[operator]
+    if kind is int:
+        return seconds * 1_000_000_000  # type: ignore[operator]
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{what} takes seconds as an int or float, not {type(seconds).__name__}")
+    return durationns(float(seconds), what)  # a subclass of int or float
+
+
 def heapkey(pp: P) -> int:
     """A new key for an entry of pp's heap: unique, and ordering timers due at once.
 
