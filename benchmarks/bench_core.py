@@ -2,7 +2,8 @@
 
 Each workload runs on goroutines (GOMAXPROCS=1 unless said) and, in the same
 process, on asyncio (and trio / gevent / threads where they have the same
-thing and are installed).
+thing and are installed). The timed ones run in turn, repeated (best of
+REPEATS), so that a noisy spell of the machine hits every implementation alike.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from typing import Any
 import goroutines as g
 
 Row = tuple[str, str, float]
+Case = tuple[str, str, Callable[[], Any], float]  # workload, implementation, run, ops a run
+REPEATS = 5
 
 
-def timed(fn: Callable[[], Any], ops: int) -> float:
-    """ns per op of one call of fn doing `ops` operations (best of 3)."""
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter_ns()
-        fn()
-        best = min(best, (time.perf_counter_ns() - t0) / ops)
-    return best
+def interleaved(cases: list[Case], repeats: int) -> list[Row]:
+    """Each case's best ns per op, the cases run in turn `repeats` times."""
+    best: dict[tuple[str, str], float] = {}
+    for _ in range(repeats):
+        for workload, impl, fn, ops in cases:
+            t0 = time.perf_counter_ns()
+            fn()
+            ns = (time.perf_counter_ns() - t0) / ops
+            best[workload, impl] = min(best.get((workload, impl), ns), ns)
+    return [(w, i, ns) for (w, i), ns in best.items()]
 
 
 # --- spawn and finish -------------------------------------------------------
@@ -175,18 +180,16 @@ def run(quick: bool = False) -> list[Row]:
     n = 20_000 if quick else 200_000
     m = 10_000 if quick else 100_000
     k = 1_000 if quick else 10_000
-    rows: list[Row] = [
-        ("spawn+finish", "goroutines", timed(lambda: spawn_goroutines(n), n)),
-        ("spawn+finish", "asyncio", timed(lambda: spawn_asyncio(n), n)),
-        ("gosched ping-pong", "goroutines", timed(lambda: gosched_goroutines(m), 2 * m)),
-        ("gosched ping-pong", "asyncio", timed(lambda: sleep0_asyncio(m), 2 * m)),
-        (
-            f"{k} sleepers x 10ms (total ms)",
-            "goroutines",
-            timed(lambda: sleepers_goroutines(k), 1) / 1e6,
-        ),
-        (f"{k} sleepers x 10ms (total ms)", "asyncio", timed(lambda: sleepers_asyncio(k), 1) / 1e6),
+    sleepers = f"{k} sleepers x 10ms (total ms)"
+    cases: list[Case] = [
+        ("spawn+finish", "goroutines", lambda: spawn_goroutines(n), n),
+        ("spawn+finish", "asyncio", lambda: spawn_asyncio(n), n),
+        ("gosched ping-pong", "goroutines", lambda: gosched_goroutines(m), 2 * m),
+        ("gosched ping-pong", "asyncio", lambda: sleep0_asyncio(m), 2 * m),
+        (sleepers, "goroutines", lambda: sleepers_goroutines(k), 1e6),
+        (sleepers, "asyncio", lambda: sleepers_asyncio(k), 1e6),
     ]
+    rows = interleaved(cases, 1 if quick else REPEATS)
     block = 0.05 if quick else 0.2
     ideal = block / 0.001
     rows += [
