@@ -167,11 +167,13 @@ def spawn_rows(quick: bool) -> list[tuple[str, str, float]]:
     """ns/op of spawn+gosched untraced, compact-traced, and on asyncio."""
     n, k, reps = (200, 10, 1) if quick else (2000, 50, 3)
     per_op = 1e9 / (n * k)
+    off = on = aio = float("inf")
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "trace.out")
-        off = min(timed(spawn_gosched(n, k), None) for _ in range(reps))
-        on = min(timed(spawn_gosched(n, k), path) for _ in range(reps))
-    aio = min(asyncio_workload(n, k) for _ in range(reps))
+        for _ in range(reps):  # in turn, so that a noisy spell hits all three alike
+            off = min(off, timed(spawn_gosched(n, k), None))
+            on = min(on, timed(spawn_gosched(n, k), path))
+            aio = min(aio, asyncio_workload(n, k))
     return [
         ("spawn+gosched", "goroutines", off * per_op),
         ("spawn+gosched", "goroutines trace.out", on * per_op),
