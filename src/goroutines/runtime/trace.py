@@ -52,8 +52,9 @@ every value together, by extended slicing) and deflated (zlib, which releases
 the GIL), then written out. After the shuffle the high bytes of small numbers
 are runs of zeros, so deflate removes what Go's varints do, quickly: 1 to 3
 bytes per event. Memory stays bounded and the cost of writing is spread over
-the run. (A writer thread, as Go's trace reader, measured slower: under the
-GIL it waits up to a switch interval for every step, and falls behind.) The
+the run. (A writer thread, as Go's trace reader, measured slower when it did
+all this: under the GIL it waits up to a switch interval for every step, and
+falls behind; and no faster when it only deflated.) The
 few values that are not ints (a new goroutine's function and where it was
 created) are interned per buffer, and the GoCreate record holds the index.
 
