@@ -156,6 +156,80 @@ def test_every_block_has_an_unblock_by_main(traced: tuple[Path, dict[str, Any]])
     assert syscalls[0][2] == syscalls[1][2]
 
 
+def busy_program() -> Callable[[], Coroutine[Any, Any, None]]:
+    """Three pairs ping-pong over channels, with gosched and syscalls on the way."""
+    from goroutines import Chan
+
+    async def pinger(c: Chan[int], back: Chan[int], done: Chan[None]) -> None:
+        for i in range(200):
+            await c.send(i)
+            await back.recv()
+            if i % 50 == 0:
+                await syscall(sum, [i])
+        c.close()
+        await done.send(None)
+
+    async def ponger(c: Chan[int], back: Chan[int]) -> None:
+        async for v in c:
+            await back.send(v)
+            if v % 7 == 0:
+                await gosched()
+
+    async def main() -> None:
+        done: Chan[None] = Chan()
+        for _ in range(3):
+            c, back = Chan[int](), Chan[int]()
+            go(pinger, c, back, done)
+            go(ponger, c, back)
+        for _ in range(3):
+            await done.recv()
+
+    return main
+
+
+@pytest.mark.parametrize(
+    "program, procs", [(busy_program, 3), (handoff_program, 1)], ids=["3 Ps", "handoff"]
+)
+def test_what_a_record_leaves_to_its_thread_is_what_the_hooks_saw(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    program: Callable[[], Callable[[], Coroutine[Any, Any, None]]],
+    procs: int,
+) -> None:
+    """A GoStart's P and M, a GoUnblock's and a GoSysExit's M are read from the recording
+    thread's latest ProcStart: they equal what the hooks were called with, goroutine by
+    goroutine, on several Ps, and across a P handed off from a syscall."""
+    from goroutines.runtime import schedcheck
+
+    seen: dict[str, list[tuple[int, ...]]] = {"GoStart": [], "GoUnblock": [], "GoSysExit": []}
+
+    class Recorder(schedcheck.Checker):  # every hook reaches the run's checker too
+        def GoStart(self, pp: Any, gp: Any) -> None:
+            seen["GoStart"].append((gp.goid, pp.id, gp.m.id))
+            super().GoStart(pp, gp)
+
+        def GoUnblock(self, gp: Any, mp: Any) -> None:
+            seen["GoUnblock"].append((gp.goid, -1 if mp is None else mp.id))
+            super().GoUnblock(gp, mp)
+
+        def GoSysExit(self, mp: Any, gp: Any) -> None:
+            seen["GoSysExit"].append((gp.goid, mp.id))
+            super().GoSysExit(mp, gp)
+
+    monkeypatch.setattr(schedcheck, "Checker", Recorder)
+    path = tmp_path / "derived.out"
+    run(program(), gomaxprocs=procs, trace=str(path), schedcheck=True)
+    raw = read.load(str(path))
+    assert procs > 1 or named(raw, "ProcSteal"), "sysmon handed main's P over"
+    for kind, hooked in seen.items():
+        recorded = [tuple(e[2:]) for e in named(raw, kind)]
+        assert sorted(recorded) == sorted(hooked), kind
+        for goid in {ev[0] for ev in hooked}:  # each goroutine's in the order the hooks ran
+            mine = [ev for ev in recorded if ev[0] == goid]
+            assert mine == [ev for ev in hooked if ev[0] == goid], (kind, goid)
+    assert seen["GoStart"] and seen["GoSysExit"]
+
+
 def test_timestamps_are_monotonic_and_within_the_duration(
     traced: tuple[Path, dict[str, Any]],
 ) -> None:
@@ -231,6 +305,41 @@ def test_event_numbers_are_their_places_in_EVENTS() -> None:
     for kind, name in enumerate(trace.EVENTS):
         assert getattr(trace, f"Ev{name}") == kind, name
     assert {n for n in dir(trace) if n.startswith("Ev")} == {f"Ev{n}" for n in trace.EVENTS}
+
+
+def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> None:
+    """Each kind's stored ints and the thread's latest ProcStart give the raw event back."""
+    path = tmp_path / "hand.out"
+    tracer = trace.Tracer(schedt(), str(path))
+    buf = tracer.buffer(threading.get_ident())
+    assert buf is not None
+    buf.putn(trace.EvProcStart, (2, 5))
+    t = buf.last
+    buf.put(t + 10, trace.EvGoStart, 7)
+    buf.put(t + 20, trace.EvGoUnblock, 8 << 1 | True)  # readied by no M
+    buf.put(t + 30, trace.EvGoUnblock, 9 << 1 | False)
+    buf.put(t + 40, trace.EvGoSched, 7 << 1 | True)
+    buf.put(t + 50, trace.EvGoPark, 9 << 8 | trace.REASONS.index(WaitReason.Select))
+    buf.put(t + 60, trace.EvGoSysExit, 9)
+    buf.putn(trace.EvProcStop, (2, 5))
+    buf.put(t + 5, trace.EvGoStart, 9)  # an earlier time: kept in order, at the last one's
+    tracer.close()
+    tracer.file.close()
+    raw = read.load(str(path))["events"]
+    times = [e[1] - raw[0][1] for e in raw]
+    assert times[:7] == [0, 10, 20, 30, 40, 50, 60] and times[8] == times[7] > 60
+    events = [e[:1] + e[2:] for e in raw]
+    assert events == [
+        ["ProcStart", 2, 5],
+        ["GoStart", 7, 2, 5],
+        ["GoUnblock", 8, -1],
+        ["GoUnblock", 9, 5],
+        ["GoSched", 7, True],
+        ["GoPark", 9, "select"],
+        ["GoSysExit", 9, 5],
+        ["ProcStop", 2, 5],
+        ["GoStart", 9, -1, 5],
+    ]
 
 
 @pytest.mark.parametrize("big", [0, 100, 40_000, 3_000_000_000, -(1 << 62)])
