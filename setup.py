@@ -37,6 +37,7 @@ COMPILED_MODULES = [
         "timers",
         "netpoll",
         "fdmutex",
+        "fd",
         "sysmon",
         "chan",
         "select",

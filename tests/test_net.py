@@ -370,7 +370,7 @@ def test_short_read_then_more_data() -> None:
 
 
 class CountingSocket:
-    """A socket that counts the recvs failing with EAGAIN, for netFD.sock."""
+    """A socket that counts the recvs failing with EAGAIN, for FD.sock."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -398,13 +398,13 @@ def test_a_read_after_one_that_emptied_the_queue_parks_before_its_recv(
     # waits for an edge instead of paying a recv that fails with EAGAIN.
     async def main() -> None:
         ln, c, s = await pair()
-        counting = CountingSocket(s._fd.sock)
-        s._fd.sock = counting  # type: ignore[assignment]
+        counting = CountingSocket(s._fd.pfd.sock)
+        s._fd.pfd.sock = counting  # type: ignore[assignment]
         for i in range(200):
             msg = b"%08d" % i
             go(c.write, msg)
             assert await (s.read_exactly(8) if exactly else s.read(4096)) == msg
-            assert s._fd.pd is not None and s._fd.pd.rempty
+            assert s._fd.pfd.pd is not None and s._fd.pfd.pd.rempty
         assert counting.eagain <= 1  # the first read had no short read before it
         for x in (ln, c, s):
             x.close()
@@ -531,8 +531,8 @@ def test_read_after_urgent_data() -> None:
     async def main() -> None:
         ln, c, s = await pair()
         _, c2, s2 = await pair()
-        c._fd.sock.send(b"abc", socket.MSG_OOB)  # "c" is urgent, out of band
-        c._fd.sock.send(b"de")
+        c._fd.pfd.sock.send(b"abc", socket.MSG_OOB)  # "c" is urgent, out of band
+        c._fd.pfd.sock.send(b"de")
         go(c2.write, b"x")
         assert await s2.read(1) == b"x"  # parked: the poller ran and saw it all
         assert await s.read(10) == b"ab"
@@ -873,7 +873,7 @@ def test_an_operation_a_close_lands_in_raises_the_closed_error(op: str) -> None:
         ln, c, s = await pair()
         method = {"read": "recv", "read_exactly": "recv", "read_into": "recv_into"}
         target: Conn | Listener = ln if op == "accept" else s
-        fd = target._fd
+        fd = target._fd.pfd
         fd.sock = ClosingSocket(fd.sock, method.get(op, op.replace("write", "send")), target)  # type: ignore[assignment]
         calls: dict[str, Callable[[], Awaitable[object]]] = {
             "read": lambda: s.read(10),

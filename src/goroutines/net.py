@@ -4,7 +4,7 @@ Every socket is non-blocking (and close-on-exec, as Python makes every fd) and
 registered once with the run's epoll instance, edge-triggered
 (`netpoll.poll_open`). A goroutine never blocks its M (thread): an operation
 tries the system call first, and only when the kernel answers EAGAIN does it
-park on the poller. A read, as Go's `poll.FD.Read`:
+park on the poller. A read, as Go's `poll.FD.Read` (runtime/fd.py):
 
     fdmu.rwlock(r)              one reader at a time; also a reference that
                                 keeps the socket open until the read returns
@@ -74,22 +74,23 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import socket
 import threading
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from . import context
 from .runtime import netpoll, timers
-from .runtime.calls import checkpoint, syscall
-from .runtime.fdmutex import errClosing, fdMutex, rwsema
-from .runtime.netpoll import netpollblock, poll_reset, pollErrTimeout, pollNoError
-from .runtime.proc import acquire_g, getg, goparkunlock, goready
-from .runtime.runtime2 import WaitReason
+from .runtime.calls import syscall
+from .runtime.errors import IncompleteReadError
+from .runtime.fd import FD, errTimeout
+from .runtime.fdmutex import errClosing
+from .runtime.netpoll import netpollblock, pollNoError
+from .runtime.proc import acquire_g, goready
 
-T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
 
 if TYPE_CHECKING:
@@ -99,216 +100,36 @@ __all__ = ["Conn", "IncompleteReadError", "Listener", "dial", "listen"]
 
 _RETRY_CONNECT = (errno.EINPROGRESS, errno.EALREADY, errno.EINTR)
 _MIN_DIAL_TIMEOUT = 2.0  # each address of a multi-address dial gets at least this (Go)
-READAHEAD = 65536  # bytes read_exactly asks each recv for, at least
 
 Addr = tuple[str, int]
 
 
-class IncompleteReadError(EOFError):
-    """read_exactly met EOF first; `partial` holds the bytes read (as asyncio's)."""
-
-    def __init__(self, partial: bytes, expected: int) -> None:
-        super().__init__(f"{len(partial)} bytes read on a total of {expected} expected bytes")
-        self.partial = partial
-        self.expected = expected
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (self.partial, self.expected)
-
-
-def errTimeout() -> TimeoutError:
-    """The error of an operation past its deadline (Go's os.ErrDeadlineExceeded)."""
-    return TimeoutError(errno.ETIMEDOUT, "i/o timeout")
-
-
-# ---------------------------------------------------------------------------
-# fdMutex (runtime/fdmutex.py) waiters
-
-
-async def rwlockslow(fdmu: fdMutex, side: rwsema) -> None:
-    """Queue for a held side of `fdmu` and park until it is handed over, or raise once closed.
-
-    A Python coroutine, as the operations that await it (fdmutex.py is compiled).
-    """
-    _, gp = acquire_g("goroutines.net")
-    fdmu.lock.acquire()
-    if fdmu.closed:
-        fdmu.lock.release()
-        raise errClosing()
-    if not side.held:
-        side.held = True
-        fdmu.ref += 1
-        fdmu.lock.release()
-        return
-    gp.param = None
-    side.waitq.append(gp)
-    try:
-        await goparkunlock(fdmu.lock, WaitReason.Semacquire, gp)
-    except BaseException:
-        # Closed while parked (run() abandons goroutines at exit): leave the
-        # queue, or pass on the side (and its reference) if we were handed it.
-        if gp.param is True:
-            fdmu.rwunlock(side)
-        else:
-            with fdmu.lock:
-                if gp in side.waitq:
-                    side.waitq.remove(gp)
-        raise
-    handed, gp.param = gp.param, None
-    if not handed:
-        raise errClosing()
-
-
 # ---------------------------------------------------------------------------
 # netFD
-#
-# The operations are written out in full, Go's loops inlined: each call or
-# coroutine frame saved here is saved on every read and write. For that,
-# read_exactly and write are Conn's own coroutines, not awaited from here.
 
 
 class netFD:
-    """A socket with its pollDesc and fdMutex (Go's net.netFD embedding poll.FD)."""
+    """A socket's FD and addresses (Go's net.netFD, which embeds a poll.FD).
 
-    __slots__ = (  # __weakref__: see poll_open
-        "__weakref__", "ctx", "fdmu", "laddr", "pd", "raddr", "rbuf", "roff", "sock",
-    )  # fmt: skip
+    The FD (runtime/fd.py, compiled) holds the socket and runs its reads and
+    writes; this object owns it: the poller and set_context's registrations
+    hold it weakly, so that a socket nobody holds is closed by the collector.
+    """
+
+    __slots__ = ("__weakref__", "laddr", "pfd", "raddr")  # __weakref__: see poll_open
 
     def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.fdmu = fdMutex(sock.close)  # closing the socket is Go's FD.destroy
-        self.pd: netpoll.pollDesc | None = None
+        self.pfd = FD(sock)
         self.laddr: Addr = ("", 0)
         self.raddr: Addr = ("", 0)
-        # What read_exactly read ahead and no read has returned yet: rbuf[roff:].
-        # Guarded by the read lock, as the reads that take it.
-        self.rbuf = b""
-        self.roff = 0
-        # set_context's, under fdmu.lock: once it is done, a timeout is its error.
-        self.ctx: context.Context | None = None
 
     def init(self) -> None:
         """Register the socket with the poller (Go's netFD.init)."""
-        self.pd = netpoll.poll_open(self.sock.fileno(), weakref.WeakMethod(self.closeatexit))
-
-    def err(self, res: int) -> BaseException:
-        """The exception for a poller error code (Go's convertErr). Past the
-        deadline of a set_context that is done, that context's error instead."""
-        if res != pollErrTimeout:
-            return errClosing()
-        ctx = self.ctx
-        e = None if ctx is None else context._error(ctx)
-        if e is None:
-            return errTimeout()
-        err, cause = e
-        err.__cause__ = cause  # as `raise err from cause`
-        return err
-
-    def read(self, n: int) -> Coroutine[Any, Any, bytes]:
-        """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""
-        if n < 0:
-            raise ValueError(f"read: n must be >= 0, got {n}")
-        return self._read(self.sock.recv, n, n, b"", self.take)
-
-    def read_into(self, b: Buffer) -> Coroutine[Any, Any, int]:
-        """Read into a writable buffer, up to its size; 0 at EOF (Go's FD.Read)."""
-        buf = memoryview(b).cast("B")
-        return self._read(self.sock.recv_into, buf, len(buf), 0, self.take_into)
-
-    def take(self, n: int) -> bytes:
-        """Up to n bytes of those read ahead (the read lock held)."""
-        off = self.roff
-        data = self.rbuf[off : off + n]
-        self.unbuffer(off + len(data))
-        return data
-
-    def take_into(self, buf: memoryview) -> int:
-        """Copy what fits of the bytes read ahead into buf (the read lock held)."""
-        off = self.roff
-        m = min(len(buf), len(self.rbuf) - off)
-        buf[:m] = self.rbuf[off : off + m]
-        self.unbuffer(off + m)
-        return m
-
-    def unbuffer(self, off: int) -> None:
-        """The bytes read ahead up to off are taken."""
-        if off == len(self.rbuf):
-            self.rbuf, self.roff = b"", 0
-        else:
-            self.roff = off
-
-    async def _read(
-        self, recv: Callable[[Any], T], arg: Any, size: int, empty: T, take: Callable[[Any], T]
-    ) -> T:
-        """Go's FD.Read: recv(arg) for up to size bytes under the read lock, parking
-        while it would block (first, when the last recv left the queue empty).
-        What read_exactly read ahead comes first, as from a bufio.Reader: take(arg)."""
-        fdmu = self.fdmu
-        if not fdmu.rwlock(fdmu.r):
-            await rwlockslow(fdmu, fdmu.r)
-        try:
-            pd = self.pd
-            assert pd is not None
-            res = poll_reset(pd, "r")
-            if res != pollNoError:
-                raise self.err(res)
-            if not size:
-                return empty
-            if self.rbuf:
-                data = take(arg)
-            else:
-                while True:
-                    if not pd.rempty:
-                        try:
-                            data = recv(arg)
-                            break
-                        except BlockingIOError:
-                            pass  # park outside the handler: errors must not chain to it
-                    res = await netpollblock(pd, "r")
-                    if res != pollNoError:
-                        raise self.err(res)
-                    pd.rempty = False
-                m = data if isinstance(data, int) else len(data)  # type: ignore[arg-type]
-                if m == 0 and fdmu.closed:
-                    raise errClosing()  # the EOF of close()'s shutdown, not the peer's
-                pd.rempty = 0 < m < size and not pd.hup  # 0 is EOF: no edge follows it
-        finally:
-            fdmu.rwunlock(fdmu.r)
-        gp = getg()
-        if gp is not None and gp.preempt:
-            await checkpoint()
-        return data
+        self.pfd.init(weakref.WeakMethod(self.closeatexit))
 
     async def accept(self) -> netFD:
-        """Wait for and accept a connection (Go's FD.Accept + netFD.accept)."""
-        fdmu = self.fdmu
-        if not fdmu.rwlock(fdmu.r):
-            await rwlockslow(fdmu, fdmu.r)
-        try:
-            pd = self.pd
-            assert pd is not None
-            res = poll_reset(pd, "r")
-            if res != pollNoError:
-                raise self.err(res)
-            while True:
-                try:
-                    s, raddr = self.sock.accept()
-                    break
-                except BlockingIOError:
-                    pass
-                except ConnectionAbortedError:
-                    # A connection on the listen queue was reset before we got
-                    # to it: a silly error, try again (Go).
-                    continue
-                except OSError as e:
-                    if fdmu.closed:  # close()'s shutdown failed the call (EPIPE, EINVAL)
-                        raise errClosing() from e
-                    raise
-                res = await netpollblock(pd, "r")
-                if res != pollNoError:
-                    raise self.err(res)
-        finally:
-            fdmu.rwunlock(fdmu.r)
+        """Wait for and accept a connection (Go's netFD.accept)."""
+        s, raddr = await self.pfd.accept()
         fd = netFD(s)
         try:
             s.setblocking(False)
@@ -328,7 +149,8 @@ class netFD:
 
         Nobody else knows the fd yet, so no lock is taken (Go).
         """
-        err = self.sock.connect_ex(sa)
+        pfd = self.pfd
+        err = pfd.sock.connect_ex(sa)
         if err not in _RETRY_CONNECT:
             if err not in (0, errno.EISCONN):
                 raise OSError(err, os.strerror(err))
@@ -337,7 +159,7 @@ class netFD:
         # Register only now: an unconnected TCP socket polls as writable (POLLOUT
         # | POLLHUP), which would read as "connected".
         self.init()
-        pd = self.pd
+        pd = pfd.pd
         assert pd is not None
         if deadline:
             netpoll.set_deadline(pd, (deadline - timers.now()) / 1e9, "w")
@@ -349,10 +171,10 @@ class netFD:
             while True:
                 res = await netpollblock(pd, "w")
                 if res != pollNoError:
-                    raise self.err(res)
+                    raise pfd.err(res)
                 # Ask SO_ERROR instead of connecting again: once the poller says
                 # writable, it tells whether the connection succeeded (Go).
-                err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                err = pfd.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if err in (0, errno.EISCONN):
                     return
                 if err not in _RETRY_CONNECT:
@@ -366,18 +188,20 @@ class netFD:
 
     def set_deadline(self, seconds: float | None, mode: str) -> None:
         """Set the read/write deadline, seconds from now; None clears it (Go's setDeadlineImpl)."""
-        if self.fdmu.closed:
+        pfd = self.pfd
+        if pfd.fdmu.closed:
             raise errClosing()
-        assert self.pd is not None
-        netpoll.set_deadline(self.pd, seconds, mode)
+        assert pfd.pd is not None
+        netpoll.set_deadline(pfd.pd, seconds, mode)
 
     def shutdown(self, how: int) -> None:
         """Shut down one or both directions (Go's netFD.shutdown)."""
-        self.fdmu.incref()
+        pfd = self.pfd
+        pfd.fdmu.incref()
         try:
-            self.sock.shutdown(how)
+            pfd.sock.shutdown(how)
         finally:
-            self.fdmu.decref()
+            pfd.fdmu.decref()
 
     def close(self) -> None:
         """Wake every waiter with the closed error and close the socket (Go's FD.Close).
@@ -386,21 +210,22 @@ class netFD:
         yet run, or another thread inside a system call), the socket is shut
         down now and closed by the last of them.
         """
-        closing = self.fdmu.increfAndClose()
+        pfd = self.pfd
+        closing = pfd.fdmu.increfAndClose()
         if closing is None:
             return
         waiters, busy = closing
         for gp in waiters:
             goready(gp)
         try:
-            if self.pd is not None:
-                netpoll.poll_close(self.pd)  # wakes goroutines parked in read/write/accept
+            if pfd.pd is not None:
+                netpoll.poll_close(pfd.pd)  # wakes goroutines parked in read/write/accept
             if busy:
                 # A peer sees EOF at once, a listener refuses connections at once.
                 with contextlib.suppress(OSError):
-                    self.sock.shutdown(socket.SHUT_RDWR)
+                    pfd.sock.shutdown(socket.SHUT_RDWR)
         finally:
-            self.fdmu.decref()
+            pfd.fdmu.decref()
 
     def closeatexit(self) -> None:
         """Close at the program's end (netpollclose), even under operations in progress.
@@ -412,7 +237,7 @@ class netFD:
         returns at once. Waiting for it would keep the socket open for good.
         """
         self.close()
-        fdmu = self.fdmu
+        fdmu = self.pfd.fdmu
         with fdmu.lock:
             destroy, fdmu.destroy = fdmu.destroy, None
         if destroy is not None:
@@ -444,20 +269,33 @@ class _Expire:
     def fire(self) -> None:
         with self.lock:
             fd = self.fd()
-            if self.armed and fd is not None and fd.pd is not None:
-                netpoll.set_deadline(fd.pd, 0, self.mode)  # wakes the waiters
+            if self.armed and fd is not None and fd.pfd.pd is not None:
+                netpoll.set_deadline(fd.pfd.pd, 0, self.mode)  # wakes the waiters
 
     def disarm(self) -> None:
         with self.lock:
             self.armed = False
 
 
-def _raise_ctx(ctx: context.Context) -> None:
-    """Raise ctx's error, from its cause if it has another one, if ctx is done."""
+def _ctx_exception(ctx: context.Context) -> BaseException | None:
+    """ctx's error to raise, from its cause if it has another one; None while ctx is live.
+
+    Bound to ctx by set_context as the FD's ctxerr: what its operations raise
+    past a deadline once ctx is done.
+    """
     e = context._error(ctx)
-    if e is not None:
-        err, cause = e
-        raise err from cause
+    if e is None:
+        return None
+    err, cause = e
+    err.__cause__ = cause  # as `raise err from cause`
+    return err
+
+
+def _raise_ctx(ctx: context.Context) -> None:
+    """Raise ctx's error if ctx is done."""
+    err = _ctx_exception(ctx)
+    if err is not None:
+        raise err
 
 
 # ---------------------------------------------------------------------------
@@ -476,7 +314,7 @@ class _Socket:
     def close(self) -> None:
         """Close it; goroutines blocked in its operations raise OSError. Idempotent."""
         self._fd.close()
-        fdmu = self._fd.fdmu
+        fdmu = self._fd.pfd.fdmu
         with fdmu.lock:
             stop, self._stop = self._stop, None
         if stop is not None:
@@ -489,11 +327,12 @@ class _Socket:
             context._check(ctx, "set_context")
             mode = "rw" if isinstance(self, Conn) else "r"
             stop = context._after(ctx, _Expire(self._fd, mode).fire)
-        fdmu = self._fd.fdmu
-        with fdmu.lock:
-            closed = fdmu.closed
+        pfd = self._fd.pfd
+        with pfd.fdmu.lock:
+            closed = pfd.fdmu.closed
             if not closed:
-                old, self._stop, self._fd.ctx = self._stop, stop, ctx
+                ctxerr = None if ctx is None else functools.partial(_ctx_exception, ctx)
+                old, self._stop, pfd.ctxerr = self._stop, stop, ctxerr
         if closed:
             if stop is not None:
                 stop()
@@ -503,7 +342,7 @@ class _Socket:
 
     def fileno(self) -> int:
         """The socket's fd (-1 once closed)."""
-        return self._fd.sock.fileno()
+        return self._fd.pfd.sock.fileno()  # type: ignore[no-any-return]
 
     async def __aenter__(self) -> Self:
         return self
@@ -529,120 +368,27 @@ class Conn(_Socket):
 
     async def read(self, n: int) -> bytes:
         """What is available, 1 to n bytes, parking until some is; b'' at EOF (or for n == 0)."""
-        return await self._fd.read(n)
+        return await self._fd.pfd.read(n)
 
     async def read_into(self, buf: Buffer) -> int:
         """Read into a writable buffer, up to its size; 0 at EOF (Go's Conn.Read)."""
-        return await self._fd.read_into(buf)
-
-    # read_exactly and write are written out here, not awaited from the
-    # netFD: a coroutine frame less on each.
+        return await self._fd.pfd.read_into(buf)
 
     async def read_exactly(self, n: int) -> bytes:
         """Exactly n bytes; IncompleteReadError (an EOFError) if the stream ends
         first (Go's io.ReadFull over a bufio.Reader).
 
-        Reads ahead, as asyncio's StreamReader and Go's bufio.Reader do: each
-        recv asks for READAHEAD bytes (or the rest, if more), and what comes
-        beyond n waits in the netFD's rbuf for the next reads, which return it
-        first (it is no longer on the socket). A recv that returns less
-        than it asked for has emptied the receive queue, so the next read
-        parks first (pd.rempty); one that asked for exactly n would say
-        nothing, and the next read would pay a failing recv, an exception in
-        Python (a request/response client, on every request). Past a deadline
-        it raises, and what it read waits for the next read.
+        Reads ahead, as asyncio's StreamReader and Go's bufio.Reader do: what a
+        recv returns beyond n waits for the next reads, which return it first
+        (it is no longer on the socket). Past a deadline it raises, and what it
+        read waits for the next read.
         """
-        if n < 0:
-            raise ValueError(f"read_exactly: n must be >= 0, got {n}")
-        fd = self._fd
-        fdmu = fd.fdmu
-        if not fdmu.rwlock(fdmu.r):
-            await rwlockslow(fdmu, fdmu.r)
-        try:
-            pd = fd.pd
-            assert pd is not None
-            res = poll_reset(pd, "r")
-            if res != pollNoError:
-                raise fd.err(res)
-            got = len(fd.rbuf) - fd.roff
-            if got >= n:
-                data = fd.take(n)
-            else:
-                chunks = [fd.take(got)] if got else []
-                while got < n:
-                    if pd.rempty:
-                        res = await netpollblock(pd, "r")
-                        if res != pollNoError:
-                            # Past a deadline: what it read is for the next read.
-                            fd.rbuf = b"".join(chunks)
-                            raise fd.err(res)
-                        pd.rempty = False
-                    ask = max(READAHEAD, n - got)
-                    try:
-                        chunk = fd.sock.recv(ask)
-                    except BlockingIOError:
-                        pd.rempty = True
-                        continue
-                    if not chunk:
-                        if fdmu.closed:
-                            raise errClosing()  # the EOF of close()'s shutdown
-                        raise IncompleteReadError(b"".join(chunks), n)
-                    pd.rempty = len(chunk) < ask and not pd.hup
-                    chunks.append(chunk)
-                    got += len(chunk)
-                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                if got > n:
-                    fd.rbuf, fd.roff = data, n
-                    data = data[:n]
-        finally:
-            fdmu.rwunlock(fdmu.r)
-        gp = getg()
-        if gp is not None and gp.preempt:
-            await checkpoint()
-        return data
+        return await self._fd.pfd.read_exactly(n)
 
     async def write(self, data: Buffer) -> int:
         """Write all of data, parking while the socket's buffer is full; returns its
         length (Go's FD.Write)."""
-        fd = self._fd
-        fdmu = fd.fdmu
-        if not fdmu.rwlock(fdmu.w):
-            await rwlockslow(fdmu, fdmu.w)
-        try:
-            pd = fd.pd
-            assert pd is not None
-            res = poll_reset(pd, "w")
-            if res != pollNoError:
-                raise fd.err(res)
-            send = fd.sock.send
-            # bytes go to send() as they are; a view avoids copying the rest
-            # after a partial send, and counts the bytes of any other buffer.
-            view: Any = data if type(data) is bytes else memoryview(data).cast("B")
-            total = len(view)
-            nn = 0
-            while nn < total:
-                try:
-                    n = send(view)
-                except BlockingIOError:
-                    pass  # wait outside the handler: errors must not chain to it
-                except OSError as e:
-                    if fdmu.closed:  # close()'s shutdown failed the call (EPIPE, EINVAL)
-                        raise errClosing() from e
-                    raise
-                else:
-                    nn += n
-                    if nn < total:
-                        view = memoryview(view)[n:]
-                    continue
-                res = await netpollblock(pd, "w")
-                if res != pollNoError:
-                    raise fd.err(res)
-        finally:
-            fdmu.rwunlock(fdmu.w)
-        gp = getg()
-        if gp is not None and gp.preempt:
-            await checkpoint()
-        return nn
+        return await self._fd.pfd.write(data)
 
     def set_deadline(self, seconds: float | None) -> None:
         """Reads and writes fail with TimeoutError `seconds` from now; None clears it."""
@@ -661,7 +407,7 @@ class Conn(_Socket):
         self._fd.shutdown(socket.SHUT_WR)
 
     def __repr__(self) -> str:
-        state = " closed" if self._fd.fdmu.closed else ""
+        state = " closed" if self._fd.pfd.fdmu.closed else ""
         return f"<Conn {_fmt(self.local_addr)}->{_fmt(self.remote_addr)}{state}>"
 
 
@@ -684,7 +430,7 @@ class Listener(_Socket):
         self._fd.set_deadline(seconds, "r")
 
     def __repr__(self) -> str:
-        state = " closed" if self._fd.fdmu.closed else ""
+        state = " closed" if self._fd.pfd.fdmu.closed else ""
         return f"<Listener {_fmt(self.addr)}{state}>"
 
 
@@ -793,14 +539,15 @@ async def _dial1(
     family: int, sa: tuple[Any, ...], deadline: int, ctx: context.Context | None
 ) -> netFD:
     """Connect a new socket to one address; on any error the socket is closed."""
-    fd = netFD(socket.socket(family, socket.SOCK_STREAM))
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    fd = netFD(sock)
     try:
-        fd.sock.setblocking(False)
-        fd.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         await fd.connect(sa, deadline, ctx)
-        fd.laddr = fd.sock.getsockname()[:2]
+        fd.laddr = sock.getsockname()[:2]
         try:
-            fd.raddr = fd.sock.getpeername()[:2]
+            fd.raddr = sock.getpeername()[:2]
         except OSError:  # reset already: report the address we dialed (Go)
             fd.raddr = sa[:2]
     except BaseException:

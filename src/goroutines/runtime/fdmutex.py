@@ -7,8 +7,8 @@ packs all of it into one atomic word; here a lock guards the fields, one of
 osapi's striped locks (lockfor), as a channel's.
 
 Compiled with the scheduler's core: a TCP round trip takes and gives back a
-side four times. The wait for a held side is a Python coroutine,
-net.rwlockslow, as the operations that await it are.
+side four times. The wait for a held side is fd.rwlockslow, a coroutine, as
+the operations that await it are.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class fdMutex:
         return stripe(self.lockno)
 
     def rwlock(self, side: rwsema) -> bool:
-        """Take a free side and a reference; False: held, await net.rwlockslow (Go)."""
+        """Take a free side and a reference; False: held, await fd.rwlockslow (Go)."""
         n = self.lockno
         lockacquire[n]()  # not `with`: this and rwunlock run for every operation
         if self.closed or side.held:
