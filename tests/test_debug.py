@@ -327,9 +327,11 @@ def test_dumps_read_goroutines_that_enter_and_leave_syscalls_meanwhile() -> None
                 continue
             # Unless the call returned before the dump took the M's scanlock,
             # the stack is read down to the goroutine's own frame, consistent:
-            # its caller stands at the await of the syscall. Racing reads once
-            # showed it a line early without the GIL; the status may change
-            # between the header and the stack, so the caller may stand alone.
+            # its caller stands at the await of the syscall. Without the GIL
+            # one dump in ten showed it a line early (the loop's test) while
+            # the frames were printed after the M had the scanlock back; the
+            # status may change between the header and the stack, so the
+            # caller may stand alone.
             if lines[1:-2] == ["\tgoroutine running on other thread; stack unavailable"]:
                 continue
             frames = list(zip(lines[1:-2:2], lines[2:-2:2], strict=True))

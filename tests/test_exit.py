@@ -413,6 +413,44 @@ def test_runs_in_a_row_leave_nothing() -> None:
     assert out == {"ok": True, "alive": []}
 
 
+def test_run_frees_its_goroutines_itself_not_the_collector() -> None:
+    # 2000 goroutines that slept (each G then holds a timer that holds the G)
+    # and 2000 that did not: once run() returns, with the cyclic collector off,
+    # their Gs and timers are gone but for the stale slots of the Ps' 256-slot
+    # run queues, which go with the run itself.
+    out, _ = program(
+        """
+        import gc
+        from goroutines.runtime.runtime2 import G
+        from goroutines.runtime.timers import timer
+
+        def count(kind):
+            return sum(type(o) is kind for o in gc.get_objects())
+
+        async def main():
+            wg = g.WaitGroup()
+            async def sleeper():
+                await g.sleep(0.001)
+                wg.done()
+            async def quick():
+                wg.done()
+            wg.add(4000)
+            for _ in range(2000):
+                g.go(sleeper)
+                g.go(quick)
+            await wg.wait()
+
+        gc.collect()
+        gc.disable()
+        gs, ts = count(G), count(timer)
+        g.run(main, gomaxprocs=2)
+        print(json.dumps({"gs": count(G) - gs, "timers": count(timer) - ts}))
+        """
+    )
+    assert out["timers"] == 0
+    assert out["gs"] <= 2 * 256 + 4, out
+
+
 # The programs in tests/ends/ each reproduced a bug of a program's end that the
 # chaos soak found (their docstrings tell the story); each exits 0 once it is fixed.
 # Those that patch a runtime function to widen their window need the pure build,

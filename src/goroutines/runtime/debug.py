@@ -45,7 +45,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .osapi import gil_enabled, nanotime
 from .runtime2 import (
@@ -62,6 +62,8 @@ from .runtime2 import (
 
 if TYPE_CHECKING:
     from .schedcheck import Checker
+
+R = TypeVar("R")
 
 _MAX_FRAMES = 100  # Go prints at most 100 frames of a goroutine too
 # How long goroutine_frames looks for a goroutine's frames: until it stops
@@ -160,12 +162,18 @@ def live_frames(top: types.FrameType, gp: G) -> list[types.FrameType] | None:
     return None
 
 
-def goroutine_stack(gp: G, live: list[types.FrameType] | None) -> list[str]:
-    """gp's stack, innermost first: if it runs, `live` (None: unreadable); else its await chain."""
+def printframes(frames: list[types.FrameType]) -> list[str]:
+    """The frames as a dump prints them, innermost first."""
+    return [printframe(f) for f in frames]
+
+
+def goroutine_stack(gp: G, live: list[str] | None) -> list[str]:
+    """gp's stack, innermost first: if it runs, `live`, its frames printed on its thread
+    (None: unreadable); else its await chain."""
     if gp.status in (_Grunning, _Gsyscall):
         if live is None:
             return ["\tgoroutine running on other thread; stack unavailable"]
-        return [printframe(f) for f in live]
+        return live
     frames = list(suspended_frames(gp.coro))
     frames.reverse()  # innermost first, as Go prints
     return [printframe(f) for f in frames]
@@ -201,7 +209,7 @@ def goroutine_frames(gp: G) -> list[types.FrameType]:
         if coro is None:
             return []
         if gp.status in (_Grunning, _Gsyscall):
-            frames = list(reversed(running_frames(gp, thread_stacks()) or []))
+            frames = list(reversed(running_frames(gp, thread_stacks(), list) or []))
         if not frames and not getattr(coro, "cr_running", False):
             frames = list(suspended_frames(coro))
         if frames or nanotime() > deadline:
@@ -217,7 +225,7 @@ def interrupted(gp: G | None) -> KeyboardInterrupt:
     return KeyboardInterrupt().with_traceback(tb)
 
 
-def traceback(gp: G, now: int, live: list[types.FrameType] | None = None) -> str:
+def traceback(gp: G, now: int, live: list[str] | None = None) -> str:
     """One goroutine: header, stack (`live`: its frames on its thread) and created-by line."""
     return "\n".join([goroutineheader(gp, now), *goroutine_stack(gp, live), creation_line(gp)])
 
@@ -233,15 +241,20 @@ def thread_stacks() -> dict[int, types.FrameType]:
     return sys._current_frames() if gil_enabled() else {}
 
 
-def running_frames(gp: G, stacks: dict[int, types.FrameType]) -> list[types.FrameType] | None:
-    """The frames of gp running on its M's thread, innermost first; None where unreadable.
+def running_frames(
+    gp: G, stacks: dict[int, types.FrameType], read: Callable[[list[types.FrameType]], R]
+) -> R | None:
+    """read() of the frames of gp running on its M's thread, innermost first, while
+    they hold still; None where unreadable.
 
     With the GIL they are read from the top of that thread's stack (`stacks`).
     Without it, as Go's traceback does not stop another thread either, a
     running goroutine's stack is unavailable, but for one in a syscall: its
     frames from the syscall's down are read while its M waits in exitsyscall
     (M.scanlock), so that none of them is unwound under the reader. The frames
-    of the call itself are not read: its return pops them at any moment.
+    of the call itself are not read: its return pops them at any moment. Once
+    the M has the scanlock back the goroutine runs on, so a dump prints the
+    frames (their lines) in read(), before it lets go.
     """
     mp = gp.m
     if mp is None or gp.status not in (_Grunning, _Gsyscall):
@@ -249,12 +262,14 @@ def running_frames(gp: G, stacks: dict[int, types.FrameType]) -> list[types.Fram
     if gil_enabled():
         t = mp.thread
         top = stacks.get(t.ident) if t is not None and t.ident is not None else None
-        return live_frames(top, gp) if top is not None else None
+        frames = live_frames(top, gp) if top is not None else None
+        return None if frames is None else read(frames)
     with mp.scanlock:
         top = mp.syscallframe
         if top is None or gp.status != _Gsyscall or gp.m is not mp:
             return None
-        return live_frames(top, gp)
+        frames = live_frames(top, gp)
+        return None if frames is None else read(frames)
 
 
 def tracebackothers(sched: schedt, cur: G | None = None, top: types.FrameType | None = None) -> str:
@@ -273,8 +288,9 @@ def tracebackothers(sched: schedt, cur: G | None = None, top: types.FrameType | 
     )
     out = []
     if cur is not None:
-        out.append(traceback(cur, now, None if top is None else live_frames(top, cur)))
-    out.extend(traceback(gp, now, running_frames(gp, stacks)) for gp in gs)
+        frames = None if top is None else live_frames(top, cur)
+        out.append(traceback(cur, now, None if frames is None else printframes(frames)))
+    out.extend(traceback(gp, now, running_frames(gp, stacks, printframes)) for gp in gs)
     return "\n\n".join(out)
 
 

@@ -346,6 +346,25 @@ def teardown(sched: schedt) -> None:
             close()
     finally:
         netpoll.netpollclose(sched)
+        freegs(sched)
+
+
+def freegs(sched: schedt) -> None:
+    """Let go of the run's goroutines, so that run() frees them, not a later collection.
+
+    Every G is on sched.allgs, the dead ones on free lists too, and each holds
+    the run (gp.sched): the whole run is one reference cycle, which only the
+    cyclic collector frees, at a time of its choosing, in whatever program
+    runs then. A G that slept keeps its timer, whose argument is the G (Go's
+    gp.timer): a cycle of its own. With both broken the Gs go when the last
+    reference does. A stranded goroutine's thread still holds its G.
+    """
+    with sched.lock:
+        gs, sched.allgs, sched.gFree = sched.allgs, [], []
+        for pp in sched.allp:
+            pp.gFree = []
+    for gp in gs:
+        gp.timer = None
 
 
 def joinm(mp: M, grace: int, limit: int) -> bool:
