@@ -356,15 +356,17 @@ def freegs(sched: schedt) -> None:
     the run (gp.sched): the whole run is one reference cycle, which only the
     cyclic collector frees, at a time of its choosing, in whatever program
     runs then. A G that slept keeps its timer, whose argument is the G (Go's
-    gp.timer): a cycle of its own. With both broken the Gs go when the last
-    reference does. A stranded goroutine's thread still holds its G.
+    gp.timer): a cycle of its own, broken here for the dead ones. Then the Gs
+    go when the last reference does. A stranded goroutine's thread still
+    holds its G, and the G its timer.
     """
     with sched.lock:
         gs, sched.allgs, sched.gFree = sched.allgs, [], []
         for pp in sched.allp:
             pp.gFree = []
     for gp in gs:
-        gp.timer = None
+        if gp.status == _Gdead:
+            gp.timer = None
 
 
 def joinm(mp: M, grace: int, limit: int) -> bool:
