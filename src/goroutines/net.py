@@ -113,7 +113,7 @@ class netFD:
 
     The FD (runtime/fd.py, compiled) holds the socket and runs its reads and
     writes; this object owns it: the poller and set_context's registrations
-    hold it weakly, so that a socket nobody holds is closed by the collector.
+    hold it weakly, so that a socket nobody holds any more is closed then.
     """
 
     __slots__ = ("__weakref__", "laddr", "pfd", "raddr")  # __weakref__: see poll_open
