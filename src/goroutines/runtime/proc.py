@@ -475,6 +475,26 @@ def gfput(sched: schedt, pp: P | None, gp: G) -> None:
         del gfree[-n:]
 
 
+def freegs(sched: schedt) -> None:
+    """Let go of the run's goroutines, so that run() frees them, not a later collection.
+
+    Every G is on sched.allgs, the dead ones on free lists too, and each holds
+    the run (gp.sched): the whole run is one reference cycle, which only the
+    cyclic collector frees, at a time of its choosing, in whatever program
+    runs then. A G that slept keeps its timer, whose argument is the G (Go's
+    gp.timer): a cycle of its own, broken here for the dead ones. Then the Gs
+    go when the last reference does. A stranded goroutine's thread still
+    holds its G, and the G its timer.
+    """
+    with sched.lock:
+        gs, sched.allgs, sched.gFree = sched.allgs, [], []
+        for pp in sched.allp:
+            pp.gFree = []
+    for gp in gs:
+        if gp.status == _Gdead:
+            gp.timer = None
+
+
 # ---------------------------------------------------------------------------
 # Run queues. The local queue of P is guarded by P.lock: its owner adds, anyone steals.
 
