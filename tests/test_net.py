@@ -1047,6 +1047,37 @@ def test_abandoned_goroutines_close_their_conns_at_exit() -> None:
     assert hooked == []
 
 
+@pytest.mark.parametrize("op", ["dial", "accept"])
+def test_a_socket_opened_while_run_closes_the_poller_is_refused_and_closed(op: str) -> None:
+    # A goroutine stranded on its thread at the end may still be inside dial or
+    # accept while run() closes the sockets the poller knows: the socket it
+    # registers next would be missed and stay open for good. Once the teardown
+    # has taken its list (netpollclose marks the poller closed first), poll_open
+    # refuses, and the half-made socket is closed where it was made.
+    async def main() -> tuple[str, list[str]]:
+        ln = await net.listen("127.0.0.1", 0)
+        peer = socket.create_connection(ln.addr) if op == "accept" else None
+        poller = getg().sched.netpoll  # type: ignore[union-attr]
+        before = fds()
+        poller.closed = True  # as netpollclose does before it takes its list
+        try:
+            with pytest.raises(RuntimeError, match="network poller is closed") as ei:
+                if op == "dial":
+                    await net.dial(*ln.addr)
+                else:
+                    await ln.accept()
+        finally:
+            poller.closed = False
+        left = [fd for fd in fds() if fd not in before]
+        if peer is not None:
+            peer.close()
+        ln.close()
+        return str(ei.value), left
+
+    msg, left = runs(main)
+    assert left == [], msg
+
+
 def test_unclosed_conn_collected_then_fd_reused() -> None:
     async def main() -> None:
         ln = await net.listen("127.0.0.1", 0)

@@ -155,6 +155,9 @@ def netpollclose(sched: schedt) -> None:
     if poller is None:
         return
     with poller.lock:
+        # From here on poll_open refuses: a goroutine stranded on its thread
+        # may still be registering a socket, which this loop would not see.
+        poller.closed = True
         pds = list(poller.pds.values())
     for pd in pds:
         close = pd.closer()
@@ -354,6 +357,8 @@ def poll_open(fd: int, closer: Closer) -> pollDesc:
     poller = _poller()
     pd = pollDesc(fd, poller, closer)
     with poller.lock:
+        if poller.closed:
+            raise errPollerClosed()
         stale = poller.pds.get(fd)
         poller.pds[fd] = pd
     if stale is not None:
@@ -445,8 +450,13 @@ def _poller() -> Poller:
     mp, _ = proc.acquire_g("the network poller")
     poller: Poller | None = mp.sched.netpoll
     if poller is None:
-        raise RuntimeError("the network poller is closed: the program is exiting")
+        raise errPollerClosed()
     return poller
+
+
+def errPollerClosed() -> RuntimeError:
+    """The error of registering a socket once run() has begun to close the poller."""
+    return RuntimeError("the network poller is closed: the program is exiting")
 
 
 async def netpollblock(pd: pollDesc, mode: str) -> int:
