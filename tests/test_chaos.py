@@ -841,12 +841,15 @@ def test_main_returning_mid_game_ends_the_program_at_once(procs: int, seed: int)
 
 # What a goroutine that ran on past the end may print (proc.panic): the end closed
 # the sockets under the game's echo servers and clients, so an OSError, or the EOF
-# of a read whose peer was closed (IncompleteReadError), only.
+# of a read whose peer was closed (IncompleteReadError); and the end closed the
+# poller, so a listen, dial or accept that registers its new socket then fails
+# with the poller's error (netpoll.errPollerClosed), only.
 RAN_ON = re.compile(
     r"Exception ignored in goroutine \d+, which ran on after the program ended:\n"
     r"Traceback \(most recent call last\):\n(?:  .*\n)+"
-    r"(?:\w+\.)*(?:OSError|ConnectionResetError|BrokenPipeError|ConnectionAbortedError"
-    r"|IncompleteReadError)\b.*\n"
+    r"(?:(?:\w+\.)*(?:OSError|ConnectionResetError|BrokenPipeError|ConnectionAbortedError"
+    r"|IncompleteReadError)\b.*"
+    r"|RuntimeError: the network poller is closed: the program is exiting)\n"
     r"(?:goroutine \d+ \[running\]:\n(?:created by .*\n)?(?:\t.*\n)?)?"
 )
 
@@ -885,8 +888,11 @@ def test_unexplained_keeps_all_but_what_ran_on_past_the_end_raised() -> None:
     reset = "ConnectionResetError: [Errno 104] Connection reset by peer"
     eof = "goroutines.net.IncompleteReadError: 0 bytes read on a total of 3 expected bytes"
     assert unexplained(ran_on.replace(reset, eof)) == ""
+    poller = "RuntimeError: the network poller is closed: the program is exiting"
+    assert unexplained(ran_on.replace(reset, poller)) == ""
     other = ran_on.replace("ConnectionResetError", "KeyError")
     assert unexplained(other) == other
+    assert unexplained(ran_on.replace(reset, "RuntimeError: x")) != ""
     assert unexplained("Warning: x\n" + ran_on) == "Warning: x\n"
 
 
