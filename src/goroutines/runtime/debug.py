@@ -176,7 +176,7 @@ def goroutine_stack(gp: G, live: list[str] | None) -> list[str]:
         return live
     frames = list(suspended_frames(gp.coro))
     frames.reverse()  # innermost first, as Go prints
-    return [printframe(f) for f in frames]
+    return printframes(frames)
 
 
 def user_frames(gp: G) -> list[types.FrameType]:

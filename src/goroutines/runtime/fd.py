@@ -96,6 +96,16 @@ class FD:
         e = None if ctxerr is None else ctxerr()
         return errTimeout() if e is None else e
 
+    def prepare(self, mode: str) -> pollDesc:
+        """The pollDesc, ready for a read ("r") or write ("w") under that side's lock;
+        raises once closed or past the deadline (Go's pollDesc.prepare)."""
+        pd = self.pd
+        assert pd is not None
+        res = poll_reset(pd, mode)
+        if res != pollNoError:
+            raise self.err(res)
+        return pd
+
     def read(self, n: int) -> Coroutine[Any, Any, bytes]:
         """Up to n bytes, parking until some are ready; b'' at EOF (Go's FD.Read)."""
         if n < 0:
@@ -139,11 +149,7 @@ class FD:
         if not fdmu.rwlock(fdmu.r):
             await rwlockslow(fdmu, fdmu.r)
         try:
-            pd = self.pd
-            assert pd is not None
-            res = poll_reset(pd, "r")
-            if res != pollNoError:
-                raise self.err(res)
+            pd = self.prepare("r")
             if not size:
                 return empty
             if self.rbuf:
@@ -190,11 +196,7 @@ class FD:
         if not fdmu.rwlock(fdmu.r):
             await rwlockslow(fdmu, fdmu.r)
         try:
-            pd = self.pd
-            assert pd is not None
-            res = poll_reset(pd, "r")
-            if res != pollNoError:
-                raise self.err(res)
+            pd = self.prepare("r")
             got = len(self.rbuf) - self.roff
             if got >= n:
                 data = self.take(n)
@@ -239,11 +241,7 @@ class FD:
         if not fdmu.rwlock(fdmu.w):
             await rwlockslow(fdmu, fdmu.w)
         try:
-            pd = self.pd
-            assert pd is not None
-            res = poll_reset(pd, "w")
-            if res != pollNoError:
-                raise self.err(res)
+            pd = self.prepare("w")
             send = self.sock.send
             # bytes go to send() as they are; a view avoids copying the rest
             # after a partial send, and counts the bytes of any other buffer.
@@ -281,11 +279,7 @@ class FD:
         if not fdmu.rwlock(fdmu.r):
             await rwlockslow(fdmu, fdmu.r)
         try:
-            pd = self.pd
-            assert pd is not None
-            res = poll_reset(pd, "r")
-            if res != pollNoError:
-                raise self.err(res)
+            pd = self.prepare("r")
             while True:
                 try:
                     return self.sock.accept()  # type: ignore[no-any-return]
