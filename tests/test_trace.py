@@ -15,7 +15,6 @@ import json
 import os
 import re
 import threading
-import zlib
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -197,16 +196,27 @@ def test_what_a_record_leaves_to_its_thread_is_what_the_hooks_saw(
     procs: int,
 ) -> None:
     """A GoStart's P and M, a GoUnblock's and a GoSysExit's M are read from the recording
-    thread's latest ProcStart: they equal what the hooks were called with, goroutine by
-    goroutine, on several Ps, and across a P handed off from a syscall."""
+    thread's latest ProcStart, a GoPark's goroutine and most GoStarts' and GoUnblocks'
+    from the goroutines the thread ran and readied: they equal what the hooks were
+    called with, goroutine by goroutine, on several Ps, and across a P handed off from
+    a syscall."""
     from goroutines.runtime import schedcheck
 
-    seen: dict[str, list[tuple[int, ...]]] = {"GoStart": [], "GoUnblock": [], "GoSysExit": []}
+    seen: dict[str, list[tuple[Any, ...]]] = {
+        "GoStart": [],
+        "GoUnblock": [],
+        "GoSysExit": [],
+        "GoPark": [],
+    }
 
     class Recorder(schedcheck.Checker):  # every hook reaches the run's checker too
         def GoStart(self, pp: Any, gp: Any) -> None:
             seen["GoStart"].append((gp.goid, pp.id, gp.m.id))
             super().GoStart(pp, gp)
+
+        def GoPark(self, pp: Any, gp: Any) -> None:
+            seen["GoPark"].append((gp.goid, gp.waitreason.value))
+            super().GoPark(pp, gp)
 
         def GoUnblock(self, gp: Any, mp: Any) -> None:
             seen["GoUnblock"].append((gp.goid, -1 if mp is None else mp.id))
@@ -293,10 +303,20 @@ def frames(data: bytes) -> Iterator[tuple[bytes, bytes]]:
 
 
 def records(payload: bytes) -> tuple[list[int], list[int]]:
-    """The records of a batch frame (buffer id, base time, raw deflate data): recs, args."""
-    _, pos = read.read_uvarint(payload, 0)
-    _, pos = read.read_uvarint(payload, pos)
-    return read.columns(zlib.decompressobj(-zlib.MAX_WBITS).decompress(payload[pos:]))
+    """The records of a batch frame: recs, args."""
+    return read.batch(payload)[2:]
+
+
+def stored(word: int) -> int:
+    """How many ints a record stores, by its low byte (trace.IMPLIED, trace.PARK0)."""
+    low = word & 0xFF
+    if low >= trace.PARK0:
+        assert low - trace.PARK0 < len(trace.REASONS)
+        return 0
+    if low in (trace.EvGoStart + trace.IMPLIED, trace.EvGoUnblock + trace.IMPLIED):
+        return 0
+    assert low < len(trace.EVENTS) and low != trace.EvGoPark
+    return trace.STORED[low]
 
 
 def test_event_numbers_are_their_places_in_EVENTS() -> None:
@@ -308,35 +328,44 @@ def test_event_numbers_are_their_places_in_EVENTS() -> None:
 
 
 def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> None:
-    """Each kind's stored ints and the thread's latest ProcStart give the raw event back."""
+    """Each kind's stored ints and what its thread implies give the raw event back: a
+    GoStart's P and M (its thread's latest ProcStart's), a GoPark's goroutine (its
+    thread's), an implied GoStart's goroutine (the one its thread readied last) and an
+    implied GoUnblock's (the one its thread ran before); times in whole ticks."""
     path = tmp_path / "hand.out"
     tracer = trace.Tracer(schedt(), str(path))
     buf = tracer.buffer(threading.get_ident())
     assert buf is not None
     buf.putn(trace.EvProcStart, (2, 5))
-    t = buf.last
-    buf.put(t + 10, trace.EvGoStart, 7)
-    buf.put(t + 20, trace.EvGoUnblock, 8 << 1 | True)  # readied by no M
-    buf.put(t + 30, trace.EvGoUnblock, 9 << 1 | False)
-    buf.put(t + 40, trace.EvGoSched, 7 << 1 | True)
-    buf.put(t + 50, trace.EvGoPark, 9 << 8 | trace.REASONS.index(WaitReason.Select))
-    buf.put(t + 60, trace.EvGoSysExit, 9)
+    t, tick = buf.last << trace.TICKSHIFT, trace.TICK
+    buf.put(t + tick, trace.EvGoStart, 7)
+    buf.put(t + 2 * tick, trace.EvGoUnblock, 8 << 1 | True)  # readied by no M
+    buf.put(t + 3 * tick, trace.EvGoUnblock, 9 << 1 | False)
+    buf.stamp(t + 4 * tick, trace.PARK0 + trace.REASONS.index(WaitReason.Select))
+    buf.stamp(t + 5 * tick, trace.EvGoStart + trace.IMPLIED)
+    buf.stamp(t + 6 * tick, trace.EvGoUnblock + trace.IMPLIED)
+    buf.put(t + 7 * tick, trace.EvGoSched, 9 << 1 | True)
+    buf.put(t + 8 * tick + tick - 1, trace.EvGoSysExit, 9)  # within its tick
+    buf.stamp(t + 9 * tick, trace.PARK0 + trace.REASONS.index(WaitReason.ChanReceive))
     buf.putn(trace.EvProcStop, (2, 5))
     buf.put(t + 5, trace.EvGoStart, 9)  # an earlier time: kept in order, at the last one's
     tracer.close()
     tracer.file.close()
     raw = read.load(str(path))["events"]
     times = [e[1] - raw[0][1] for e in raw]
-    assert times[:7] == [0, 10, 20, 30, 40, 50, 60] and times[8] == times[7] > 60
+    assert times[:10] == [k * tick for k in range(10)] and times[11] == times[10] > 9 * tick
     events = [e[:1] + e[2:] for e in raw]
     assert events == [
         ["ProcStart", 2, 5],
         ["GoStart", 7, 2, 5],
         ["GoUnblock", 8, -1],
         ["GoUnblock", 9, 5],
-        ["GoSched", 7, True],
-        ["GoPark", 9, "select"],
+        ["GoPark", 7, "select"],  # the thread's goroutine
+        ["GoStart", 9, 2, 5],  # the one the thread readied last
+        ["GoUnblock", 7, 5],  # the one the thread ran before
+        ["GoSched", 9, True],
         ["GoSysExit", 9, 5],
+        ["GoPark", 9, "chan receive"],
         ["ProcStop", 2, 5],
         ["GoStart", 9, -1, 5],
     ]
@@ -347,13 +376,16 @@ def test_columns_take_the_narrowest_width_and_read_back(big: int) -> None:
     """trace.columns packs each list in 1, 2, 4 or 8 bytes; read.columns undoes it."""
     recs, args = [5 << 8 | 1, 7 << 8 | 2], [-1, big, 0]
     for span in (0, 7, 1 << 30):  # the batch's time span: where the tries for recs start
-        data = trace.columns(recs, args, span)
+        noisy, rest = trace.columns(recs, args, span)
         width = next(w for w in (1, 2, 4, 8) if big.bit_length() < 8 * w)  # a sign bit spare
         rwidth = 4 if span >> 23 else 2  # 1793 and 1794 need 2 bytes; 4 are tried first
-        assert list(data[:4]) == [rwidth, 2, width, 3]  # each list's width and count
-        assert read.columns(data) == (recs, args)
+        assert list(rest[:4]) == [rwidth, 2, width, 3]  # each list's width and count
+        assert noisy == bytes([5, 7])  # byte 1 of recs: the low byte of their time deltas
+        assert read.columns(noisy, rest) == (recs, args)
     with pytest.raises(ValueError, match="do not add up"):
-        read.columns(data[:-1])
+        read.columns(noisy, rest[:-1])
+    with pytest.raises(ValueError, match="time plane"):
+        read.columns(noisy[:-1], rest)
 
 
 def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
@@ -365,8 +397,7 @@ def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
     for kind, payload in frames(data):
         if kind == trace.FRAME_BATCH:
             recs, args = records(payload)
-            assert recs and all(word & 0xFF < len(trace.EVENTS) for word in recs)
-            assert len(args) == sum(trace.STORED[word & 0xFF] for word in recs)
+            assert recs and len(args) == sum(stored(word) for word in recs)
             assert all(word >= 0 for word in recs), "times only go forward"
 
 

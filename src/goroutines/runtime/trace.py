@@ -20,8 +20,12 @@ no lookup), so a program that does not trace pays one branch per site:
 
 As in Go, a record does not repeat what the reader can work out from the
 thread that recorded it: the goroutine a GoStart starts runs on the P and M
-of that thread's latest ProcStart, and the goroutine that readies another is
-the one running on the readying M.
+of that thread's latest ProcStart, the goroutine that readies another is the
+one running on the readying M, and the goroutine that parks is the thread's
+(its latest GoStart's). Nor, mostly, which goroutine a GoStart or GoUnblock
+is about: two goroutines that hand work to each other (a channel's sender
+and receiver) are the one the thread readied last and the one it ran before
+(IMPLIED), so that in a busy program a record is one int.
 
 `run(..., trace=PATH)` (or GOROUTINES_TRACE=PATH) starts a `Tracer` for that
 run's scheduler; several runs may trace at once, each into its own file.
@@ -38,25 +42,27 @@ million events a second. As in Go, every thread (M) appends to its own
 it runs on (the running goroutine's, or goready's) finds the buffer on that M
 (`mp.tracebuf`, as Go's mp.trace); the others (and threads that are not Ms)
 through a thread-local, which costs more. A record is one int appended to the
-buffer's `recs`, the time since the buffer's previous record shifted left by 8
-bits with the kind in the low byte (times are deltas, as in Go's trace, so
-that they take few bytes), and its arguments appended to `args`: STORED[kind]
-ints, one for the events a busy program records most (GoStart, GoPark,
-GoUnblock), with a flag or a wait reason in the goroutine id's low bits.
-Go encodes each record with varints as it goes; in Python a loop per value
-would cost more than the rest of the hook, so the squeezing is left to C,
-once a buffer is full (FLUSH_RECORDS), by the thread that filled it: each of
-the two lists is packed by one struct call in the fewest bytes that hold all
-its values, byte-shuffled (as HDF5's and Blosc's shuffle filter: byte k of
-every value together, by extended slicing) and deflated (zlib, which releases
-the GIL), then written out. After the shuffle the high bytes of small numbers
-are runs of zeros, so deflate removes what Go's varints do, quickly: 1 to 3
-bytes per event. Memory stays bounded and the cost of writing is spread over
-the run. (A writer thread, as Go's trace reader, measured slower when it did
-all this: under the GIL it waits up to a switch interval for every step, and
-falls behind; and no faster when it only deflated.) The
-few values that are not ints (a new goroutine's function and where it was
-created) are interned per buffer, and the GoCreate record holds the index.
+buffer's `recs`, the ticks (TICK ns, as Go's trace counts in 64 ns) since the
+buffer's previous record shifted left by 8 bits with the kind in the low byte
+(times are deltas, as in Go's trace, so that they take few bytes), and its
+arguments appended to `args`: STORED[kind] ints, with a flag in the goroutine
+id's low bit for some; none for a GoPark (its wait reason is in its low byte,
+PARK0) and for an IMPLIED GoStart or GoUnblock. Go encodes each record with
+varints as it goes; in Python a loop per value would cost more than the rest
+of the hook, so the squeezing is left to C, once a buffer is full
+(FLUSH_RECORDS), by the thread that filled it: each of the two lists is packed
+by one struct call in the fewest bytes that hold all its values and
+byte-shuffled (as HDF5's and Blosc's shuffle filter: byte k of every value
+together, by extended slicing). The records' byte 1, the low byte of their
+time deltas, is nearly random: it is written as it is. The rest is deflated
+(zlib, which releases the GIL): after the shuffle it is runs of zeros and the
+kinds' repeating pattern, which deflate removes quickly. About a byte per
+event. Memory stays bounded and the cost of writing is spread over the run.
+(A writer thread, as Go's trace reader, measured slower when it did all this:
+under the GIL it waits up to a switch interval for every step, and falls
+behind; and no faster when it only deflated.) The few values that are not ints
+(a new goroutine's function and where it was created) are interned per buffer,
+and the GoCreate record holds the index.
 
 The file (any PATH not ending in `.json`; Go's habit is `trace.out`) is that
 compact stream, read by the tools in goroutines.tracetools:
@@ -67,11 +73,13 @@ compact stream, read by the tools in goroutines.tracetools:
       FRAME_STRINGS b"S"       uvarint buffer id, JSON list of [function, created-at]
                                pairs, which that buffer's GoCreate records number on
                                from the ones its earlier S frames listed
-      FRAME_BATCH   b"B"       uvarint buffer id, uvarint nanotime the batch's first
-                               time delta counts from, raw deflate data (RFC 1951,
-                               ending in a full flush) of that buffer's next records
-                               (`columns`): for recs, then args, a width byte and
-                               a uvarint count, then both lists' bytes, byte-shuffled
+      FRAME_BATCH   b"B"       uvarint buffer id, uvarint tick the batch's first time
+                               delta counts from (nanotime >> TICKSHIFT), uvarint
+                               length of the raw deflate data (RFC 1951, ending in a
+                               full flush) that follows, of that buffer's next records
+                               (`columns`): for recs, then args, a width byte and a
+                               uvarint count, then both lists' bytes, byte-shuffled,
+                               but for recs' byte 1, which ends the frame, as it is
       FRAME_END     b"E"       JSON {"end": nanotime at stop, "gomaxprocs": N}
 
 A GC record is written when the pause ends; its arguments say how long the
@@ -104,7 +112,7 @@ if TYPE_CHECKING:
 EVENTS = (
     "GoCreate",  # goid, parentgoid, string index of (function, created-at)
     "GoStart",  # goid, p, m [goid: p and m of the thread's latest ProcStart]
-    "GoPark",  # goid, wait reason [goid << 8 | the reason's index in REASONS]
+    "GoPark",  # goid, wait reason [none: see PARK0; goid: the thread's running goroutine]
     "GoUnblock",  # goid, m whose goroutine readied it, -1: none [goid << 1 | no m]
     "GoSched",  # goid, preempted [goid << 1 | preempted]
     "GoEnd",  # goid
@@ -135,13 +143,23 @@ EvMStart: Final = 12
 EvMStop: Final = 13
 EvGC: Final = 14
 NARGS = (3, 3, 2, 2, 2, 1, 1, 2, 3, 1, 2, 2, 1, 1, 2)  # arguments of each kind, as listed above
-STORED = (3, 1, 1, 1, 1, 1, 1, 1, 3, 1, 2, 2, 1, 1, 2)  # ints a record of each kind stores
+STORED = (3, 1, 0, 1, 1, 1, 1, 1, 3, 1, 2, 2, 1, 1, 2)  # ints a record of each kind stores
 REASONS = tuple(WaitReason)
-_reason_index: Final = {r: i for i, r in enumerate(REASONS)}  # WaitReason hashes by identity
+# A record of a GoStart or GoUnblock whose low byte is its kind plus IMPLIED
+# stores no int: its goroutine is the one its thread implies, for a GoStart the
+# goroutine the thread readied last, for a GoUnblock (by the thread's M) the one
+# the thread ran before its current one. That is each one of a pair of
+# goroutines handing work to each other, the commonest case, and most of a
+# busy program's records.
+IMPLIED: Final = 16
+# A GoPark record's low byte is PARK0 plus its wait reason's index in REASONS
+# (not EvGoPark), and stores no int either: its goroutine is the thread's.
+PARK0: Final = 32
+_parkbyte: Final = {r: PARK0 + i for i, r in enumerate(REASONS)}  # WaitReason hashes by identity
 
 MAGIC: Final = b"goroutines trace\x00"
 VERSION = 2  # of the event vocabulary above, in the JSON's "goroutines" section
-FORMAT: Final = 4  # of the compact stream's encoding, its byte after MAGIC
+FORMAT: Final = 5  # of the compact stream's encoding, its byte after MAGIC
 FRAME_HEADER: Final = b"H"
 FRAME_STRINGS: Final = b"S"
 FRAME_BATCH: Final = b"B"
@@ -149,6 +167,10 @@ FRAME_END: Final = b"E"
 # struct's (and array's) codes of the widths a batch's list may be packed in:
 # CODES[k] packs signed values of 1 << k bytes.
 CODES: Final = "bhiq"
+# Times are recorded in ticks of TICK nanoseconds (Go's traceTimeDiv, 64 there):
+# the records' time deltas then take fewer bytes, and those bytes deflate faster.
+TICKSHIFT: Final = 4
+TICK: Final = 1 << TICKSHIFT
 # A buffer is flushed when it holds this many records (about 1 ms to deflate).
 FLUSH_RECORDS: Final = 1 << 12
 _ZLEVEL: Final = 1  # deflate's fastest level: the higher ones take 2-3 times as long
@@ -177,30 +199,54 @@ def funcname(fn: Any) -> str:
 class Buffer:
     """One thread's records for one run (Go's traceBuf), and its interned strings."""
 
-    __slots__ = ("args", "base", "deflater", "id", "last", "pending", "recs", "sched", "strings")
+    __slots__ = (
+        "args",
+        "base",
+        "deflater",
+        "g",
+        "id",
+        "last",
+        "pending",
+        "prevg",
+        "readied",
+        "recs",
+        "sched",
+        "strings",
+    )
 
     def __init__(self, sched: schedt | None, id: int) -> None:
         self.sched = sched
         self.id = id  # -1: a buffer that is thrown away (its run is not traced)
         self.recs: list[int] = []  # a record's time delta << 8 | kind, packed when flushed
         self.args: list[int] = []  # their arguments, STORED[kind] a record
-        self.base = self.last = nanotime()  # when the batch began; the previous record
+        # When the batch began and the previous record, in ticks (TICK ns).
+        self.base = self.last = nanotime() >> TICKSHIFT
+        # What the reader works out from the records so far (see IMPLIED): the
+        # goroutine the thread runs (its latest GoStart's; a goroutine back from a
+        # syscall is back on the thread that started it), the one it ran before,
+        # and the one it readied last; -1: none.
+        self.g = self.prevg = self.readied = -1
         self.strings: dict[Any, int] = {}  # (code or name, createdat, pc) -> index
         self.pending: list[tuple[str, str]] = []  # strings not yet written
         self.deflater: Any = None  # zlib's, made at the thread's first flush and kept
 
-    def put(self, t: int, kind: int, a: int) -> None:
-        """Record an event of `kind` at nanotime t, with its one argument.
+    def stamp(self, t: int, low: int) -> None:
+        """Record an event at nanotime t, with `low` (its kind) in the record's low byte.
 
         t may come from the hook's caller, read before a flush or a GC pause
         that this buffer recorded since: then the record takes the later time,
         so that a thread's records stay in order.
         """
-        if t < self.last:
-            t = self.last
-        self.recs.append((t - self.last) << 8 | kind)
+        tick = t >> TICKSHIFT
+        if tick < self.last:
+            tick = self.last
+        self.recs.append((tick - self.last) << 8 | low)
+        self.last = tick
+
+    def put(self, t: int, kind: int, a: int) -> None:
+        """Record an event of `kind` at nanotime t, with its one argument."""
+        self.stamp(t, kind)
         self.args.append(a)
-        self.last = t
 
     def putn(self, kind: int, args: tuple[int, ...]) -> None:
         """Record an event of `kind` now, with its arguments (the rarer kinds)."""
@@ -226,7 +272,7 @@ class Buffer:
         so that every frame inflates on its own.
         """
         recs, args, base, strings = self.recs, self.args, self.base, self.pending
-        now = nanotime()
+        now = nanotime() >> TICKSHIFT
         # One statement with nothing to allocate once it assigns, so that a GC
         # pause recorded meanwhile lands whole in one batch or the other.
         self.recs, self.args, self.pending, self.base, self.last = [], [], [], now, now
@@ -235,21 +281,24 @@ class Buffer:
         if strings:
             out.append(frame(FRAME_STRINGS, bid + json.dumps(strings).encode()))
         if recs:
-            packed = columns(recs, args, now - base)
-            data = deflater.compress(packed) + deflater.flush(zlib.Z_FULL_FLUSH)
-            out.append(frame(FRAME_BATCH, bid + uvarint(base) + data))
+            noisy, rest = columns(recs, args, now - base)
+            data = deflater.compress(rest) + deflater.flush(zlib.Z_FULL_FLUSH)
+            out.append(frame(FRAME_BATCH, bid + uvarint(base) + uvarint(len(data)) + data + noisy))
         return b"".join(out)
 
 
-def columns(recs: list[int], args: list[int], span: int) -> bytes:
-    """A batch's two lists, each in the fewest bytes that hold its values, byte-shuffled.
+def columns(recs: list[int], args: list[int], span: int) -> tuple[bytes, bytes]:
+    """A batch's two lists, each in the fewest bytes that hold its values, byte-shuffled:
+    (byte 1 of every record, the rest).
 
-    For each list, a byte with its width (1, 2, 4 or 8) and a uvarint count;
-    then each list's bytes: byte 0 of every value, byte 1 of every value, and
-    so on (little-endian, two's complement). Most values fit one or two bytes,
-    and a plane of high bytes is a run that deflate squeezes. The records'
-    time deltas are at most the batch's span (nanoseconds), which gives the
-    width of recs; that of args is found by trying.
+    The rest: for each list, a byte with its width (1, 2, 4 or 8) and a
+    uvarint count; then each list's bytes: byte 0 of every value, byte 1 of
+    every value, and so on (little-endian, two's complement), but for byte 1
+    of the records, kept apart. Most values fit one or two bytes, and a plane
+    of high bytes is a run that deflate squeezes. The records' time deltas are
+    at most the batch's span (ticks), which gives the width of recs (2 bytes
+    at least, for the kind's byte and a sign bit); that of args is found by
+    trying.
     """
     head = bytearray()
     planes: list[bytes] = []
@@ -258,7 +307,8 @@ def columns(recs: list[int], args: list[int], span: int) -> bytes:
         head.append(width)
         head += uvarint(len(values))
         planes.extend(packed[i::width] for i in range(width))
-    return bytes(head) + b"".join(planes)
+    noisy = planes.pop(1)  # byte 1 of recs (2 bytes wide at least): the time deltas' low byte
+    return noisy, bytes(head) + b"".join(planes)
 
 
 def narrowest(values: list[int], top: int) -> tuple[int, bytes]:
@@ -509,15 +559,20 @@ def GoCreate(newg: G, fn: Callable[..., Any]) -> None:
 
 def GoStart(pp: P, gp: G) -> None:
     """traceGoStart: pp starts running gp (on the calling thread's M, which holds pp)."""
-    _mbuf(gp.m, gp.sched).put(nanotime(), EvGoStart, gp.goid)
+    buf = _mbuf(gp.m, gp.sched)
+    goid = gp.goid
+    if goid == buf.readied:
+        buf.stamp(nanotime(), EvGoStart + IMPLIED)
+    else:
+        buf.put(nanotime(), EvGoStart, goid)
+    buf.prevg, buf.g = buf.g, goid
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoStart(pp, gp)
 
 
 def GoPark(pp: P | None, gp: G) -> None:
     """traceGoPark: gp blocks with its wait reason, at gp.waitsince."""
-    reason = _reason_index[gp.waitreason]
-    _mbuf(gp.m, gp.sched).put(gp.waitsince, EvGoPark, gp.goid << 8 | reason)
+    _mbuf(gp.m, gp.sched).stamp(gp.waitsince, _parkbyte[gp.waitreason])
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoPark(pp, gp)
 
@@ -527,7 +582,13 @@ def GoUnblock(gp: G, mp: M | None) -> None:
 
     mp is the calling thread's M, or None.
     """
-    _mbuf(mp, gp.sched).put(nanotime(), EvGoUnblock, gp.goid << 1 | (mp is None))
+    buf = _mbuf(mp, gp.sched)
+    goid = gp.goid
+    if goid == buf.prevg and mp is not None:
+        buf.stamp(nanotime(), EvGoUnblock + IMPLIED)
+    else:
+        buf.put(nanotime(), EvGoUnblock, goid << 1 | (mp is None))
+    buf.readied = goid
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoUnblock(gp, mp)
 

@@ -8,8 +8,10 @@ A trace is one of:
     records' bytes back in place, adds up their time deltas, names each
     record's kind, resolves its indexes (a GoCreate's function and where it
     was created, a GoPark's wait reason) and fills in what the record left to
-    its thread (the P and M of a GoStart: the thread's latest ProcStart's),
-    then merges the threads' records by time, as Go's internal/trace does
+    its thread (the P and M of a GoStart: the thread's latest ProcStart's; the
+    goroutine of a GoPark, and of most GoStarts and GoUnblocks: one the thread
+    ran or readied), then
+    merges the threads' records by time, as Go's internal/trace does
     with its per-M batches;
   * the Perfetto JSON that a `.json` path gets (convert.write_json), which
     carries the same raw events in its "goroutines" section.
@@ -39,10 +41,13 @@ from ..runtime.trace import (
     FRAME_END,
     FRAME_HEADER,
     FRAME_STRINGS,
+    IMPLIED,
     MAGIC,
     NARGS,
+    PARK0,
     REASONS,
     STORED,
+    TICKSHIFT,
     VERSION,
     EvGC,
     EvGoCreate,
@@ -143,8 +148,20 @@ def read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
 _CODES = {1 << k: code for k, code in enumerate(CODES)}
 
 
-def columns(data: bytes) -> tuple[list[int], list[int]]:
-    """The two lists of an inflated batch, recs and args (trace.columns wrote them)."""
+def batch(payload: bytes) -> tuple[int, int, list[int], list[int]]:
+    """A batch frame's buffer id, base time and two lists, recs and args."""
+    bid, pos = read_uvarint(payload, 0)
+    base, pos = read_uvarint(payload, pos)
+    n, pos = read_uvarint(payload, pos)
+    if pos + n > len(payload):
+        raise ValueError("truncated")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, flushed in full
+    recs, args = columns(payload[pos + n :], inflater.decompress(payload[pos : pos + n]))
+    return bid, base, recs, args
+
+
+def columns(noisy: bytes, data: bytes) -> tuple[list[int], list[int]]:
+    """The two lists of a batch, recs and args, from what trace.columns made of them."""
     pos = 0
     shapes = []
     for _ in range(2):
@@ -153,12 +170,18 @@ def columns(data: bytes) -> tuple[list[int], list[int]]:
             raise ValueError(f"bad width {width}")
         n, pos = read_uvarint(data, pos + 1)
         shapes.append((width, n))
-    if pos + sum(w * n for w, n in shapes) != len(data):
+    (rwidth, nrecs), _ = shapes
+    if rwidth < 2 or len(noisy) != nrecs:
+        raise ValueError("its time plane does not match its records")
+    if pos + sum(w * n for w, n in shapes) - nrecs != len(data):
         raise ValueError("its lists' sizes do not add up")
-    lists = []
+    lists: list[list[int]] = []
     for width, n in shapes:
         values = bytearray(n * width)
         for i in range(width):  # byte i of every value
+            if not lists and i == 1:
+                values[i::width] = noisy
+                continue
             values[i::width] = data[pos : pos + n]
             pos += n
         packed = array(_CODES[width], values)
@@ -177,7 +200,10 @@ class _Reader:
         self.end: int | None = None
         self.gomaxprocs = 1
         self.strings: dict[int, list[list[str]]] = {}  # buffer id -> its (fn, where) pairs
-        self.procs: dict[int, tuple[int, int]] = {}  # buffer id -> P and M of its ProcStart
+        # buffer id -> P and M of its thread's latest ProcStart, the goroutine it
+        # runs (its latest GoStart's), the one it ran before, the one it readied
+        # last (trace.IMPLIED)
+        self.threads: dict[int, tuple[int, int, int, int, int]] = {}
         self.events: list[list[Any]] = []
 
     def frame(self, kind: bytes, payload: bytes) -> None:
@@ -191,10 +217,7 @@ class _Reader:
             bid, pos = read_uvarint(payload, 0)
             self.strings.setdefault(bid, []).extend(json.loads(payload[pos:]))
         elif kind == FRAME_BATCH:
-            bid, pos = read_uvarint(payload, 0)
-            base, pos = read_uvarint(payload, pos)
-            inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, flushed in full
-            self.batch(bid, base, inflater.decompress(payload[pos:]))
+            self.batch(*batch(payload))
         elif kind == FRAME_END:
             info = json.loads(payload)
             self.end = int(info["end"])
@@ -202,32 +225,42 @@ class _Reader:
         else:
             raise ValueError(f"unknown frame kind {kind!r}")
 
-    def batch(self, bid: int, base: int, data: bytes) -> None:
+    def batch(self, bid: int, base: int, recs: list[int], args: list[int]) -> None:
         """Cut one batch of buffer `bid` into raw events."""
         assert self.start is not None
         strings = self.strings.get(bid, [])
-        p, m = self.procs.get(bid, (-1, -1))
-        ts = base - self.start
+        p, m, g, prevg, readied = self.threads.get(bid, (-1, -1, -1, -1, -1))
+        ts = (base << TICKSHIFT) - self.start
         out = self.events
-        recs, args = columns(data)
         i = 0
         for word in recs:
             kind = word & 0xFF
-            ts += word >> 8
-            if kind >= len(EVENTS):
+            ts += (word >> 8) << TICKSHIFT
+            if kind >= PARK0:  # a GoPark of the thread's goroutine, its reason in the kind
+                if kind - PARK0 >= len(REASONS):
+                    raise ValueError(f"unknown wait reason {kind - PARK0}")
+                out.append(["GoPark", ts, g, REASONS[kind - PARK0].value])
+                continue
+            ev: list[Any]
+            if kind == EvGoStart + IMPLIED:
+                kind, ev = EvGoStart, ["GoStart", ts, readied]
+            elif kind == EvGoUnblock + IMPLIED:
+                kind, ev = EvGoUnblock, ["GoUnblock", ts, prevg << 1]
+            elif kind >= len(EVENTS) or kind == EvGoPark:
                 raise ValueError(f"unknown event kind {kind}")
-            n = STORED[kind]
-            if i + n > len(args):
-                raise ValueError("fewer arguments than records need")
-            ev: list[Any] = [EVENTS[kind], ts, *args[i : i + n]]
-            i += n
+            else:
+                n = STORED[kind]
+                if i + n > len(args):
+                    raise ValueError("fewer arguments than records need")
+                ev = [EVENTS[kind], ts, *args[i : i + n]]
+                i += n
             a = ev[2]
             if kind == EvGoStart:
                 ev += (p, m)
-            elif kind == EvGoPark:
-                ev[2:] = a >> 8, REASONS[a & 0xFF].value
+                prevg, g = g, a
             elif kind == EvGoUnblock:
                 ev[2:] = a >> 1, -1 if a & 1 else m
+                readied = a >> 1
             elif kind == EvGoSched:
                 ev[2:] = a >> 1, bool(a & 1)
             elif kind == EvGoSysExit:
@@ -243,7 +276,7 @@ class _Reader:
             out.append(ev)
         if i != len(args):
             raise ValueError("more arguments than its records have")
-        self.procs[bid] = p, m
+        self.threads[bid] = p, m, g, prevg, readied
 
     def result(self) -> RawTrace:
         """The raw trace read: events by time, how many Ps, how long."""
