@@ -302,21 +302,20 @@ def frames(data: bytes) -> Iterator[tuple[bytes, bytes]]:
         pos = start + n
 
 
-def records(payload: bytes) -> tuple[list[int], list[int]]:
-    """The records of a batch frame: recs, args."""
+def records(payload: bytes) -> tuple[bytes, bytes, list[int]]:
+    """The records of a batch frame: kinds, ticks, args."""
     return read.batch(payload)[2:]
 
 
-def stored(word: int) -> int:
-    """How many ints a record stores, by its low byte (trace.IMPLIED, trace.PARK0)."""
-    low = word & 0xFF
-    if low >= trace.PARK0:
-        assert low - trace.PARK0 < len(trace.REASONS)
+def stored(kind: int) -> int:
+    """How many ints a record of kind byte `kind` stores (trace.IMPLIED, trace.PARK0)."""
+    if kind >= trace.PARK0:
+        assert kind - trace.PARK0 < len(trace.REASONS)
         return 0
-    if low in (trace.EvGoStart + trace.IMPLIED, trace.EvGoUnblock + trace.IMPLIED):
+    if kind in (trace.EvGoStart + trace.IMPLIED, trace.EvGoUnblock + trace.IMPLIED):
         return 0
-    assert low < len(trace.EVENTS) and low != trace.EvGoPark
-    return trace.STORED[low]
+    assert kind < len(trace.EVENTS) and kind != trace.EvGoPark
+    return trace.STORED[kind]
 
 
 def test_event_numbers_are_their_places_in_EVENTS() -> None:
@@ -331,7 +330,8 @@ def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> Non
     """Each kind's stored ints and what its thread implies give the raw event back: a
     GoStart's P and M (its thread's latest ProcStart's), a GoPark's goroutine (its
     thread's), an implied GoStart's goroutine (the one its thread readied last) and an
-    implied GoUnblock's (the one its thread ran before); times in whole ticks."""
+    implied GoUnblock's (the one its thread ran before); times in whole ticks, a gap
+    of LONGTICKS or more among the arguments."""
     path = tmp_path / "hand.out"
     tracer = trace.Tracer(schedt(), str(path))
     buf = tracer.buffer(threading.get_ident())
@@ -347,13 +347,15 @@ def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> Non
     buf.put(t + 7 * tick, trace.EvGoSched, 9 << 1 | True)
     buf.put(t + 8 * tick + tick - 1, trace.EvGoSysExit, 9)  # within its tick
     buf.stamp(t + 9 * tick, trace.PARK0 + trace.REASONS.index(WaitReason.ChanReceive))
+    buf.put(t + 2000 * tick, trace.EvGoSched, 7 << 1 | False)  # 1991 ticks later
     buf.putn(trace.EvProcStop, (2, 5))
     buf.put(t + 5, trace.EvGoStart, 9)  # an earlier time: kept in order, at the last one's
     tracer.close()
     tracer.file.close()
     raw = read.load(str(path))["events"]
     times = [e[1] - raw[0][1] for e in raw]
-    assert times[:10] == [k * tick for k in range(10)] and times[11] == times[10] > 9 * tick
+    assert times[:11] == [k * tick for k in range(10)] + [2000 * tick]
+    assert times[12] == times[11] >= times[10]  # ProcStop: now, or 2000 ticks on if later
     events = [e[:1] + e[2:] for e in raw]
     assert events == [
         ["ProcStart", 2, 5],
@@ -366,6 +368,7 @@ def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> Non
         ["GoSched", 9, True],
         ["GoSysExit", 9, 5],
         ["GoPark", 9, "chan receive"],
+        ["GoSched", 7, False],
         ["ProcStop", 2, 5],
         ["GoStart", 9, -1, 5],
     ]
@@ -373,19 +376,14 @@ def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("big", [0, 100, 40_000, 3_000_000_000, -(1 << 62)])
 def test_columns_take_the_narrowest_width_and_read_back(big: int) -> None:
-    """trace.columns packs each list in 1, 2, 4 or 8 bytes; read.columns undoes it."""
-    recs, args = [5 << 8 | 1, 7 << 8 | 2], [-1, big, 0]
-    for span in (0, 7, 1 << 30):  # the batch's time span: where the tries for recs start
-        noisy, rest = trace.columns(recs, args, span)
-        width = next(w for w in (1, 2, 4, 8) if big.bit_length() < 8 * w)  # a sign bit spare
-        rwidth = 4 if span >> 23 else 2  # 1793 and 1794 need 2 bytes; 4 are tried first
-        assert list(rest[:4]) == [rwidth, 2, width, 3]  # each list's width and count
-        assert noisy == bytes([5, 7])  # byte 1 of recs: the low byte of their time deltas
-        assert read.columns(noisy, rest) == (recs, args)
+    """trace.columns packs the arguments in 1, 2, 4 or 8 bytes; read.columns undoes it."""
+    kinds, args = [trace.EvGoStart, trace.PARK0 + 3], [-1, big, 0]
+    data = trace.columns(kinds, args)
+    width = next(w for w in (1, 2, 4, 8) if big.bit_length() < 8 * w)  # a sign bit spare
+    assert list(data[:5]) == [2, *kinds, width, 3]  # count, kinds, the args' width and count
+    assert read.columns(data) == (bytes(kinds), args)
     with pytest.raises(ValueError, match="do not add up"):
-        read.columns(noisy, rest[:-1])
-    with pytest.raises(ValueError, match="time plane"):
-        read.columns(noisy[:-1], rest)
+        read.columns(data[:-1])
 
 
 def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
@@ -396,9 +394,9 @@ def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
     assert set(kinds[1:-1]) == {trace.FRAME_STRINGS, trace.FRAME_BATCH}
     for kind, payload in frames(data):
         if kind == trace.FRAME_BATCH:
-            recs, args = records(payload)
-            assert recs and len(args) == sum(stored(word) for word in recs)
-            assert all(word >= 0 for word in recs), "times only go forward"
+            kinds, ticks, args = records(payload)
+            assert kinds and len(ticks) == len(kinds)
+            assert len(args) == sum(map(stored, kinds)) + ticks.count(trace.LONGTICKS)
 
 
 def test_compact_round_trip_to_json_gives_the_same_model(

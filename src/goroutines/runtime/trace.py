@@ -25,7 +25,7 @@ one running on the readying M, and the goroutine that parks is the thread's
 (its latest GoStart's). Nor, mostly, which goroutine a GoStart or GoUnblock
 is about: two goroutines that hand work to each other (a channel's sender
 and receiver) are the one the thread readied last and the one it ran before
-(IMPLIED), so that in a busy program a record is one int.
+(IMPLIED), so that in a busy program a record stores no int but its time.
 
 `run(..., trace=PATH)` (or GOROUTINES_TRACE=PATH) starts a `Tracer` for that
 run's scheduler; several runs may trace at once, each into its own file.
@@ -41,28 +41,29 @@ million events a second. As in Go, every thread (M) appends to its own
 `Buffer`, so no two threads ever write the same one. A hook that knows the M
 it runs on (the running goroutine's, or goready's) finds the buffer on that M
 (`mp.tracebuf`, as Go's mp.trace); the others (and threads that are not Ms)
-through a thread-local, which costs more. A record is one int appended to the
-buffer's `recs`, the ticks (TICK ns, as Go's trace counts in 64 ns) since the
-buffer's previous record shifted left by 8 bits with the kind in the low byte
-(times are deltas, as in Go's trace, so that they take few bytes), and its
-arguments appended to `args`: STORED[kind] ints, with a flag in the goroutine
-id's low bit for some; none for a GoPark (its wait reason is in its low byte,
-PARK0) and for an IMPLIED GoStart or GoUnblock. Go encodes each record with
-varints as it goes; in Python a loop per value would cost more than the rest
-of the hook, so the squeezing is left to C, once a buffer is full
-(FLUSH_RECORDS), by the thread that filled it: each of the two lists is packed
-by one struct call in the fewest bytes that hold all its values and
-byte-shuffled (as HDF5's and Blosc's shuffle filter: byte k of every value
-together, by extended slicing). The records' byte 1, the low byte of their
-time deltas, is nearly random: it is written as it is. The rest is deflated
-(zlib, which releases the GIL): after the shuffle it is runs of zeros and the
-kinds' repeating pattern, which deflate removes quickly. About a byte per
-event. Memory stays bounded and the cost of writing is spread over the run.
-(A writer thread, as Go's trace reader, measured slower when it did all this:
-under the GIL it waits up to a switch interval for every step, and falls
-behind; and no faster when it only deflated.) The few values that are not ints
-(a new goroutine's function and where it was created) are interned per buffer,
-and the GoCreate record holds the index.
+through a thread-local, which costs more. A record is its kind byte appended
+to the buffer's `kinds`, the ticks (TICK ns; Go's trace counts in 64 ns) since
+the buffer's previous record to its `ticks` (times are deltas, as in Go's
+trace, so that they take a byte), and its arguments to `args`: STORED[kind]
+ints, with a flag in the goroutine id's low bit for some; none for a GoPark
+(its wait reason is in its kind byte, PARK0) and for an IMPLIED GoStart or
+GoUnblock. Ints below 256 are made once by Python, so most records allocate
+nothing. Go encodes each record with varints as it goes; in Python a loop
+per value would cost more than the rest of the hook, so the squeezing is left
+to C, once a buffer is full (FLUSH_RECORDS), by the thread that filled it:
+the kinds and ticks are a `bytes()` call each, the arguments are packed by
+one struct call in the fewest bytes that hold them all and byte-shuffled (as
+HDF5's and Blosc's shuffle filter: byte k of every value together, by
+extended slicing). The ticks, nearly random, are written as they are; the
+rest is deflated (zlib, which releases the GIL): it is the kinds' repeating
+pattern and the runs of zeros of small numbers' high bytes, which deflate
+removes quickly. About a byte per event. Memory stays bounded and the cost
+of writing is spread over the run. (A writer thread, as Go's trace reader,
+measured slower when it did all this: under the GIL it waits up to a switch
+interval for every step, and falls behind; and no faster when it only
+deflated.) The few values that are not ints (a new goroutine's function and
+where it was created) are interned per buffer, and the GoCreate record holds
+the index.
 
 The file (any PATH not ending in `.json`; Go's habit is `trace.out`) is that
 compact stream, read by the tools in goroutines.tracetools:
@@ -73,13 +74,12 @@ compact stream, read by the tools in goroutines.tracetools:
       FRAME_STRINGS b"S"       uvarint buffer id, JSON list of [function, created-at]
                                pairs, which that buffer's GoCreate records number on
                                from the ones its earlier S frames listed
-      FRAME_BATCH   b"B"       uvarint buffer id, uvarint tick the batch's first time
-                               delta counts from (nanotime >> TICKSHIFT), uvarint
-                               length of the raw deflate data (RFC 1951, ending in a
-                               full flush) that follows, of that buffer's next records
-                               (`columns`): for recs, then args, a width byte and a
-                               uvarint count, then both lists' bytes, byte-shuffled,
-                               but for recs' byte 1, which ends the frame, as it is
+      FRAME_BATCH   b"B"       uvarint buffer id, uvarint tick the batch's first ticks
+                               count from (nanotime >> TICKSHIFT), uvarint length of
+                               the raw deflate data (RFC 1951, ending in a full flush)
+                               that follows, of the `columns` of that buffer's next
+                               records, their kinds and arguments; then their ticks,
+                               a byte each
       FRAME_END     b"E"       JSON {"end": nanotime at stop, "gomaxprocs": N}
 
 A GC record is written when the pause ends; its arguments say how long the
@@ -171,6 +171,9 @@ CODES: Final = "bhiq"
 # the records' time deltas then take fewer bytes, and those bytes deflate faster.
 TICKSHIFT: Final = 4
 TICK: Final = 1 << TICKSHIFT
+# A record's ticks since the previous one are a byte; LONGTICKS in that byte
+# means they are its first argument instead.
+LONGTICKS: Final = 255
 # A buffer is flushed when it holds this many records (about 1 ms to deflate).
 FLUSH_RECORDS: Final = 1 << 12
 _ZLEVEL: Final = 1  # deflate's fastest level: the higher ones take 2-3 times as long
@@ -205,20 +208,24 @@ class Buffer:
         "deflater",
         "g",
         "id",
+        "kinds",
         "last",
         "pending",
         "prevg",
         "readied",
-        "recs",
         "sched",
         "strings",
+        "ticks",
     )
 
     def __init__(self, sched: schedt | None, id: int) -> None:
         self.sched = sched
         self.id = id  # -1: a buffer that is thrown away (its run is not traced)
-        self.recs: list[int] = []  # a record's time delta << 8 | kind, packed when flushed
-        self.args: list[int] = []  # their arguments, STORED[kind] a record
+        # A record: its kind byte, the ticks since the previous record (up to
+        # LONGTICKS), and its arguments, STORED[kind] ints.
+        self.kinds: list[int] = []
+        self.ticks: list[int] = []
+        self.args: list[int] = []
         # When the batch began and the previous record, in ticks (TICK ns).
         self.base = self.last = nanotime() >> TICKSHIFT
         # What the reader works out from the records so far (see IMPLIED): the
@@ -230,18 +237,25 @@ class Buffer:
         self.pending: list[tuple[str, str]] = []  # strings not yet written
         self.deflater: Any = None  # zlib's, made at the thread's first flush and kept
 
-    def stamp(self, t: int, low: int) -> None:
-        """Record an event at nanotime t, with `low` (its kind) in the record's low byte.
+    def stamp(self, t: int, kind: int) -> None:
+        """Record an event of kind byte `kind` at nanotime t (with no arguments yet).
 
         t may come from the hook's caller, read before a flush or a GC pause
         that this buffer recorded since: then the record takes the later time,
-        so that a thread's records stay in order.
+        so that a thread's records stay in order. Ticks are appended as small
+        ints, which Python does not allocate: LONGTICKS and more go to args.
         """
-        tick = t >> TICKSHIFT
-        if tick < self.last:
-            tick = self.last
-        self.recs.append((tick - self.last) << 8 | low)
-        self.last = tick
+        ticks = (t >> TICKSHIFT) - self.last
+        if ticks <= 0:
+            self.ticks.append(0)
+        else:
+            self.last += ticks
+            if ticks < LONGTICKS:
+                self.ticks.append(ticks)
+            else:
+                self.ticks.append(LONGTICKS)
+                self.args.append(ticks)
+        self.kinds.append(kind)
 
     def put(self, t: int, kind: int, a: int) -> None:
         """Record an event of `kind` at nanotime t, with its one argument."""
@@ -250,8 +264,8 @@ class Buffer:
 
     def putn(self, kind: int, args: tuple[int, ...]) -> None:
         """Record an event of `kind` now, with its arguments (the rarer kinds)."""
-        self.put(nanotime(), kind, args[0])
-        self.args.extend(args[1:])
+        self.stamp(nanotime(), kind)
+        self.args.extend(args)
 
     def intern(self, newg: G, fn: Callable[..., Any]) -> int:
         """The index of newg's (function, created-at) pair (Go's traceString)."""
@@ -268,60 +282,55 @@ class Buffer:
     def flushed(self, deflater: Any) -> bytes:
         """Its new strings and its records as frames; it starts afresh (Go's traceFlush).
 
-        The records are cut into columns, then deflated and flushed in full,
-        so that every frame inflates on its own.
+        The kinds and the arguments are deflated and flushed in full, so that
+        every frame inflates on its own; the ticks, nearly random, follow as
+        they are.
         """
-        recs, args, base, strings = self.recs, self.args, self.base, self.pending
+        kinds, ticks, args, strings = self.kinds, self.ticks, self.args, self.pending
+        base = self.base
         now = nanotime() >> TICKSHIFT
         # One statement with nothing to allocate once it assigns, so that a GC
         # pause recorded meanwhile lands whole in one batch or the other.
-        self.recs, self.args, self.pending, self.base, self.last = [], [], [], now, now
+        self.kinds, self.ticks, self.args, self.pending, self.base, self.last = (
+            [],
+            [],
+            [],
+            [],
+            now,
+            now,
+        )
         bid = uvarint(self.id)
         out = []
         if strings:
             out.append(frame(FRAME_STRINGS, bid + json.dumps(strings).encode()))
-        if recs:
-            noisy, rest = columns(recs, args, now - base)
-            data = deflater.compress(rest) + deflater.flush(zlib.Z_FULL_FLUSH)
-            out.append(frame(FRAME_BATCH, bid + uvarint(base) + uvarint(len(data)) + data + noisy))
+        if kinds:
+            data = deflater.compress(columns(kinds, args)) + deflater.flush(zlib.Z_FULL_FLUSH)
+            head = bid + uvarint(base) + uvarint(len(data))
+            out.append(frame(FRAME_BATCH, head + data + bytes(ticks)))
         return b"".join(out)
 
 
-def columns(recs: list[int], args: list[int], span: int) -> tuple[bytes, bytes]:
-    """A batch's two lists, each in the fewest bytes that hold its values, byte-shuffled:
-    (byte 1 of every record, the rest).
+def columns(kinds: list[int], args: list[int]) -> bytes:
+    """A batch's kinds and arguments, the arguments in the fewest bytes that hold them.
 
-    The rest: for each list, a byte with its width (1, 2, 4 or 8) and a
-    uvarint count; then each list's bytes: byte 0 of every value, byte 1 of
-    every value, and so on (little-endian, two's complement), but for byte 1
-    of the records, kept apart. Most values fit one or two bytes, and a plane
-    of high bytes is a run that deflate squeezes. The records' time deltas are
-    at most the batch's span (ticks), which gives the width of recs (2 bytes
-    at least, for the kind's byte and a sign bit); that of args is found by
-    trying.
+    A uvarint count of records, their kind bytes; the arguments' width (1, 2,
+    4 or 8) and a uvarint count; their bytes, byte-shuffled: byte 0 of every
+    value, byte 1 of every value, and so on (little-endian, two's complement).
+    Most values fit one or two bytes, and a plane of high bytes is a run that
+    deflate squeezes.
     """
-    head = bytearray()
-    planes: list[bytes] = []
-    for values, top in ((recs, span << 8 | 0xFF), (args, 0)):
-        width, packed = narrowest(values, top)
-        head.append(width)
-        head += uvarint(len(values))
-        planes.extend(packed[i::width] for i in range(width))
-    noisy = planes.pop(1)  # byte 1 of recs (2 bytes wide at least): the time deltas' low byte
-    return noisy, bytes(head) + b"".join(planes)
+    width, packed = narrowest(args)
+    head = uvarint(len(kinds)) + bytes(kinds) + bytes([width]) + uvarint(len(args))
+    return head + b"".join([packed[i::width] for i in range(width)])
 
 
-def narrowest(values: list[int], top: int) -> tuple[int, bytes]:
+def narrowest(values: list[int]) -> tuple[int, bytes]:
     """The values packed in the narrowest width that holds them all, and that width.
 
-    Tried from the narrowest that holds `top` (a bound of the values, or 0;
-    past 4 bytes a loose one, so 4 bytes are tried first), as struct checks
-    each value's range as it packs (min() and max() would cost more: a
-    generic comparison per value).
+    Tried from 1 byte up, as struct checks each value's range as it packs
+    (min() and max() would cost more: a generic comparison per value).
     """
     k = 0
-    while k < 2 and top >> ((8 << k) - 1):
-        k += 1
     t = tuple(values)
     while True:
         try:
@@ -477,7 +486,7 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
     if mp is None:
         return _buf(sched)
     buf = mp.tracebuf
-    if buf is None or len(buf.recs) >= FLUSH_RECORDS:
+    if buf is None or len(buf.kinds) >= FLUSH_RECORDS:
         return _refill(mp, sched)
     return buf
 
@@ -485,7 +494,7 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
 def _buf(sched: schedt) -> Buffer:
     """_mbuf for the hooks that do not know which M the calling thread is."""
     buf: Buffer | None = _local.__dict__.get("buf")
-    if buf is None or buf.sched is not sched or len(buf.recs) >= FLUSH_RECORDS:
+    if buf is None or buf.sched is not sched or len(buf.kinds) >= FLUSH_RECORDS:
         buf = _refill(None, sched)
     return buf
 
@@ -503,7 +512,7 @@ def _refill(mp: M | None, sched: schedt) -> Buffer:
     if buf is None or buf.sched is not sched:
         buf = tracer.buffer(threading.get_ident()) or Buffer(sched, -1)
         loc.buf = buf
-    if len(buf.recs) >= FLUSH_RECORDS and not tracer.flush(buf):
+    if len(buf.kinds) >= FLUSH_RECORDS and not tracer.flush(buf):
         buf = loc.buf = Buffer(sched, -1)  # stopped meanwhile
     if mp is not None and buf.id >= 0:
         mp.tracebuf = buf

@@ -42,6 +42,7 @@ from ..runtime.trace import (
     FRAME_HEADER,
     FRAME_STRINGS,
     IMPLIED,
+    LONGTICKS,
     MAGIC,
     NARGS,
     PARK0,
@@ -148,47 +149,40 @@ def read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
 _CODES = {1 << k: code for k, code in enumerate(CODES)}
 
 
-def batch(payload: bytes) -> tuple[int, int, list[int], list[int]]:
-    """A batch frame's buffer id, base time and two lists, recs and args."""
+def batch(payload: bytes) -> tuple[int, int, bytes, bytes, list[int]]:
+    """A batch frame's buffer id, base tick and lists: kinds, ticks and args."""
     bid, pos = read_uvarint(payload, 0)
     base, pos = read_uvarint(payload, pos)
     n, pos = read_uvarint(payload, pos)
     if pos + n > len(payload):
         raise ValueError("truncated")
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, flushed in full
-    recs, args = columns(payload[pos + n :], inflater.decompress(payload[pos : pos + n]))
-    return bid, base, recs, args
+    kinds, args = columns(inflater.decompress(payload[pos : pos + n]))
+    ticks = payload[pos + n :]
+    if len(ticks) != len(kinds):
+        raise ValueError("its ticks do not match its records")
+    return bid, base, kinds, ticks, args
 
 
-def columns(noisy: bytes, data: bytes) -> tuple[list[int], list[int]]:
-    """The two lists of a batch, recs and args, from what trace.columns made of them."""
-    pos = 0
-    shapes = []
-    for _ in range(2):
-        width = data[pos]  # an IndexError past the end: truncated
-        if width not in _CODES:
-            raise ValueError(f"bad width {width}")
-        n, pos = read_uvarint(data, pos + 1)
-        shapes.append((width, n))
-    (rwidth, nrecs), _ = shapes
-    if rwidth < 2 or len(noisy) != nrecs:
-        raise ValueError("its time plane does not match its records")
-    if pos + sum(w * n for w, n in shapes) - nrecs != len(data):
+def columns(data: bytes) -> tuple[bytes, list[int]]:
+    """A batch's kinds and arguments, from what trace.columns made of them."""
+    n, pos = read_uvarint(data, 0)
+    kinds = data[pos : pos + n]
+    pos += n
+    width = data[pos]  # an IndexError past the end: truncated
+    if width not in _CODES:
+        raise ValueError(f"bad width {width}")
+    n, pos = read_uvarint(data, pos + 1)
+    if pos + width * n != len(data):
         raise ValueError("its lists' sizes do not add up")
-    lists: list[list[int]] = []
-    for width, n in shapes:
-        values = bytearray(n * width)
-        for i in range(width):  # byte i of every value
-            if not lists and i == 1:
-                values[i::width] = noisy
-                continue
-            values[i::width] = data[pos : pos + n]
-            pos += n
-        packed = array(_CODES[width], values)
-        if sys.byteorder == "big":
-            packed.byteswap()
-        lists.append(packed.tolist())
-    return lists[0], lists[1]
+    values = bytearray(n * width)
+    for i in range(width):  # byte i of every value
+        values[i::width] = data[pos : pos + n]
+        pos += n
+    packed = array(_CODES[width], values)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return kinds, packed.tolist()
 
 
 class _Reader:
@@ -225,17 +219,21 @@ class _Reader:
         else:
             raise ValueError(f"unknown frame kind {kind!r}")
 
-    def batch(self, bid: int, base: int, recs: list[int], args: list[int]) -> None:
+    def batch(self, bid: int, base: int, kinds: bytes, ticks: bytes, args: list[int]) -> None:
         """Cut one batch of buffer `bid` into raw events."""
         assert self.start is not None
         strings = self.strings.get(bid, [])
         p, m, g, prevg, readied = self.threads.get(bid, (-1, -1, -1, -1, -1))
-        ts = (base << TICKSHIFT) - self.start
+        tick = base
+        start = self.start
         out = self.events
         i = 0
-        for word in recs:
-            kind = word & 0xFF
-            ts += (word >> 8) << TICKSHIFT
+        for kind, dt in zip(kinds, ticks, strict=True):
+            if dt == LONGTICKS:
+                dt = args[i]  # an IndexError past the end: fewer arguments than needed
+                i += 1
+            tick += dt
+            ts = (tick << TICKSHIFT) - start
             if kind >= PARK0:  # a GoPark of the thread's goroutine, its reason in the kind
                 if kind - PARK0 >= len(REASONS):
                     raise ValueError(f"unknown wait reason {kind - PARK0}")
@@ -251,7 +249,7 @@ class _Reader:
             else:
                 n = STORED[kind]
                 if i + n > len(args):
-                    raise ValueError("fewer arguments than records need")
+                    raise ValueError("fewer arguments than its records need")
                 ev = [EVENTS[kind], ts, *args[i : i + n]]
                 i += n
             a = ev[2]
