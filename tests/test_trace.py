@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import re
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
@@ -21,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from goroutines import Deadlock, go, gosched, run, syscall
 from goroutines.runtime import trace
 from goroutines.runtime.proc import getg
-from goroutines.runtime.runtime2 import WaitReason, schedt
+from goroutines.runtime.runtime2 import G, M, P, WaitReason, schedt
 from goroutines.tracetools import convert, read
 from goroutines.tracetools.model import Model
 from tests.test_debug import Parker  # goroutines parked on one lock, readied by unpark_all
@@ -374,6 +377,70 @@ def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> Non
     ]
 
 
+GOIDS = (1, 2, 3, 300, 70_000)  # ids that fit one byte, two, four
+HOOKED = st.one_of(
+    st.tuples(st.just("GoStart"), st.sampled_from(GOIDS)),
+    st.tuples(st.just("GoUnblock"), st.sampled_from(GOIDS), st.booleans()),
+    # waitsince this many ns from now: before the thread's latest record, or far after
+    st.tuples(st.just("GoPark"), st.sampled_from(list(WaitReason)), st.integers(-(10**6), 10**8)),
+    st.tuples(st.just("GoSched"), st.booleans()),
+    st.tuples(st.just("GoSysExit")),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(HOOKED, max_size=60))
+def test_any_hooks_on_one_thread_read_back_as_called(calls: list[tuple[Any, ...]]) -> None:
+    """Whatever the hooks of one M record (goroutines started, readied by the M or by no
+    M, parked with any reason at any time, yielding, back from syscalls), the trace
+    reads back as those calls: what each record leaves to its thread (IMPLIED, PARK0,
+    the P and M) is worked out right, and times only go forward, a park's from its
+    waitsince (in whole ticks) unless that is before the thread's latest record."""
+    sched = schedt()
+    mp, pp = M(sched, 3), P(2, sched)
+    gs = {goid: G(sched) for goid in GOIDS}
+    for goid, gp in gs.items():
+        gp.goid, gp.m = goid, mp
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "hooks.out")
+        tracer = trace.start(sched, path)
+        try:
+            trace.ProcStart(mp, pp)
+            expected: Events = [["ProcStart", 2, 3]]
+            parks: dict[int, int] = {}  # event index -> waitsince
+            running = GOIDS[0]
+            for name, *args in [("GoStart", running), *calls]:
+                gp = gs[running]
+                if name == "GoStart":
+                    running = args[0]
+                    trace.GoStart(pp, gs[running])
+                    expected.append([name, running, 2, 3])
+                elif name == "GoUnblock":
+                    trace.GoUnblock(gs[args[0]], mp if args[1] else None)
+                    expected.append([name, args[0], 3 if args[1] else -1])
+                elif name == "GoPark":
+                    gp.waitreason, gp.waitsince = args[0], trace.nanotime() + args[1]
+                    trace.GoPark(pp, gp)
+                    parks[len(expected)] = gp.waitsince
+                    expected.append([name, running, args[0].value])
+                elif name == "GoSched":
+                    trace.GoSched(pp, gp, args[0])
+                    expected.append([name, running, args[0]])
+                else:
+                    trace.GoSysExit(mp, gp)
+                    expected.append([name, running, 3])
+        finally:
+            trace.stop(tracer)
+        raw = read.load(path)
+    events = raw["events"]
+    assert [e[:1] + e[2:] for e in events] == expected
+    times = [e[1] for e in events]
+    assert times == sorted(times)
+    for i, since in parks.items():
+        tick = (since >> trace.TICKSHIFT << trace.TICKSHIFT) - tracer.start
+        assert times[i] == max(tick, times[i - 1])
+
+
 @pytest.mark.parametrize("big", [0, 100, 40_000, 3_000_000_000, -(1 << 62)])
 def test_columns_take_the_narrowest_width_and_read_back(big: int) -> None:
     """trace.columns packs the arguments in 1, 2, 4 or 8 bytes; read.columns undoes it."""
@@ -397,6 +464,34 @@ def test_compact_stream_layout(traced: tuple[Path, dict[str, Any]]) -> None:
             kinds, ticks, args = records(payload)
             assert kinds and len(ticks) == len(kinds)
             assert len(args) == sum(map(stored, kinds)) + ticks.count(trace.LONGTICKS)
+
+
+def test_a_pair_handing_work_over_records_no_ints(tmp_path: Path) -> None:
+    """Two goroutines ping-ponging over channels on one P: each GoStart is of the
+    goroutine its thread readied last, each GoUnblock of the one it ran before, each
+    GoPark of its own: none of those records stores an int (IMPLIED, PARK0)."""
+    from goroutines import Chan
+
+    async def ponger(c: Chan[int], back: Chan[int]) -> None:
+        async for v in c:
+            await back.send(v)
+
+    async def main() -> None:
+        c, back = Chan[int](), Chan[int]()
+        go(ponger, c, back)
+        for i in range(1000):
+            await c.send(i)
+            await back.recv()
+        c.close()
+
+    path = tmp_path / "pingpong.out"
+    run(main, gomaxprocs=1, trace=str(path))
+    kinds = b"".join(records(p)[0] for k, p in frames(path.read_bytes()) if k == trace.FRAME_BATCH)
+    counts = Counter(kinds)
+    implied = counts[trace.EvGoStart + trace.IMPLIED] + counts[trace.EvGoUnblock + trace.IMPLIED]
+    assert implied >= 3900, counts  # 2 of each a round trip
+    assert counts[trace.EvGoStart] + counts[trace.EvGoUnblock] <= 10, counts
+    assert sum(n for k, n in counts.items() if k >= trace.PARK0) >= 1950, counts
 
 
 def test_compact_round_trip_to_json_gives_the_same_model(
