@@ -323,7 +323,9 @@ def stored(kind: int) -> int:
 
 def test_event_numbers_are_their_places_in_EVENTS() -> None:
     """Each EvX constant (what the hooks record) is X's index in EVENTS (what readers name)."""
-    assert len(trace.NARGS) == len(trace.STORED) == len(trace.EVENTS) < 256  # a kind: a byte
+    assert len(trace.NARGS) == len(trace.STORED) == len(trace.EVENTS) <= trace.IMPLIED
+    assert trace.IMPLIED + len(trace.EVENTS) <= trace.PARK0
+    assert trace.PARK0 + len(trace.REASONS) <= trace.KINDS <= 256  # a kind: a byte
     for kind, name in enumerate(trace.EVENTS):
         assert getattr(trace, f"Ev{name}") == kind, name
     assert {n for n in dir(trace) if n.startswith("Ev")} == {f"Ev{n}" for n in trace.EVENTS}
@@ -404,6 +406,8 @@ def test_any_hooks_on_one_thread_read_back_as_called(calls: list[tuple[Any, ...]
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "hooks.out")
         tracer = trace.start(sched, path)
+        collecting = gc.isenabled()
+        gc.disable()  # a collection meanwhile would add its GC record (test_gc_pauses...)
         try:
             trace.ProcStart(mp, pp)
             expected: Events = [["ProcStart", 2, 3]]
@@ -430,6 +434,8 @@ def test_any_hooks_on_one_thread_read_back_as_called(calls: list[tuple[Any, ...]
                     trace.GoSysExit(mp, gp)
                     expected.append([name, running, 3])
         finally:
+            if collecting:
+                gc.enable()
             trace.stop(tracer)
         raw = read.load(path)
     events = raw["events"]
@@ -445,7 +451,7 @@ def test_any_hooks_on_one_thread_read_back_as_called(calls: list[tuple[Any, ...]
 def test_columns_take_the_narrowest_width_and_read_back(big: int) -> None:
     """trace.columns packs the arguments in 1, 2, 4 or 8 bytes; read.columns undoes it."""
     kinds, args = [trace.EvGoStart, trace.PARK0 + 3], [-1, big, 0]
-    data = trace.columns(kinds, args)
+    data = trace.columns(bytes(kinds), args)
     width = next(w for w in (1, 2, 4, 8) if big.bit_length() < 8 * w)  # a sign bit spare
     assert list(data[:5]) == [2, *kinds, width, 3]  # count, kinds, the args' width and count
     assert read.columns(data) == (bytes(kinds), args)

@@ -41,29 +41,29 @@ million events a second. As in Go, every thread (M) appends to its own
 `Buffer`, so no two threads ever write the same one. A hook that knows the M
 it runs on (the running goroutine's, or goready's) finds the buffer on that M
 (`mp.tracebuf`, as Go's mp.trace); the others (and threads that are not Ms)
-through a thread-local, which costs more. A record is its kind byte appended
-to the buffer's `kinds`, the ticks (TICK ns; Go's trace counts in 64 ns) since
-the buffer's previous record to its `ticks` (times are deltas, as in Go's
-trace, so that they take a byte), and its arguments to `args`: STORED[kind]
-ints, with a flag in the goroutine id's low bit for some; none for a GoPark
-(its wait reason is in its kind byte, PARK0) and for an IMPLIED GoStart or
-GoUnblock. Ints below 256 are made once by Python, so most records allocate
-nothing. Go encodes each record with varints as it goes; in Python a loop
-per value would cost more than the rest of the hook, so the squeezing is left
-to C, once a buffer is full (FLUSH_RECORDS), by the thread that filled it:
-the kinds and ticks are a `bytes()` call each, the arguments are packed by
-one struct call in the fewest bytes that hold them all and byte-shuffled (as
-HDF5's and Blosc's shuffle filter: byte k of every value together, by
-extended slicing). The ticks, nearly random, are written as they are; the
-rest is deflated (zlib, which releases the GIL): it is the kinds' repeating
-pattern and the runs of zeros of small numbers' high bytes, which deflate
-removes quickly. About a byte per event. Memory stays bounded and the cost
-of writing is spread over the run. (A writer thread, as Go's trace reader,
-measured slower when it did all this: under the GIL it waits up to a switch
-interval for every step, and falls behind; and no faster when it only
-deflated.) The few values that are not ints (a new goroutine's function and
-where it was created) are interned per buffer, and the GoCreate record holds
-the index.
+through a thread-local, which costs more. A record is a word appended to the
+buffer's `words`, its kind byte << 8 | the ticks (TICK ns; Go's trace counts
+in 64 ns) since the buffer's previous record (times are deltas, as in Go's
+trace, so that they take a byte), and its arguments appended to `args`:
+STORED[kind] ints, with a flag in the goroutine id's low bit for some; none
+for a GoPark (its wait reason is in its kind byte, PARK0) and for an IMPLIED
+GoStart or GoUnblock. The word is an int made once (the wordtable), so most
+records allocate nothing. Go encodes each record with varints as it goes; in
+Python a loop per value would cost more than the rest of the hook, so the
+squeezing is left to C, once a buffer is full (FLUSH_RECORDS), by the thread
+that filled it: one struct call packs the words and two slices cut them into
+kinds and ticks; the arguments are packed by one struct call in the fewest
+bytes that hold them all and byte-shuffled (as HDF5's and Blosc's shuffle
+filter: byte k of every value together, by extended slicing). The ticks,
+nearly random, are written as they are; the rest is deflated (zlib, which
+releases the GIL): it is the kinds' repeating pattern and the runs of zeros
+of small numbers' high bytes, which deflate removes quickly. About a byte
+per event. Memory stays bounded and the cost of writing is spread over the
+run. (A writer thread, as Go's trace reader, measured slower when it did all
+this: under the GIL it waits up to a switch interval for every step, and
+falls behind; and no faster when it only deflated.) The few values that are
+not ints (a new goroutine's function and where it was created) are interned
+per buffer, and the GoCreate record holds the index.
 
 The file (any PATH not ending in `.json`; Go's habit is `trace.out`) is that
 compact stream, read by the tools in goroutines.tracetools:
@@ -174,6 +174,9 @@ TICK: Final = 1 << TICKSHIFT
 # A record's ticks since the previous one are a byte; LONGTICKS in that byte
 # means they are its first argument instead.
 LONGTICKS: Final = 255
+# Kind bytes are below KINDS (the GoPark ones included), so that a record's
+# word, kind << 8 | ticks, is below KINDS << 8: the size of the wordtable.
+KINDS: Final = 64
 # A buffer is flushed when it holds this many records (about 1 ms to deflate).
 FLUSH_RECORDS: Final = 1 << 12
 _ZLEVEL: Final = 1  # deflate's fastest level: the higher ones take 2-3 times as long
@@ -208,24 +211,24 @@ class Buffer:
         "deflater",
         "g",
         "id",
-        "kinds",
         "last",
         "pending",
         "prevg",
         "readied",
         "sched",
         "strings",
-        "ticks",
+        "words",
+        "wordtable",
     )
 
     def __init__(self, sched: schedt | None, id: int) -> None:
         self.sched = sched
         self.id = id  # -1: a buffer that is thrown away (its run is not traced)
-        # A record: its kind byte, the ticks since the previous record (up to
-        # LONGTICKS), and its arguments, STORED[kind] ints.
-        self.kinds: list[int] = []
-        self.ticks: list[int] = []
+        # A record: a word, its kind << 8 | the ticks since the previous record
+        # (up to LONGTICKS), and its arguments, STORED[kind] ints.
+        self.words: list[object] = []
         self.args: list[int] = []
+        self.wordtable = wordtable()
         # When the batch began and the previous record, in ticks (TICK ns).
         self.base = self.last = nanotime() >> TICKSHIFT
         # What the reader works out from the records so far (see IMPLIED): the
@@ -242,20 +245,19 @@ class Buffer:
 
         t may come from the hook's caller, read before a flush or a GC pause
         that this buffer recorded since: then the record takes the later time,
-        so that a thread's records stay in order. Ticks are appended as small
-        ints, which Python does not allocate: LONGTICKS and more go to args.
+        so that a thread's records stay in order. The word is taken from the
+        wordtable, so that a record allocates nothing; LONGTICKS and more go to
+        args.
         """
         ticks = (t >> TICKSHIFT) - self.last
         if ticks <= 0:
-            self.ticks.append(0)
+            ticks = 0
         else:
             self.last += ticks
-            if ticks < LONGTICKS:
-                self.ticks.append(ticks)
-            else:
-                self.ticks.append(LONGTICKS)
+            if ticks >= LONGTICKS:
                 self.args.append(ticks)
-        self.kinds.append(kind)
+                ticks = LONGTICKS
+        self.words.append(self.wordtable[kind << 8 | ticks])
 
     def put(self, t: int, kind: int, a: int) -> None:
         """Record an event of `kind` at nanotime t, with its one argument."""
@@ -282,35 +284,28 @@ class Buffer:
     def flushed(self, deflater: Any) -> bytes:
         """Its new strings and its records as frames; it starts afresh (Go's traceFlush).
 
-        The kinds and the arguments are deflated and flushed in full, so that
-        every frame inflates on its own; the ticks, nearly random, follow as
-        they are.
+        The words are cut into kinds and ticks; the kinds and the arguments
+        are deflated and flushed in full, so that every frame inflates on its
+        own; the ticks, nearly random, follow as they are.
         """
-        kinds, ticks, args, strings = self.kinds, self.ticks, self.args, self.pending
-        base = self.base
+        words, args, base, strings = self.words, self.args, self.base, self.pending
         now = nanotime() >> TICKSHIFT
         # One statement with nothing to allocate once it assigns, so that a GC
         # pause recorded meanwhile lands whole in one batch or the other.
-        self.kinds, self.ticks, self.args, self.pending, self.base, self.last = (
-            [],
-            [],
-            [],
-            [],
-            now,
-            now,
-        )
+        self.words, self.args, self.pending, self.base, self.last = [], [], [], now, now
         bid = uvarint(self.id)
         out = []
         if strings:
             out.append(frame(FRAME_STRINGS, bid + json.dumps(strings).encode()))
-        if kinds:
+        if words:
+            packed = struct.Struct(f"<{len(words)}H").pack(*words)  # little-endian: ticks first
+            kinds, ticks = packed[1::2], packed[0::2]
             data = deflater.compress(columns(kinds, args)) + deflater.flush(zlib.Z_FULL_FLUSH)
-            head = bid + uvarint(base) + uvarint(len(data))
-            out.append(frame(FRAME_BATCH, head + data + bytes(ticks)))
+            out.append(frame(FRAME_BATCH, bid + uvarint(base) + uvarint(len(data)) + data + ticks))
         return b"".join(out)
 
 
-def columns(kinds: list[int], args: list[int]) -> bytes:
+def columns(kinds: bytes, args: list[int]) -> bytes:
     """A batch's kinds and arguments, the arguments in the fewest bytes that hold them.
 
     A uvarint count of records, their kind bytes; the arguments' width (1, 2,
@@ -320,7 +315,7 @@ def columns(kinds: list[int], args: list[int]) -> bytes:
     deflate squeezes.
     """
     width, packed = narrowest(args)
-    head = uvarint(len(kinds)) + bytes(kinds) + bytes([width]) + uvarint(len(args))
+    head = uvarint(len(kinds)) + kinds + bytes([width]) + uvarint(len(args))
     return head + b"".join([packed[i::width] for i in range(width)])
 
 
@@ -425,6 +420,16 @@ _local: Final = threading.local()
 _tracers: Final[dict[schedt, Tracer]] = {}
 _checkers: Final[dict[schedt, Checker]] = {}
 _lock: Final = threading.Lock()  # guards _tracers, _checkers, sched.tracing and gc.callbacks
+_wordtables: Final[list[tuple[object, ...]]] = []  # wordtable()'s, once a trace needs it
+
+
+def wordtable() -> tuple[object, ...]:
+    """The ints of every record word, made once: a record appends one instead of
+    making an int (and its flush freeing it). Made when a trace first needs it,
+    as it takes ~0.6 MB; two threads that race may both make one, either serves."""
+    if not _wordtables:
+        _wordtables.append(tuple(range(KINDS << 8)))
+    return _wordtables[0]
 
 
 def start(sched: schedt, path: str) -> Tracer:
@@ -486,7 +491,7 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
     if mp is None:
         return _buf(sched)
     buf = mp.tracebuf
-    if buf is None or len(buf.kinds) >= FLUSH_RECORDS:
+    if buf is None or len(buf.words) >= FLUSH_RECORDS:
         return _refill(mp, sched)
     return buf
 
@@ -494,7 +499,7 @@ def _mbuf(mp: M | None, sched: schedt) -> Buffer:
 def _buf(sched: schedt) -> Buffer:
     """_mbuf for the hooks that do not know which M the calling thread is."""
     buf: Buffer | None = _local.__dict__.get("buf")
-    if buf is None or buf.sched is not sched or len(buf.kinds) >= FLUSH_RECORDS:
+    if buf is None or buf.sched is not sched or len(buf.words) >= FLUSH_RECORDS:
         buf = _refill(None, sched)
     return buf
 
@@ -512,7 +517,7 @@ def _refill(mp: M | None, sched: schedt) -> Buffer:
     if buf is None or buf.sched is not sched:
         buf = tracer.buffer(threading.get_ident()) or Buffer(sched, -1)
         loc.buf = buf
-    if len(buf.kinds) >= FLUSH_RECORDS and not tracer.flush(buf):
+    if len(buf.words) >= FLUSH_RECORDS and not tracer.flush(buf):
         buf = loc.buf = Buffer(sched, -1)  # stopped meanwhile
     if mp is not None and buf.id >= 0:
         mp.tracebuf = buf
