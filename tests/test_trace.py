@@ -199,8 +199,8 @@ def test_what_a_record_leaves_to_its_thread_is_what_the_hooks_saw(
     procs: int,
 ) -> None:
     """A GoStart's P and M, a GoUnblock's and a GoSysExit's M are read from the recording
-    thread's latest ProcStart, a GoPark's goroutine and most GoStarts' and GoUnblocks'
-    from the goroutines the thread ran and readied: they equal what the hooks were
+    thread's latest ProcStart, a GoPark's goroutine and most GoStarts', GoUnblocks' and
+    GoScheds' from the goroutines the thread ran and readied: they equal what the hooks were
     called with, goroutine by goroutine, on several Ps, and across a P handed off from
     a syscall."""
     from goroutines.runtime import schedcheck
@@ -210,6 +210,7 @@ def test_what_a_record_leaves_to_its_thread_is_what_the_hooks_saw(
         "GoUnblock": [],
         "GoSysExit": [],
         "GoPark": [],
+        "GoSched": [],
     }
 
     class Recorder(schedcheck.Checker):  # every hook reaches the run's checker too
@@ -220,6 +221,10 @@ def test_what_a_record_leaves_to_its_thread_is_what_the_hooks_saw(
         def GoPark(self, pp: Any, gp: Any) -> None:
             seen["GoPark"].append((gp.goid, gp.waitreason.value))
             super().GoPark(pp, gp)
+
+        def GoSched(self, pp: Any, gp: Any, preempted: bool) -> None:
+            seen["GoSched"].append((gp.goid, preempted))
+            super().GoSched(pp, gp, preempted)
 
         def GoUnblock(self, gp: Any, mp: Any) -> None:
             seen["GoUnblock"].append((gp.goid, -1 if mp is None else mp.id))
@@ -315,7 +320,7 @@ def stored(kind: int) -> int:
     if kind >= trace.PARK0:
         assert kind - trace.PARK0 < len(trace.REASONS)
         return 0
-    if kind in (trace.EvGoStart + trace.IMPLIED, trace.EvGoUnblock + trace.IMPLIED):
+    if kind - trace.IMPLIED in (trace.EvGoStart, trace.EvGoUnblock, trace.EvGoSched):
         return 0
     assert kind < len(trace.EVENTS) and kind != trace.EvGoPark
     return trace.STORED[kind]
@@ -334,8 +339,9 @@ def test_event_numbers_are_their_places_in_EVENTS() -> None:
 def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> None:
     """Each kind's stored ints and what its thread implies give the raw event back: a
     GoStart's P and M (its thread's latest ProcStart's), a GoPark's goroutine (its
-    thread's), an implied GoStart's goroutine (the one its thread readied last) and an
-    implied GoUnblock's (the one its thread ran before); times in whole ticks, a gap
+    thread's), an implied GoStart's goroutine (the one its thread readied last), an
+    implied GoUnblock's (the one its thread ran before) and an implied GoSched's (its
+    thread's); times in whole ticks, a gap
     of LONGTICKS or more among the arguments."""
     path = tmp_path / "hand.out"
     tracer = trace.Tracer(schedt(), str(path))
@@ -353,14 +359,15 @@ def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> Non
     buf.put(t + 8 * tick + tick - 1, trace.EvGoSysExit, 9)  # within its tick
     buf.stamp(t + 9 * tick, trace.PARK0 + trace.REASONS.index(WaitReason.ChanReceive))
     buf.put(t + 2000 * tick, trace.EvGoSched, 7 << 1 | False)  # 1991 ticks later
+    buf.stamp(t + 2001 * tick, trace.EvGoSched + trace.IMPLIED)
     buf.putn(trace.EvProcStop, (2, 5))
     buf.put(t + 5, trace.EvGoStart, 9)  # an earlier time: kept in order, at the last one's
     tracer.close()
     tracer.file.close()
     raw = read.load(str(path))["events"]
     times = [e[1] - raw[0][1] for e in raw]
-    assert times[:11] == [k * tick for k in range(10)] + [2000 * tick]
-    assert times[12] == times[11] >= times[10]  # ProcStop: now, or 2000 ticks on if later
+    assert times[:12] == [k * tick for k in range(10)] + [2000 * tick, 2001 * tick]
+    assert times[13] == times[12] >= times[11]  # ProcStop: now, or 2001 ticks on if later
     events = [e[:1] + e[2:] for e in raw]
     assert events == [
         ["ProcStart", 2, 5],
@@ -374,6 +381,7 @@ def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> Non
         ["GoSysExit", 9, 5],
         ["GoPark", 9, "chan receive"],
         ["GoSched", 7, False],
+        ["GoSched", 9, False],  # the thread's goroutine
         ["ProcStop", 2, 5],
         ["GoStart", 9, -1, 5],
     ]

@@ -47,7 +47,7 @@ in 64 ns) since the buffer's previous record (times are deltas, as in Go's
 trace, so that they take a byte), and its arguments appended to `args`:
 STORED[kind] ints, with a flag in the goroutine id's low bit for some; none
 for a GoPark (its wait reason is in its kind byte, PARK0) and for an IMPLIED
-GoStart or GoUnblock. The word is an int made once (the wordtable), so most
+GoStart, GoUnblock or GoSched. The word is an int made once (the wordtable), so most
 records allocate nothing. Go encodes each record with varints as it goes; in
 Python a loop per value would cost more than the rest of the hook, so the
 squeezing is left to C, once a buffer is full (FLUSH_RECORDS), by the thread
@@ -145,12 +145,12 @@ EvGC: Final = 14
 NARGS = (3, 3, 2, 2, 2, 1, 1, 2, 3, 1, 2, 2, 1, 1, 2)  # arguments of each kind, as listed above
 STORED = (3, 1, 0, 1, 1, 1, 1, 1, 3, 1, 2, 2, 1, 1, 2)  # ints a record of each kind stores
 REASONS = tuple(WaitReason)
-# A record of a GoStart or GoUnblock whose low byte is its kind plus IMPLIED
-# stores no int: its goroutine is the one its thread implies, for a GoStart the
-# goroutine the thread readied last, for a GoUnblock (by the thread's M) the one
-# the thread ran before its current one. That is each one of a pair of
-# goroutines handing work to each other, the commonest case, and most of a
-# busy program's records.
+# A record of a GoStart, GoUnblock or GoSched whose low byte is its kind plus
+# IMPLIED stores no int: its goroutine is the one its thread implies, for a
+# GoStart the goroutine the thread readied last, for a GoUnblock (by the
+# thread's M) the one the thread ran before its current one, for a GoSched (a
+# yield, not a preemption) the thread's. A GoStart and a GoUnblock are so each
+# one of a pair of goroutines handing work to each other, the commonest case.
 IMPLIED: Final = 16
 # A GoPark record's low byte is PARK0 plus its wait reason's index in REASONS
 # (not EvGoPark), and stores no int either: its goroutine is the thread's.
@@ -609,7 +609,11 @@ def GoUnblock(gp: G, mp: M | None) -> None:
 
 def GoSched(pp: P | None, gp: G, preempted: bool) -> None:
     """traceGoSched/traceGoPreempt: gp went to the global run queue."""
-    _mbuf(gp.m, gp.sched).put(nanotime(), EvGoSched, gp.goid << 1 | preempted)
+    buf = _mbuf(gp.m, gp.sched)
+    if gp.goid == buf.g and not preempted:
+        buf.stamp(nanotime(), EvGoSched + IMPLIED)
+    else:
+        buf.put(nanotime(), EvGoSched, gp.goid << 1 | preempted)
     if _checkers and (chk := _checkers.get(gp.sched)):
         chk.GoSched(pp, gp, preempted)
 

@@ -244,6 +244,8 @@ class _Reader:
                 kind, ev = EvGoStart, ["GoStart", ts, readied]
             elif kind == EvGoUnblock + IMPLIED:
                 kind, ev = EvGoUnblock, ["GoUnblock", ts, prevg << 1]
+            elif kind == EvGoSched + IMPLIED:
+                kind, ev = EvGoSched, ["GoSched", ts, g << 1]
             elif kind >= len(EVENTS) or kind == EvGoPark:
                 raise ValueError(f"unknown event kind {kind}")
             else:
