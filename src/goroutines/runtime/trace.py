@@ -47,12 +47,12 @@ in 64 ns) since the buffer's previous record (times are deltas, as in Go's
 trace, so that they take a byte), and its arguments appended to `args`:
 STORED[kind] ints, with a flag in the goroutine id's low bit for some; none
 for a GoPark (its wait reason is in its kind byte, PARK0) and for an IMPLIED
-GoStart, GoUnblock or GoSched. The word is an int made once (the wordtable), so most
-records allocate nothing. Go encodes each record with varints as it goes; in
-Python a loop per value would cost more than the rest of the hook, so the
-squeezing is left to C, once a buffer is full (FLUSH_RECORDS), by the thread
-that filled it: one struct call packs the words and two slices cut them into
-kinds and ticks; the arguments are packed by one struct call in the fewest
+GoStart, GoUnblock or GoSched. The word is an int made once (the wordtable),
+so most records allocate nothing. Go encodes each record with varints as it
+goes; in Python a loop per value would cost more than the rest of the hook,
+so the squeezing is left to C, once a buffer is full (FLUSH_RECORDS), by the
+thread that filled it: one struct call packs the words and two slices cut
+them into kinds and ticks; the arguments are packed by one struct call in the fewest
 bytes that hold them all and byte-shuffled (as HDF5's and Blosc's shuffle
 filter: byte k of every value together, by extended slicing). The ticks,
 nearly random, are written as they are; the rest is deflated (zlib, which
@@ -111,10 +111,10 @@ if TYPE_CHECKING:
 # arguments as the reader gives them; [what a record stores instead].
 EVENTS = (
     "GoCreate",  # goid, parentgoid, string index of (function, created-at)
-    "GoStart",  # goid, p, m [goid: p and m of the thread's latest ProcStart]
+    "GoStart",  # goid, p, m [goid or none (IMPLIED): p and m of the thread's latest ProcStart]
     "GoPark",  # goid, wait reason [none: see PARK0; goid: the thread's running goroutine]
-    "GoUnblock",  # goid, m whose goroutine readied it, -1: none [goid << 1 | no m]
-    "GoSched",  # goid, preempted [goid << 1 | preempted]
+    "GoUnblock",  # goid, m whose goroutine readied it, -1: none [goid << 1 | no m, or none]
+    "GoSched",  # goid, preempted [goid << 1 | preempted, or none (IMPLIED)]
     "GoEnd",  # goid
     "GoSysCall",  # goid
     "GoSysExit",  # goid, m [goid: m of the thread's latest ProcStart]
@@ -177,7 +177,7 @@ LONGTICKS: Final = 255
 # Kind bytes are below KINDS (the GoPark ones included), so that a record's
 # word, kind << 8 | ticks, is below KINDS << 8: the size of the wordtable.
 KINDS: Final = 64
-# A buffer is flushed when it holds this many records (about 1 ms to deflate).
+# A buffer is flushed when it holds this many records (~50 us to pack and deflate).
 FLUSH_RECORDS: Final = 1 << 12
 _ZLEVEL: Final = 1  # deflate's fastest level: the higher ones take 2-3 times as long
 

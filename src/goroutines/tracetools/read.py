@@ -9,10 +9,9 @@ A trace is one of:
     record's kind, resolves its indexes (a GoCreate's function and where it
     was created, a GoPark's wait reason) and fills in what the record left to
     its thread (the P and M of a GoStart: the thread's latest ProcStart's; the
-    goroutine of a GoPark, and of most GoStarts and GoUnblocks: one the thread
-    ran or readied), then
-    merges the threads' records by time, as Go's internal/trace does
-    with its per-M batches;
+    goroutine of a GoPark, and of most GoStarts, GoUnblocks and GoScheds: one
+    the thread ran or readied), then merges the threads' records by time, as
+    Go's internal/trace does with its per-M batches;
   * the Perfetto JSON that a `.json` path gets (convert.write_json), which
     carries the same raw events in its "goroutines" section.
 
