@@ -200,9 +200,9 @@ def test_what_a_record_leaves_to_its_thread_is_what_the_hooks_saw(
 ) -> None:
     """A GoStart's P and M, a GoUnblock's and a GoSysExit's M are read from the recording
     thread's latest ProcStart, a GoPark's goroutine and most GoStarts', GoUnblocks' and
-    GoScheds' from the goroutines the thread ran and readied: they equal what the hooks were
-    called with, goroutine by goroutine, on several Ps, and across a P handed off from
-    a syscall."""
+    GoScheds' from the goroutines the thread ran and readied: they equal what the hooks
+    were called with, goroutine by goroutine, on several Ps, and across a P handed off
+    from a syscall."""
     from goroutines.runtime import schedcheck
 
     seen: dict[str, list[tuple[Any, ...]]] = {
@@ -341,8 +341,7 @@ def test_records_read_back_with_what_their_thread_implies(tmp_path: Path) -> Non
     GoStart's P and M (its thread's latest ProcStart's), a GoPark's goroutine (its
     thread's), an implied GoStart's goroutine (the one its thread readied last), an
     implied GoUnblock's (the one its thread ran before) and an implied GoSched's (its
-    thread's); times in whole ticks, a gap
-    of LONGTICKS or more among the arguments."""
+    thread's); times in whole ticks, a gap of LONGTICKS or more among the arguments."""
     path = tmp_path / "hand.out"
     tracer = trace.Tracer(schedt(), str(path))
     buf = tracer.buffer(threading.get_ident())
